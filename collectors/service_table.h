@@ -1,0 +1,62 @@
+/* service_table: which configured service a socket belongs to.
+ *
+ * Built once per collection from the immutable config plus the set of
+ * listening ports seen in that collection (for auto "listen_<port>"
+ * services and for the direction of "unmatched"). Lookup is O(1) on the
+ * port in the common case: one uint16 per port and direction gives the
+ * first service that names the port; CIDR mismatches fall back to a scan
+ * from there, preserving first-match-in-config-order semantics. */
+#ifndef HALFOPEN_SERVICE_TABLE_H
+#define HALFOPEN_SERVICE_TABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "sock_record.h"
+
+#define SERVICE_NAME_MAX 64
+
+struct service_entry {
+	char name[SERVICE_NAME_MAX + 1];
+	enum direction direction;
+	uint32_t stale_after_ms;
+	const struct service_config *cfg; /* NULL for auto and unmatched services */
+	uint16_t listen_port;              /* auto services: the port; else 0 */
+};
+
+/* A bitmap of local listening ports, filled from a LISTEN dump. */
+struct port_set {
+	uint64_t bits[65536 / 64];
+};
+
+static inline void port_set_add(struct port_set *ps, uint16_t port)
+{
+	ps->bits[port >> 6] |= 1ull << (port & 63);
+}
+
+static inline bool port_set_has(const struct port_set *ps, uint16_t port)
+{
+	return ps->bits[port >> 6] & (1ull << (port & 63));
+}
+
+struct service_table;
+
+/* Build the table for cfg. listening may be NULL (no auto services, and
+ * "unmatched" is always outbound). *dropped_auto gets the number of
+ * listening ports left without a service because of
+ * max_listening_services (may be NULL). 0 or -ENOMEM. cfg must outlive
+ * the table. */
+int service_table_build(const struct config *cfg, const struct port_set *listening,
+			struct service_table **out, uint32_t *dropped_auto);
+/* Accepts NULL. */
+void service_table_free(struct service_table *t);
+size_t service_table_size(const struct service_table *t);
+const struct service_entry *service_table_entry(const struct service_table *t, size_t idx);
+/* Whether cfg needs a LISTEN dump before the table can be built. */
+bool service_table_needs_listeners(const struct config *cfg);
+/* The service index rec belongs to, or -1 when none claims it. Pure. */
+int service_match(const struct service_table *t, const struct sock_record *rec);
+
+#endif

@@ -1,0 +1,73 @@
+/* sockdiag: TCP socket dumps over NETLINK_SOCK_DIAG (inet_diag).
+ *
+ * Split in two: sockdiag_parse() is pure (bytes in, sock_record out) and is
+ * unit tested on recorded dumps; sockdiag_dump() is the I/O loop. The
+ * netlink handle belongs to the caller, so one handle per network
+ * namespace can be opened (created inside the namespace) and reused.
+ *
+ * The dump streams: each socket is parsed into one stack sock_record and
+ * handed to the callback; no per-socket memory is kept. */
+#ifndef HALFOPEN_SOCKDIAG_H
+#define HALFOPEN_SOCKDIAG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sock_record.h"
+
+struct nl_sock;
+struct nlmsghdr;
+
+/* Receive buffer per recv(): large enough for ~100 sockets with tcp_info. */
+#define SOCKDIAG_RECV_BUF (32 * 1024)
+
+/* Bit for state s in a state mask. */
+#define SOCKDIAG_STATE(s) (1u << (s))
+/* Every state but LISTEN, TIME_WAIT and CLOSE: the ones that carry data. */
+#define SOCKDIAG_STATES_CONNECTED                                                                  \
+	(SOCKDIAG_STATE(TCPS_ESTABLISHED) | SOCKDIAG_STATE(TCPS_SYN_SENT) |                        \
+	 SOCKDIAG_STATE(TCPS_SYN_RECV) | SOCKDIAG_STATE(TCPS_FIN_WAIT1) |                          \
+	 SOCKDIAG_STATE(TCPS_FIN_WAIT2) | SOCKDIAG_STATE(TCPS_CLOSE_WAIT) |                        \
+	 SOCKDIAG_STATE(TCPS_LAST_ACK) | SOCKDIAG_STATE(TCPS_CLOSING))
+
+/* Decode one SOCK_DIAG_BY_FAMILY reply message (nlmsg_type must be
+ * SOCK_DIAG_BY_FAMILY). Returns 0, or -EBADMSG when the message or one of
+ * its attributes is truncated or malformed. Unknown attributes are skipped;
+ * a tcp_info shorter or longer than ours is clamped. */
+int sockdiag_parse(const struct nlmsghdr *nlh, struct sock_record *out);
+
+/* Called once per socket. A negative return aborts the dump with it. */
+typedef int (*sockdiag_cb)(const struct sock_record *rec, void *ctx);
+
+struct sockdiag_stats {
+	uint64_t sockets;  /* records handed to the callback */
+	uint64_t messages; /* recv() calls */
+	uint64_t bytes;    /* bytes received */
+};
+
+/* Open a NETLINK_SOCK_DIAG handle in the caller's current network
+ * namespace. 0 or -errno. */
+int sockdiag_open(struct nl_sock **out);
+/* Accepts NULL. */
+void sockdiag_close(struct nl_sock *sk);
+
+struct sockdiag_request {
+	uint8_t family;   /* AF_INET or AF_INET6 */
+	uint32_t states;  /* SOCKDIAG_STATE() mask */
+	uint8_t ext;      /* idiag_ext bits, e.g. 1 << (INET_DIAG_INFO - 1) */
+	const void *bytecode; /* INET_DIAG_REQ_BYTECODE filter, or NULL */
+	size_t bytecode_len;
+};
+
+/* Run one dump and feed every socket to cb. Returns 0; -EAGAIN when the
+ * kernel flagged the dump NLM_F_DUMP_INTR (sockets changed under it: the
+ * callback saw a possibly inconsistent set, so the caller restarts its
+ * whole collection); the kernel's -errno from NLMSG_ERROR; -ENOBUFS when
+ * the socket overran; -EBADMSG on a malformed reply; or cb's negative
+ * return. EINTR is retried internally. buf is the caller's receive buffer
+ * (>= SOCKDIAG_RECV_BUF bytes), so a long-lived collector allocates none.
+ * stats may be NULL; it is added to, not reset. */
+int sockdiag_dump(struct nl_sock *sk, const struct sockdiag_request *req, void *buf,
+		  size_t buf_len, sockdiag_cb cb, void *ctx, struct sockdiag_stats *stats);
+
+#endif

@@ -1,0 +1,91 @@
+/* testing.h: a tiny unit-test harness in the spirit of collectd's
+ * src/testing.h. Each test file defines DEF_TEST(name) functions and a
+ * main() that RUN_TEST()s them and END_TEST's. A failed CHECK reports
+ * file:line and the expression and fails the current test, not the run. */
+#ifndef HALFOPEN_TESTING_H
+#define HALFOPEN_TESTING_H
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+static int fail_count__ __attribute__((unused));
+static int pass_count__ __attribute__((unused));
+static int check_count__ __attribute__((unused));
+
+#define DEF_TEST(func) static int test_##func(void)
+
+#define RUN_TEST(func)                                                                             \
+	do {                                                                                       \
+		int status__;                                                                      \
+		printf("Testing %s ...\n", #func);                                                 \
+		status__ = test_##func();                                                          \
+		printf("%s.\n", (status__ == 0) ? "Success" : "FAILURE");                          \
+		if (status__)                                                                      \
+			fail_count__++;                                                            \
+		else                                                                               \
+			pass_count__++;                                                            \
+	} while (0)
+
+#define END_TEST                                                                                   \
+	do {                                                                                       \
+		printf("%d passed, %d failed\n", pass_count__, fail_count__);                      \
+		return fail_count__ ? 1 : 0;                                                       \
+	} while (0)
+
+#define CHECK(expr)                                                                                \
+	do {                                                                                       \
+		check_count__++;                                                                   \
+		if (!(expr)) {                                                                     \
+			printf("%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #expr);            \
+			return -1;                                                                 \
+		}                                                                                  \
+	} while (0)
+
+#define CHECK_EQ_INT(expect, actual)                                                               \
+	do {                                                                                       \
+		long long e__ = (long long)(expect), a__ = (long long)(actual);                   \
+		check_count__++;                                                                   \
+		if (e__ != a__) {                                                                  \
+			printf("%s:%d: %s: expected %lld, got %lld\n", __FILE__, __LINE__,         \
+			       #actual, e__, a__);                                                 \
+			return -1;                                                                 \
+		}                                                                                  \
+	} while (0)
+
+#define CHECK_EQ_UINT(expect, actual)                                                              \
+	do {                                                                                       \
+		unsigned long long e__ = (unsigned long long)(expect),                            \
+				   a__ = (unsigned long long)(actual);                             \
+		check_count__++;                                                                   \
+		if (e__ != a__) {                                                                  \
+			printf("%s:%d: %s: expected %llu, got %llu\n", __FILE__, __LINE__,         \
+			       #actual, e__, a__);                                                 \
+			return -1;                                                                 \
+		}                                                                                  \
+	} while (0)
+
+#define CHECK_EQ_STR(expect, actual)                                                               \
+	do {                                                                                       \
+		const char *e__ = (expect), *a__ = (actual);                                       \
+		check_count__++;                                                                   \
+		if (!a__ || strcmp(e__, a__) != 0) {                                               \
+			printf("%s:%d: %s: expected \"%s\", got \"%s\"\n", __FILE__, __LINE__,     \
+			       #actual, e__, a__ ? a__ : "(null)");                                \
+			return -1;                                                                 \
+		}                                                                                  \
+	} while (0)
+
+/* Substring check, for error messages. */
+#define CHECK_CONTAINS(needle, haystack)                                                           \
+	do {                                                                                       \
+		const char *n__ = (needle), *h__ = (haystack);                                     \
+		check_count__++;                                                                   \
+		if (!h__ || !strstr(h__, n__)) {                                                   \
+			printf("%s:%d: %s: \"%s\" does not contain \"%s\"\n", __FILE__, __LINE__, \
+			       #haystack, h__ ? h__ : "(null)", n__);                              \
+			return -1;                                                                 \
+		}                                                                                  \
+	} while (0)
+
+#endif
