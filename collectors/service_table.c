@@ -1,1 +1,228 @@
-/* placeholder: being written */
+/* service_table: port -> service lookup for one collection. */
+#include "service_table.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define NO_SERVICE UINT16_MAX
+
+struct service_table {
+	struct service_entry *entries;
+	size_t n;
+	size_t n_configured; /* entries [0, n_configured) come from cfg->services */
+	int unmatched_inbound;  /* index or -1 */
+	int unmatched_outbound; /* index or -1 */
+	const struct port_set *listening; /* may be NULL; borrowed */
+	/* First configured service naming the port, per direction; a scan
+	 * from there handles CIDR mismatches. Auto services are found
+	 * through auto_by_port. */
+	uint16_t first_inbound[65536];
+	uint16_t first_outbound[65536];
+	uint16_t auto_by_port[65536];
+};
+
+bool service_table_needs_listeners(const struct config *cfg)
+{
+	return cfg->listening_ports || cfg->count_unmatched;
+}
+
+static bool ports_contain(const struct service_config *s, uint16_t port)
+{
+	for (size_t i = 0; i < s->n_ports; i++)
+		if (port >= s->ports[i].lo && port <= s->ports[i].hi)
+			return true;
+	return false;
+}
+
+static bool is_v4_mapped(const uint8_t *a)
+{
+	static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+	return memcmp(a, prefix, sizeof(prefix)) == 0;
+}
+
+static bool prefix_match(const uint8_t *addr, const uint8_t *net, unsigned bits)
+{
+	unsigned bytes = bits / 8, rest = bits % 8;
+
+	if (memcmp(addr, net, bytes) != 0)
+		return false;
+	if (rest == 0)
+		return true;
+	return ((addr[bytes] ^ net[bytes]) & (uint8_t)(0xff << (8 - rest))) == 0;
+}
+
+/* Peer address against the service's CIDRs; an IPv4-mapped IPv6 peer
+ * (a dual-stack socket talking IPv4) matches IPv4 CIDRs. */
+static bool cidrs_contain(const struct service_config *s, const struct sock_record *rec)
+{
+	if (s->n_cidrs == 0)
+		return true;
+	for (size_t i = 0; i < s->n_cidrs; i++) {
+		const struct cidr *c = &s->cidrs[i];
+
+		if (c->family == rec->family) {
+			if (prefix_match(rec->daddr, c->addr, c->prefix))
+				return true;
+		} else if (c->family == AF_INET && rec->family == AF_INET6 &&
+			   is_v4_mapped(rec->daddr)) {
+			if (prefix_match(rec->daddr + 12, c->addr, c->prefix))
+				return true;
+		}
+	}
+	return false;
+}
+
+static bool service_claims(const struct service_config *s, const struct sock_record *rec)
+{
+	uint16_t port = s->direction == DIRECTION_INBOUND ? rec->sport : rec->dport;
+
+	return ports_contain(s, port) && cidrs_contain(s, rec);
+}
+
+static int add_entry(struct service_table *t, size_t cap, const char *name, enum direction dir,
+		     uint32_t stale_after_ms)
+{
+	struct service_entry *e;
+
+	if (t->n >= cap)
+		return -ENOMEM;
+	e = &t->entries[t->n];
+	memset(e, 0, sizeof(*e));
+	snprintf(e->name, sizeof(e->name), "%s", name);
+	e->direction = dir;
+	e->stale_after_ms = stale_after_ms;
+	return (int)t->n++;
+}
+
+int service_table_build(const struct config *cfg, const struct port_set *listening,
+			struct service_table **out, uint32_t *dropped_auto)
+{
+	struct service_table *t;
+	size_t cap;
+	uint32_t dropped = 0;
+	int r;
+
+	t = malloc(sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	memset(t->first_inbound, 0xff, sizeof(t->first_inbound));
+	memset(t->first_outbound, 0xff, sizeof(t->first_outbound));
+	memset(t->auto_by_port, 0xff, sizeof(t->auto_by_port));
+	t->n = 0;
+	t->listening = listening;
+	t->unmatched_inbound = t->unmatched_outbound = -1;
+	cap = cfg->n_services + (cfg->listening_ports ? cfg->max_listening_services : 0) + 2;
+	t->entries = calloc(cap, sizeof(*t->entries));
+	if (!t->entries) {
+		r = -ENOMEM;
+		goto fail;
+	}
+
+	/* Configured services, in file order; fill each port's first
+	 * claimant (later services naming the same port are found by the
+	 * scan in service_match). */
+	for (size_t i = 0; i < cfg->n_services; i++) {
+		const struct service_config *s = &cfg->services[i];
+		uint16_t *first =
+			s->direction == DIRECTION_INBOUND ? t->first_inbound : t->first_outbound;
+
+		r = add_entry(t, cap, s->name, s->direction, s->stale_after_ms);
+		if (r < 0)
+			goto fail;
+		t->entries[r].cfg = s;
+		for (size_t p = 0; p < s->n_ports; p++)
+			for (uint32_t port = s->ports[p].lo; port <= s->ports[p].hi; port++)
+				if (first[port] == NO_SERVICE)
+					first[port] = (uint16_t)i;
+	}
+	t->n_configured = t->n;
+
+	/* Auto services: listening ports no configured inbound service
+	 * names, lowest first, capped so label counts stay bounded. */
+	if (cfg->listening_ports && listening) {
+		uint32_t made = 0;
+
+		for (uint32_t port = 1; port <= 65535; port++) {
+			char name[SERVICE_NAME_MAX + 1];
+
+			if (!port_set_has(listening, (uint16_t)port) ||
+			    t->first_inbound[port] != NO_SERVICE)
+				continue;
+			if (made >= cfg->max_listening_services) {
+				dropped++;
+				continue;
+			}
+			snprintf(name, sizeof(name), "listen_%u", port);
+			r = add_entry(t, cap, name, DIRECTION_INBOUND, cfg->stale_after_ms);
+			if (r < 0)
+				goto fail;
+			t->entries[r].listen_port = (uint16_t)port;
+			t->auto_by_port[port] = (uint16_t)r;
+			made++;
+		}
+	}
+
+	if (cfg->count_unmatched) {
+		r = add_entry(t, cap, "unmatched", DIRECTION_INBOUND, cfg->stale_after_ms);
+		if (r < 0)
+			goto fail;
+		t->unmatched_inbound = r;
+		r = add_entry(t, cap, "unmatched", DIRECTION_OUTBOUND, cfg->stale_after_ms);
+		if (r < 0)
+			goto fail;
+		t->unmatched_outbound = r;
+	}
+
+	if (dropped_auto)
+		*dropped_auto = dropped;
+	*out = t;
+	return 0;
+fail:
+	service_table_free(t);
+	return r;
+}
+
+void service_table_free(struct service_table *t)
+{
+	if (!t)
+		return;
+	free(t->entries);
+	free(t);
+}
+
+size_t service_table_size(const struct service_table *t)
+{
+	return t->n;
+}
+
+const struct service_entry *service_table_entry(const struct service_table *t, size_t idx)
+{
+	return idx < t->n ? &t->entries[idx] : NULL;
+}
+
+int service_match(const struct service_table *t, const struct sock_record *rec)
+{
+	uint16_t a = t->first_inbound[rec->sport];
+	uint16_t b = t->first_outbound[rec->dport];
+	size_t start = a < b ? a : b;
+
+	if (start != NO_SERVICE) {
+		/* First match in file order: the earliest claimant of either
+		 * port, unless its CIDRs reject the peer; then any later one. */
+		for (size_t i = start; i < t->n_configured; i++)
+			if (service_claims(t->entries[i].cfg, rec))
+				return (int)i;
+	}
+	if (t->auto_by_port[rec->sport] != NO_SERVICE)
+		return t->auto_by_port[rec->sport];
+	if (t->unmatched_inbound >= 0) {
+		if (t->listening && port_set_has(t->listening, rec->sport))
+			return t->unmatched_inbound;
+		return t->unmatched_outbound;
+	}
+	return -1;
+}

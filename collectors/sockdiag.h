@@ -57,6 +57,10 @@ struct sockdiag_request {
 	uint8_t ext;      /* idiag_ext bits, e.g. 1 << (INET_DIAG_INFO - 1) */
 	const void *bytecode; /* INET_DIAG_REQ_BYTECODE filter, or NULL */
 	size_t bytecode_len;
+	/* Optional: sees every datagram of this dump as received, before it
+	 * is parsed (recording fixtures, debugging). */
+	void (*tap)(const void *data, size_t len, void *tap_ctx);
+	void *tap_ctx;
 };
 
 /* Run one dump and feed every socket to cb. Returns 0; -EAGAIN when the

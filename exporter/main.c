@@ -1,5 +1,454 @@
+/* halfopen_exporter: main loop.
+ *
+ * One thread collects: every --collector.interval it dumps the sockets,
+ * renders the whole /metrics body once and publishes it to the HTTP
+ * server, whose own threads only hand out the last published body. So a
+ * scrape never waits for netlink, and a slow or failing collection never
+ * blocks a scrape: the last good counts stay served. Signals are taken
+ * synchronously (sigtimedwait) between collections: SIGHUP reloads the
+ * config, SIGTERM/SIGINT stop. */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
-int main(void)
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "collectors/aggregate.h"
+#include "collectors/sockdiag.h"
+#include "common/buf.h"
+#include "config/config.h"
+#include "exporter/exposition.h"
+#include "exporter/http.h"
+#include "exporter/log.h"
+#include "exporter/process_metrics.h"
+#include "version.h"
+
+#define DEFAULT_INTERVAL "15s"
+#define MIN_INTERVAL_MS 100
+
+struct options {
+	const char *config_file;
+	bool config_check;
+	const char *interval;
+	const char *listen_address;
+	const char *telemetry_path;
+	const char *web_config_file;
+	const char *log_level;
+	const char *log_format;
+	unsigned max_requests;
+};
+
+static void usage(FILE *f)
 {
+	fprintf(f,
+		"usage: halfopen_exporter [flags]\n"
+		"\n"
+		"Finds half-open, stale and retransmitting TCP connections per service and\n"
+		"serves the counts for Prometheus.\n"
+		"\n"
+		"  --config.file=PATH           YAML config (default: built-in, see README)\n"
+		"  --config.check, -n           validate the config and exit (0 valid, 1 not)\n"
+		"  --collector.interval=DUR     time between socket dumps (default %s)\n"
+		"  --web.listen-address=ADDR    address to serve on (default %s)\n"
+		"  --web.telemetry-path=PATH    path of the metrics (default /metrics)\n"
+		"  --web.max-requests=N         concurrent HTTP connections (default 64)\n"
+		"  --log.level=LEVEL            debug, info, warn, error (default info)\n"
+		"  --log.format=FORMAT          logfmt or json (default logfmt)\n"
+		"  --version                    print the version and exit\n"
+		"  --help, -h                   this text\n",
+		DEFAULT_INTERVAL, HTTP_DEFAULT_LISTEN);
+}
+
+enum {
+	OPT_CONFIG_FILE = 256,
+	OPT_CONFIG_CHECK,
+	OPT_INTERVAL,
+	OPT_LISTEN,
+	OPT_PATH,
+	OPT_WEB_CONFIG,
+	OPT_MAX_REQUESTS,
+	OPT_LOG_LEVEL,
+	OPT_LOG_FORMAT,
+	OPT_VERSION,
+};
+
+static const struct option long_options[] = {
+	{"config.file", required_argument, NULL, OPT_CONFIG_FILE},
+	{"config.check", no_argument, NULL, OPT_CONFIG_CHECK},
+	{"collector.interval", required_argument, NULL, OPT_INTERVAL},
+	{"web.listen-address", required_argument, NULL, OPT_LISTEN},
+	{"web.telemetry-path", required_argument, NULL, OPT_PATH},
+	{"web.config.file", required_argument, NULL, OPT_WEB_CONFIG},
+	{"web.max-requests", required_argument, NULL, OPT_MAX_REQUESTS},
+	{"log.level", required_argument, NULL, OPT_LOG_LEVEL},
+	{"log.format", required_argument, NULL, OPT_LOG_FORMAT},
+	{"version", no_argument, NULL, OPT_VERSION},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+/* 0 to run, 1 to exit 0 (help/version), -1 to exit 2 (usage error). */
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	int c;
+
+	*o = (struct options){
+		.interval = DEFAULT_INTERVAL,
+		.listen_address = HTTP_DEFAULT_LISTEN,
+		.telemetry_path = "/metrics",
+		.log_level = "info",
+		.log_format = "logfmt",
+	};
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "hn", long_options, NULL)) != -1) {
+		switch (c) {
+		case OPT_CONFIG_FILE:
+			o->config_file = optarg;
+			break;
+		case 'n':
+		case OPT_CONFIG_CHECK:
+			o->config_check = true;
+			break;
+		case OPT_INTERVAL:
+			o->interval = optarg;
+			break;
+		case OPT_LISTEN:
+			o->listen_address = optarg;
+			break;
+		case OPT_PATH:
+			o->telemetry_path = optarg;
+			break;
+		case OPT_WEB_CONFIG:
+			o->web_config_file = optarg;
+			break;
+		case OPT_MAX_REQUESTS: {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			if (*optarg == '\0' || *end != '\0' || v < 1 || v > 100000) {
+				fprintf(stderr, "halfopen_exporter: --web.max-requests: want 1..100000, "
+						"got \"%s\"\n", optarg);
+				return -1;
+			}
+			o->max_requests = (unsigned)v;
+			break;
+		}
+		case OPT_LOG_LEVEL:
+			o->log_level = optarg;
+			break;
+		case OPT_LOG_FORMAT:
+			o->log_format = optarg;
+			break;
+		case OPT_VERSION:
+			printf("halfopen_exporter version %s (revision %s)\n", HALFOPEN_VERSION,
+			       HALFOPEN_REVISION);
+			return 1;
+		case 'h':
+			usage(stdout);
+			return 1;
+		default:
+			if (optopt)
+				fprintf(stderr, "halfopen_exporter: bad or incomplete flag -%c\n",
+					optopt);
+			else
+				fprintf(stderr, "halfopen_exporter: unknown flag %s\n",
+					argv[optind - 1]);
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "halfopen_exporter: unexpected argument \"%s\"\n", argv[optind]);
+		return -1;
+	}
+	if (o->telemetry_path[0] != '/' || strcmp(o->telemetry_path, "/") == 0) {
+		fprintf(stderr, "halfopen_exporter: --web.telemetry-path must start with / and "
+				"not be /\n");
+		return -1;
+	}
 	return 0;
+}
+
+static double now_realtime(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t now_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void fmt_u64(char *dst, size_t len, uint64_t v)
+{
+	snprintf(dst, len, "%llu", (unsigned long long)v);
+}
+
+/* Load the config named by the options (or the built-in one); on error
+ * log it once, with place and reason. */
+static int load_config(const char *path, struct config **out)
+{
+	struct config_error err;
+	struct buf msg;
+	int r;
+
+	if (!path)
+		return config_default(out);
+	memset(&err, 0, sizeof(err));
+	r = config_load_file(path, out, &err);
+	if (r == 0)
+		return 0;
+	buf_init(&msg);
+	config_error_format(&err, &msg);
+	log_kv(LOG_LEVEL_ERROR, "Invalid configuration", "file", path, "err",
+	       buf_error(&msg) ? strerror(-r) : msg.data, NULL);
+	buf_free(&msg);
+	return r;
+}
+
+struct exporter {
+	struct options opt;
+	struct config *cfg;
+	struct nl_sock *sk;
+	struct collector *collector;
+	struct http_server *http;
+	struct collection_result results[2]; /* the last good one and scratch */
+	int good;                            /* index of the last good, -1 before the first */
+	struct exporter_stats stats;
+	struct buf body;
+	uint32_t interval_ms;
+	unsigned failure_streak;
+};
+
+static int publish(struct exporter *ex)
+{
+	const struct collection_result *res = ex->good >= 0 ? &ex->results[ex->good] : NULL;
+
+	buf_reset(&ex->body);
+	exposition_render(res, &ex->stats, &ex->body);
+	process_metrics_render("/proc", &ex->body);
+	if (buf_error(&ex->body))
+		return buf_error(&ex->body);
+	return http_server_publish(ex->http, ex->body.data, ex->body.len);
+}
+
+static void collect(struct exporter *ex)
+{
+	int scratch = ex->good == 0 ? 1 : 0;
+	uint64_t t0 = now_mono_ms();
+	struct timespec a, b;
+	int r;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	r = collector_collect(ex->collector, ex->cfg, ex->sk, &ex->results[scratch]);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	ex->stats.collections_total++;
+	if (r == 0) {
+		struct collection_result *res = &ex->results[scratch];
+
+		ex->good = scratch;
+		ex->stats.last_duration_seconds =
+			(double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+		ex->stats.last_timestamp_seconds = now_realtime();
+		ex->stats.last_sockets = res->sockets_seen;
+		if (ex->failure_streak) {
+			char n[24];
+
+			fmt_u64(n, sizeof(n), ex->failure_streak);
+			log_kv(LOG_LEVEL_INFO, "Collections recovered", "failed_collections", n,
+			       NULL);
+			ex->failure_streak = 0;
+		}
+		if (res->auto_services_dropped) {
+			char n[24];
+
+			fmt_u64(n, sizeof(n), res->auto_services_dropped);
+			log_kv(LOG_LEVEL_DEBUG, "Listening ports over max_listening_services",
+			       "dropped", n, NULL);
+		}
+		{
+			char n[24], ms[24];
+
+			fmt_u64(n, sizeof(n), res->sockets_seen);
+			fmt_u64(ms, sizeof(ms), now_mono_ms() - t0);
+			log_kv(LOG_LEVEL_DEBUG, "Collected", "sockets", n, "duration_ms", ms, NULL);
+		}
+	} else {
+		ex->stats.collection_errors_total++;
+		/* Once per streak: a broken netlink must not flood the log at
+		 * every interval. */
+		if (ex->failure_streak++ == 0)
+			log_kv(LOG_LEVEL_ERROR, "Collection failed; serving the last good counts",
+			       "err", strerror(-r), NULL);
+	}
+	r = publish(ex);
+	if (r < 0)
+		log_kv(LOG_LEVEL_ERROR, "Rendering metrics failed", "err", strerror(-r), NULL);
+}
+
+static void reload(struct exporter *ex)
+{
+	struct config *cfg = NULL;
+
+	log_kv(LOG_LEVEL_INFO, "Reloading configuration", "file",
+	       ex->opt.config_file ? ex->opt.config_file : "<built-in>", NULL);
+	if (load_config(ex->opt.config_file, &cfg) < 0) {
+		ex->stats.config_last_reload_successful = 0;
+		log_kv(LOG_LEVEL_ERROR, "Reload failed; keeping the previous configuration", NULL);
+		return;
+	}
+	config_free(ex->cfg);
+	ex->cfg = cfg;
+	ex->stats.config_last_reload_successful = 1;
+	ex->stats.config_last_reload_success_timestamp = now_realtime();
+	log_kv(LOG_LEVEL_INFO, "Configuration reloaded", NULL);
+}
+
+/* Wait until deadline_ms (monotonic) or a signal. Returns the signal, or
+ * 0 at the deadline. */
+static int wait_signal(const sigset_t *set, uint64_t deadline_ms)
+{
+	uint64_t now = now_mono_ms();
+	struct timespec ts = {0};
+	int sig;
+
+	if (deadline_ms > now) {
+		uint64_t d = deadline_ms - now;
+
+		ts.tv_sec = (time_t)(d / 1000);
+		ts.tv_nsec = (long)(d % 1000) * 1000000;
+	}
+	sig = sigtimedwait(set, NULL, &ts);
+	return sig < 0 ? 0 : sig;
+}
+
+static int run(struct exporter *ex)
+{
+	struct http_options hopt = {
+		.listen_address = ex->opt.listen_address,
+		.telemetry_path = ex->opt.telemetry_path,
+		.version = HALFOPEN_VERSION,
+		.max_connections = ex->opt.max_requests,
+	};
+	char errmsg[256] = "";
+	sigset_t set;
+	uint64_t next;
+	int r;
+
+	/* Block the signals before any thread starts, so they all reach
+	 * sigtimedwait below and never interrupt the HTTP threads. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	r = sockdiag_open(&ex->sk);
+	if (r < 0) {
+		log_kv(LOG_LEVEL_ERROR, "Opening the sock_diag netlink socket failed", "err",
+		       strerror(-r), NULL);
+		return r;
+	}
+	r = collector_new(&ex->collector);
+	if (r < 0)
+		return r;
+	r = http_server_start(&hopt, &ex->http, errmsg, sizeof(errmsg));
+	if (r < 0) {
+		log_kv(LOG_LEVEL_ERROR, "Starting the HTTP server failed", "address",
+		       ex->opt.listen_address, "err", errmsg[0] ? errmsg : strerror(-r), NULL);
+		return r;
+	}
+	log_kv(LOG_LEVEL_INFO, "Listening", "address", ex->opt.listen_address, "telemetry_path",
+	       ex->opt.telemetry_path, "interval", ex->opt.interval, NULL);
+
+	next = now_mono_ms();
+	for (;;) {
+		int sig = wait_signal(&set, next);
+
+		if (sig == SIGTERM || sig == SIGINT) {
+			log_kv(LOG_LEVEL_INFO, "Stopping", "signal",
+			       sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
+			return 0;
+		}
+		if (sig == SIGHUP) {
+			reload(ex);
+			continue;
+		}
+		collect(ex);
+		/* Fixed cadence; an overrun skips the missed slots rather than
+		 * collecting back to back. */
+		next += ex->interval_ms;
+		if (next <= now_mono_ms())
+			next = now_mono_ms() + ex->interval_ms;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct exporter ex;
+	int r, rc = 1;
+
+	memset(&ex, 0, sizeof(ex));
+	ex.good = -1;
+	buf_init(&ex.body);
+
+	r = parse_args(argc, argv, &ex.opt);
+	if (r != 0)
+		return r > 0 ? 0 : 2;
+	if (log_setup(ex.opt.log_level, ex.opt.log_format) < 0) {
+		fprintf(stderr,
+			"halfopen_exporter: bad --log.level \"%s\" (debug|info|warn|error) or "
+			"--log.format \"%s\" (logfmt|json)\n",
+			ex.opt.log_level, ex.opt.log_format);
+		return 2;
+	}
+	if (parse_duration_ms(ex.opt.interval, &ex.interval_ms) < 0 ||
+	    ex.interval_ms < MIN_INTERVAL_MS) {
+		log_kv(LOG_LEVEL_ERROR, "Bad --collector.interval (a duration >= 100ms, e.g. 15s)",
+		       "value", ex.opt.interval, NULL);
+		return 2;
+	}
+	if (ex.opt.web_config_file) {
+		log_kv(LOG_LEVEL_ERROR, "--web.config.file is not supported by this build", NULL);
+		return 2;
+	}
+	if (load_config(ex.opt.config_file, &ex.cfg) < 0)
+		return 1;
+	if (ex.opt.config_check) {
+		char n[24];
+
+		fmt_u64(n, sizeof(n), ex.cfg->n_services);
+		log_kv(LOG_LEVEL_INFO, "Configuration is valid", "file", ex.cfg->source,
+		       "services", n, NULL);
+		config_free(ex.cfg);
+		return 0;
+	}
+	ex.stats.version = HALFOPEN_VERSION;
+	ex.stats.revision = HALFOPEN_REVISION;
+	ex.stats.interval_seconds = ex.interval_ms / 1000.0;
+	ex.stats.config_last_reload_successful = 1;
+	ex.stats.config_last_reload_success_timestamp = now_realtime();
+	log_kv(LOG_LEVEL_INFO, "Starting halfopen_exporter", "version", HALFOPEN_VERSION,
+	       "revision", HALFOPEN_REVISION, "config", ex.cfg->source, NULL);
+
+	rc = run(&ex) == 0 ? 0 : 1;
+
+	http_server_stop(ex.http);
+	collector_free(ex.collector);
+	sockdiag_close(ex.sk);
+	collection_result_free(&ex.results[0]);
+	collection_result_free(&ex.results[1]);
+	config_free(ex.cfg);
+	buf_free(&ex.body);
+	return rc;
 }

@@ -1,5 +1,187 @@
+/* classify_socket over every timer code and state, then over the
+ * recorded dump where each case is known by its port. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "collectors/classify.h"
+#include "fixture.h"
 #include "testing.h"
+
+static struct sock_record rec(uint8_t state, uint8_t timer, uint8_t retrans, uint32_t lastrcv,
+			      uint32_t lastack)
+{
+	struct sock_record r;
+
+	memset(&r, 0, sizeof(r));
+	r.family = AF_INET;
+	r.state = state;
+	r.timer = timer;
+	r.retrans = retrans;
+	r.has_info = true;
+	r.info.tcpi_state = state;
+	r.info.tcpi_last_data_recv = lastrcv;
+	r.info.tcpi_last_ack_recv = lastack;
+	return r;
+}
+
+static unsigned flags_of(struct sock_record r, uint32_t stale_after)
+{
+	struct classification c;
+
+	classify_socket(&r, stale_after, &c);
+	return c.flags;
+}
+
+DEF_TEST(established_timers)
+{
+	/* idle, recent traffic: just established */
+	CHECK_EQ_UINT(SC_ESTABLISHED, flags_of(rec(TCPS_ESTABLISHED, 0, 0, 100, 100), 3000));
+	/* idle past stale_after: stale */
+	CHECK_EQ_UINT(SC_ESTABLISHED | SC_STALE,
+		      flags_of(rec(TCPS_ESTABLISHED, 0, 0, 3000, 3000), 3000));
+	/* data old but ACKs recent (keepalive answered): not stale */
+	CHECK_EQ_UINT(SC_ESTABLISHED | SC_KEEPALIVE,
+		      flags_of(rec(TCPS_ESTABLISHED, DIAG_TIMER_KEEPALIVE, 0, 90000, 500), 3000));
+	/* stale disabled */
+	CHECK_EQ_UINT(SC_ESTABLISHED, flags_of(rec(TCPS_ESTABLISHED, 0, 0, 90000, 90000), 0));
+	/* retransmit timer, nothing retransmitted yet: in-flight data */
+	CHECK_EQ_UINT(SC_ESTABLISHED, flags_of(rec(TCPS_ESTABLISHED, DIAG_TIMER_RETRANS, 0, 1, 1), 3000));
+	/* retransmitting */
+	CHECK_EQ_UINT(SC_ESTABLISHED | SC_RETRANSMITTING,
+		      flags_of(rec(TCPS_ESTABLISHED, DIAG_TIMER_RETRANS, 2, 10, 10), 3000));
+	/* keepalive probes unanswered; keepalive armed too */
+	CHECK_EQ_UINT(SC_ESTABLISHED | SC_KEEPALIVE | SC_KEEPALIVE_PROBING | SC_STALE,
+		      flags_of(rec(TCPS_ESTABLISHED, DIAG_TIMER_KEEPALIVE, 3, 9000, 9000), 3000));
+	/* zero window */
+	CHECK_EQ_UINT(SC_ESTABLISHED | SC_ZERO_WINDOW,
+		      flags_of(rec(TCPS_ESTABLISHED, DIAG_TIMER_PROBE0, 0, 5000, 200), 3000));
+	/* unknown timer code: no verdict from the timer */
+	CHECK_EQ_UINT(SC_ESTABLISHED, flags_of(rec(TCPS_ESTABLISHED, 9, 5, 1, 1), 3000));
+	return 0;
+}
+
+DEF_TEST(other_states)
+{
+	/* the seed's server: orphan in FIN_WAIT1 retransmitting its FIN */
+	CHECK_EQ_UINT(SC_RETRANSMITTING, flags_of(rec(TCPS_FIN_WAIT1, DIAG_TIMER_RETRANS, 4, 5000, 5000), 3000));
+	/* SYN_SENT to a black hole */
+	CHECK_EQ_UINT(SC_RETRANSMITTING, flags_of(rec(TCPS_SYN_SENT, DIAG_TIMER_RETRANS, 2, 0, 0), 3000));
+	/* CLOSE_WAIT is never stale, whatever its age */
+	CHECK_EQ_UINT(SC_CLOSE_WAIT, flags_of(rec(TCPS_CLOSE_WAIT, 0, 0, 99999, 99999), 3000));
+	CHECK_EQ_UINT(SC_CLOSE_WAIT | SC_KEEPALIVE_PROBING,
+		      flags_of(rec(TCPS_CLOSE_WAIT, DIAG_TIMER_KEEPALIVE, 1, 99999, 99999), 3000));
+	/* FIN_WAIT2 timer shares sk_timer: not keepalive */
+	CHECK_EQ_UINT(0, flags_of(rec(TCPS_FIN_WAIT2, DIAG_TIMER_KEEPALIVE, 1, 99999, 99999), 3000));
+	/* TIME_WAIT without tcp_info */
+	{
+		struct sock_record r = rec(TCPS_TIME_WAIT, DIAG_TIMER_TIME_WAIT, 0, 0, 0);
+
+		r.has_info = false;
+		CHECK_EQ_UINT(0, flags_of(r, 3000));
+	}
+	/* SYN_RECV minisock: SYN-ACK retransmits, no tcp_info */
+	{
+		struct sock_record r = rec(TCPS_SYN_RECV, DIAG_TIMER_RETRANS, 2, 0, 0);
+		struct classification c;
+
+		r.has_info = false;
+		classify_socket(&r, 3000, &c);
+		CHECK_EQ_UINT(SC_RETRANSMITTING, c.flags);
+		CHECK_EQ_UINT(0, c.unanswered_ms);
+	}
+	/* ESTABLISHED without tcp_info: never stale (we cannot know) */
+	{
+		struct sock_record r = rec(TCPS_ESTABLISHED, 0, 0, 0, 0);
+
+		r.has_info = false;
+		CHECK_EQ_UINT(SC_ESTABLISHED, flags_of(r, 1));
+	}
+	return 0;
+}
+
+DEF_TEST(ages)
+{
+	struct classification c;
+	struct sock_record r = rec(TCPS_ESTABLISHED, DIAG_TIMER_RETRANS, 3, 8000, 6000);
+
+	classify_socket(&r, 3000, &c);
+	CHECK_EQ_UINT(6000, c.idle_ms);
+	CHECK_EQ_UINT(6000, c.unanswered_ms);
+	r = rec(TCPS_ESTABLISHED, 0, 0, 8000, 6000);
+	classify_socket(&r, 3000, &c);
+	CHECK_EQ_UINT(0, c.unanswered_ms); /* not a suspect: no unanswered age */
+	/* tcp_info's retransmit count is used when inet_diag's is 0 */
+	r = rec(TCPS_ESTABLISHED, DIAG_TIMER_RETRANS, 0, 10, 10);
+	r.info.tcpi_retransmits = 2;
+	CHECK_EQ_UINT(SC_ESTABLISHED | SC_RETRANSMITTING, flags_of(r, 3000));
+	return 0;
+}
+
+/* Expected verdicts of tests/fixtures/states.nldump (see record.py),
+ * keyed by the socket's own port pair; stale_after 3s. */
+struct expect_ctx {
+	int checked, wrong;
+};
+
+static void check_recorded(const struct sock_record *r, void *p)
+{
+	struct expect_ctx *e = p;
+	unsigned want;
+	struct classification c;
+
+	if (r->state == TCPS_LISTEN)
+		return;
+	classify_socket(r, 3000, &c);
+	switch (r->dport) { /* client sides */
+	case 12345: want = SC_ESTABLISHED | SC_STALE; break;             /* seed client */
+	case 12346: want = SC_ESTABLISHED | SC_STALE | SC_RETRANSMITTING; break;
+	case 12347: want = SC_ESTABLISHED | SC_STALE | SC_KEEPALIVE | SC_KEEPALIVE_PROBING; break;
+	case 12348: want = SC_ESTABLISHED | SC_KEEPALIVE; break;         /* verified idle */
+	case 12349: want = SC_ESTABLISHED | SC_ZERO_WINDOW; break;
+	case 12350: want = SC_CLOSE_WAIT; break;
+	case 12351: want = SC_ESTABLISHED | SC_STALE; break;             /* seed v6 client */
+	default:
+		switch (r->sport) { /* server sides */
+		case 12345: want = SC_RETRANSMITTING; break;      /* FIN_WAIT1 orphan */
+		case 12351: want = SC_RETRANSMITTING; break;
+		case 12346: case 12347: case 12348: case 12349:
+			want = SC_ESTABLISHED | SC_STALE; break;  /* silent servers, idle 4.5s */
+		case 12350: want = 0; break;                      /* FIN_WAIT2 timewait */
+		default: return;
+		}
+	}
+	e->checked++;
+	if (c.flags != want) {
+		e->wrong++;
+		printf("  port %u->%u state %u timer %u: flags 0x%x, want 0x%x\n", r->sport, r->dport,
+		       r->state, r->timer, c.flags, want);
+	}
+	if ((c.flags & (SC_RETRANSMITTING | SC_KEEPALIVE_PROBING)) && c.unanswered_ms < 3000) {
+		e->wrong++;
+		printf("  port %u->%u: unanswered %u ms\n", r->sport, r->dport, c.unanswered_ms);
+	}
+}
+
+DEF_TEST(recorded_dump)
+{
+	size_t len = 0;
+	char *data = fixture_read("states.nldump", &len);
+	struct expect_ctx e = {0};
+
+	CHECK(data != NULL);
+	CHECK(fixture_each(data, len, check_recorded, &e) > 0);
+	free(data);
+	CHECK_EQ_INT(14, e.checked);
+	CHECK_EQ_INT(0, e.wrong);
+	return 0;
+}
+
 int main(void)
 {
+	RUN_TEST(established_timers);
+	RUN_TEST(other_states);
+	RUN_TEST(ages);
+	RUN_TEST(recorded_dump);
 	END_TEST;
 }
