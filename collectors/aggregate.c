@@ -10,7 +10,9 @@
 #include <sys/socket.h>
 #include <linux/inet_diag.h>
 
+#include "common/buf.h"
 #include "sockdiag.h"
+#include "sockdiag_filter.h"
 
 /* NLM_F_DUMP_INTR restarts before a collection is declared failed. */
 #define COLLECT_MAX_ATTEMPTS 4
@@ -19,6 +21,10 @@ struct collector {
 	void *recv_buf;
 	struct port_set listening;
 	struct service_table *table;
+	struct buf bytecode;
+	bool filter_rejected; /* the kernel refused our bytecode once: stop sending it */
+	struct port_range local[SOCKDIAG_FILTER_MAX_RANGES];
+	struct port_range remote[SOCKDIAG_FILTER_MAX_RANGES];
 };
 
 void aggregate_add(struct service_counts *c, const struct classification *cls)
@@ -61,6 +67,7 @@ int collection_result_reset(struct collection_result *res, const struct service_
 	res->listening_sockets = 0;
 	res->auto_services_dropped = 0;
 	res->dump_retries = 0;
+	res->kernel_filter = false;
 	return 0;
 }
 
@@ -79,6 +86,7 @@ int collector_new(struct collector **out)
 
 	if (!c)
 		return -ENOMEM;
+	buf_init(&c->bytecode);
 	c->recv_buf = malloc(SOCKDIAG_RECV_BUF);
 	if (!c->recv_buf) {
 		free(c);
@@ -93,6 +101,7 @@ void collector_free(struct collector *c)
 	if (!c)
 		return;
 	service_table_free(c->table);
+	buf_free(&c->bytecode);
 	free(c->recv_buf);
 	free(c);
 }
@@ -149,6 +158,24 @@ static int dump_listeners(struct collector *c, struct nl_sock *sk, uint64_t *cou
 	return 0;
 }
 
+/* Compile the ports the table can claim into c->bytecode. False when
+ * every socket may match (unmatched is counted), when there are too many
+ * ranges to be worth it, or when the kernel refused a filter before. */
+static bool build_filter(struct collector *c)
+{
+	size_t nl = 0, nr = 0;
+
+	buf_reset(&c->bytecode);
+	if (c->filter_rejected)
+		return false;
+	if (service_table_port_ranges(c->table, c->local, &nl, c->remote, &nr,
+				      SOCKDIAG_FILTER_MAX_RANGES) < 0)
+		return false;
+	if (nl + nr == 0)
+		return false;
+	return sockdiag_filter_build(c->local, nl, c->remote, nr, &c->bytecode) == 0;
+}
+
 static int collect_once(struct collector *c, const struct config *cfg, struct nl_sock *sk,
 			struct collection_result *res)
 {
@@ -156,6 +183,7 @@ static int collect_once(struct collector *c, const struct config *cfg, struct nl
 	uint64_t n_listening = 0;
 	uint32_t dropped = 0;
 	struct count_ctx cc;
+	bool use_filter;
 	int r;
 
 	if (listeners) {
@@ -176,17 +204,28 @@ static int collect_once(struct collector *c, const struct config *cfg, struct nl
 
 	cc.table = c->table;
 	cc.res = res;
+	use_filter = build_filter(c);
 	for (size_t i = 0; i < sizeof(families); i++) {
 		struct sockdiag_request req = {
 			.family = families[i],
 			.states = SOCKDIAG_STATES_CONNECTED,
 			.ext = 1u << (INET_DIAG_INFO - 1),
+			.bytecode = use_filter ? c->bytecode.data : NULL,
+			.bytecode_len = use_filter ? c->bytecode.len : 0,
 		};
 		r = sockdiag_dump(sk, &req, c->recv_buf, SOCKDIAG_RECV_BUF, on_connected, &cc,
 				  NULL);
+		if (r == -EINVAL && use_filter) {
+			/* A kernel that refuses the bytecode: count everything
+			 * from now on, filtering in userspace (service_match
+			 * drops the same sockets, only later). */
+			c->filter_rejected = true;
+			return -EAGAIN;
+		}
 		if (r < 0)
 			return r;
 	}
+	res->kernel_filter = use_filter;
 	return 0;
 }
 

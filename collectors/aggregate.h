@@ -3,6 +3,7 @@
 #ifndef HALFOPEN_AGGREGATE_H
 #define HALFOPEN_AGGREGATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,6 +42,7 @@ struct collection_result {
 	uint64_t listening_sockets;
 	uint32_t auto_services_dropped; /* listening ports over max_listening_services */
 	unsigned dump_retries;          /* NLM_F_DUMP_INTR restarts */
+	bool kernel_filter;             /* the kernel filtered by port (inet_diag bytecode) */
 };
 
 /* Add one classified socket to counts. Pure. */

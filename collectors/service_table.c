@@ -204,6 +204,47 @@ const struct service_entry *service_table_entry(const struct service_table *t, s
 	return idx < t->n ? &t->entries[idx] : NULL;
 }
 
+/* Runs of ports claimed in a (or b), as ranges. */
+static int port_runs(const uint16_t *a, const uint16_t *b, struct port_range *out, size_t *n,
+		     size_t max)
+{
+	size_t k = 0;
+	uint32_t port = 1;
+
+	while (port <= 65535) {
+		uint32_t lo;
+
+		if (a[port] == NO_SERVICE && (!b || b[port] == NO_SERVICE)) {
+			port++;
+			continue;
+		}
+		lo = port;
+		while (port <= 65535 && (a[port] != NO_SERVICE || (b && b[port] != NO_SERVICE)))
+			port++;
+		if (k == max)
+			return -E2BIG;
+		out[k].lo = (uint16_t)lo;
+		out[k].hi = (uint16_t)(port - 1);
+		k++;
+	}
+	*n = k;
+	return 0;
+}
+
+int service_table_port_ranges(const struct service_table *t, struct port_range *local,
+			      size_t *n_local, struct port_range *remote, size_t *n_remote,
+			      size_t max)
+{
+	int r;
+
+	if (t->unmatched_inbound >= 0)
+		return -ENOENT;
+	r = port_runs(t->first_inbound, t->auto_by_port, local, n_local, max);
+	if (r < 0)
+		return r;
+	return port_runs(t->first_outbound, NULL, remote, n_remote, max);
+}
+
 int service_match(const struct service_table *t, const struct sock_record *rec)
 {
 	uint16_t a = t->first_inbound[rec->sport];

@@ -56,6 +56,14 @@ size_t service_table_size(const struct service_table *t);
 const struct service_entry *service_table_entry(const struct service_table *t, size_t idx);
 /* Whether cfg needs a LISTEN dump before the table can be built. */
 bool service_table_needs_listeners(const struct config *cfg);
+/* The ports any service of t can claim, as coalesced ranges: local
+ * (inbound services, auto services) and remote (outbound services), for
+ * a kernel-side filter. Returns 0; -ENOENT when every socket may match
+ * (t counts "unmatched"); -E2BIG when there are more than max ranges of
+ * either kind. */
+int service_table_port_ranges(const struct service_table *t, struct port_range *local,
+			      size_t *n_local, struct port_range *remote, size_t *n_remote,
+			      size_t max);
 /* The service index rec belongs to, or -1 when none claims it. Pure. */
 int service_match(const struct service_table *t, const struct sock_record *rec);
 

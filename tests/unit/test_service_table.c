@@ -1,6 +1,7 @@
 /* service_match: first match in file order, directions, CIDRs (incl.
  * IPv4-mapped peers), auto listening services and "unmatched". */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -139,9 +140,47 @@ DEF_TEST(listening_and_unmatched)
 	return 0;
 }
 
+DEF_TEST(port_ranges)
+{
+	struct config cfg;
+	struct service_config s[4];
+	struct service_table *t = NULL;
+	struct port_set *ls = calloc(1, sizeof(*ls));
+	struct port_range l[8], r[8];
+	size_t nl = 99, nr = 99;
+
+	CHECK(ls != NULL);
+	make_config(&cfg, s);
+	cfg.listening_ports = true;
+	port_set_add(ls, 8081); /* auto service next to web's 8080: one run */
+	port_set_add(ls, 22);
+	CHECK_EQ_INT(0, service_table_build(&cfg, ls, &t, NULL));
+	CHECK_EQ_INT(0, service_table_port_ranges(t, l, &nl, r, &nr, 8));
+	CHECK_EQ_UINT(2, nl);
+	CHECK_EQ_UINT(22, l[0].lo);
+	CHECK_EQ_UINT(22, l[0].hi);
+	CHECK_EQ_UINT(8080, l[1].lo);
+	CHECK_EQ_UINT(8081, l[1].hi);
+	CHECK_EQ_UINT(3, nr); /* 5432, 6000-6010, 9000 */
+	CHECK_EQ_UINT(5432, r[0].lo);
+	CHECK_EQ_UINT(6000, r[1].lo);
+	CHECK_EQ_UINT(6010, r[1].hi);
+	CHECK_EQ_UINT(9000, r[2].hi);
+	CHECK_EQ_INT(-E2BIG, service_table_port_ranges(t, l, &nl, r, &nr, 2));
+	service_table_free(t);
+	/* counting "unmatched" needs every socket: no filter */
+	cfg.count_unmatched = true;
+	CHECK_EQ_INT(0, service_table_build(&cfg, ls, &t, NULL));
+	CHECK_EQ_INT(-ENOENT, service_table_port_ranges(t, l, &nl, r, &nr, 8));
+	service_table_free(t);
+	free(ls);
+	return 0;
+}
+
 int main(void)
 {
 	RUN_TEST(configured);
 	RUN_TEST(listening_and_unmatched);
+	RUN_TEST(port_ranges);
 	END_TEST;
 }
