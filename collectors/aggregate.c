@@ -5,6 +5,7 @@
 #include "aggregate.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -14,13 +15,24 @@
 #include "sockdiag.h"
 #include "sockdiag_filter.h"
 
-/* NLM_F_DUMP_INTR restarts before a collection is declared failed. */
+/* NLM_F_DUMP_INTR restarts before a namespace is declared failed. */
 #define COLLECT_MAX_ATTEMPTS 4
 
 struct collector {
 	void *recv_buf;
+	const struct config *cfg;
+	struct collect_options opt;
 	struct port_set listening;
 	struct service_table *table;
+	/* Per namespace: the table's counts before they are merged, and
+	 * where each table entry lands in the result. */
+	struct service_counts *scratch;
+	size_t *map;
+	size_t cap_scratch;
+	uint64_t ns_seen, ns_matched;
+	/* Result entries by key, open addressing: index + 1, 0 = empty. */
+	uint32_t *index;
+	size_t index_cap;
 	struct buf bytecode;
 	bool filter_rejected; /* the kernel refused our bytecode once: stop sending it */
 	struct port_range local[SOCKDIAG_FILTER_MAX_RANGES];
@@ -42,33 +54,17 @@ void aggregate_add(struct service_counts *c, const struct classification *cls)
 		c->longest_unanswered_ms = cls->unanswered_ms;
 }
 
-int collection_result_reset(struct collection_result *res, const struct service_table *t)
+void aggregate_merge(struct service_counts *a, const struct service_counts *b)
 {
-	size_t n = service_table_size(t);
-
-	if (n > res->cap_services) {
-		struct service_result *p = realloc(res->services, n * sizeof(*p));
-
-		if (!p)
-			return -ENOMEM;
-		res->services = p;
-		res->cap_services = n;
-	}
-	res->n_services = n;
-	for (size_t i = 0; i < n; i++) {
-		const struct service_entry *e = service_table_entry(t, i);
-
-		memset(&res->services[i], 0, sizeof(res->services[i]));
-		memcpy(res->services[i].name, e->name, sizeof(e->name));
-		res->services[i].direction = e->direction;
-	}
-	res->sockets_seen = 0;
-	res->sockets_matched = 0;
-	res->listening_sockets = 0;
-	res->auto_services_dropped = 0;
-	res->dump_retries = 0;
-	res->kernel_filter = false;
-	return 0;
+	a->established += b->established;
+	a->stale += b->stale;
+	a->retransmitting += b->retransmitting;
+	a->keepalive_probing += b->keepalive_probing;
+	a->zero_window += b->zero_window;
+	a->close_wait += b->close_wait;
+	a->keepalive += b->keepalive;
+	if (b->longest_unanswered_ms > a->longest_unanswered_ms)
+		a->longest_unanswered_ms = b->longest_unanswered_ms;
 }
 
 void collection_result_free(struct collection_result *res)
@@ -102,13 +98,123 @@ void collector_free(struct collector *c)
 		return;
 	service_table_free(c->table);
 	buf_free(&c->bytecode);
+	free(c->scratch);
+	free(c->map);
+	free(c->index);
 	free(c->recv_buf);
 	free(c);
 }
 
+/* FNV-1a over the entry key. */
+static uint32_t key_hash(const char *name, enum direction dir, const char *pod_ns, const char *pod)
+{
+	uint32_t h = 2166136261u;
+	const char *parts[3] = {name, pod_ns, pod};
+
+	for (int i = 0; i < 3; i++) {
+		for (const char *p = parts[i]; *p; p++)
+			h = (h ^ (uint8_t)*p) * 16777619u;
+		h = (h ^ 0xff) * 16777619u; /* separator */
+	}
+	return (h ^ (uint32_t)dir) * 16777619u;
+}
+
+static bool key_equal(const struct service_result *e, const char *name, enum direction dir,
+		      const char *pod_ns, const char *pod)
+{
+	return e->direction == dir && strcmp(e->name, name) == 0 &&
+	       strcmp(e->pod_namespace, pod_ns) == 0 && strcmp(e->pod, pod) == 0;
+}
+
+static size_t max_series(const struct collector *c)
+{
+	return c->opt.max_series ? c->opt.max_series : COLLECT_DEFAULT_MAX_SERIES;
+}
+
+/* The result entry for the key, created (zeroed) when new. -E2BIG when
+ * the series cap is reached, -ENOMEM. */
+static int entry_for(struct collector *c, struct collection_result *res, const char *name,
+		     enum direction dir, const char *pod_ns, const char *pod, size_t *idx)
+{
+	size_t mask = c->index_cap - 1;
+	size_t slot = key_hash(name, dir, pod_ns, pod) & mask;
+	struct service_result *e;
+
+	for (; c->index[slot]; slot = (slot + 1) & mask) {
+		e = &res->services[c->index[slot] - 1];
+		if (key_equal(e, name, dir, pod_ns, pod)) {
+			*idx = c->index[slot] - 1;
+			return 0;
+		}
+	}
+	if (res->n_services >= max_series(c))
+		return -E2BIG;
+	if (res->n_services == res->cap_services) {
+		size_t cap = res->cap_services ? res->cap_services * 2 : 64;
+		struct service_result *p = realloc(res->services, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		res->services = p;
+		res->cap_services = cap;
+	}
+	e = &res->services[res->n_services];
+	memset(e, 0, sizeof(*e));
+	snprintf(e->name, sizeof(e->name), "%s", name);
+	e->direction = dir;
+	snprintf(e->pod_namespace, sizeof(e->pod_namespace), "%s", pod_ns);
+	snprintf(e->pod, sizeof(e->pod), "%s", pod);
+	c->index[slot] = (uint32_t)(res->n_services + 1);
+	*idx = res->n_services++;
+	return 0;
+}
+
+int collector_begin(struct collector *c, const struct config *cfg,
+		    const struct collect_options *opt, struct collection_result *res)
+{
+	static const struct collect_options defaults;
+	size_t need;
+
+	c->cfg = cfg;
+	c->opt = opt ? *opt : defaults;
+	/* Load factor <= 1/2 at the series cap. */
+	for (need = 64; need < 2 * max_series(c); need *= 2)
+		;
+	if (need != c->index_cap) {
+		uint32_t *p = calloc(need, sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		free(c->index);
+		c->index = p;
+		c->index_cap = need;
+	} else {
+		memset(c->index, 0, need * sizeof(*c->index));
+	}
+
+	res->n_services = 0;
+	res->pod_labels = c->opt.pod_labels;
+	res->sockets_seen = res->sockets_matched = res->listening_sockets = 0;
+	res->auto_services_dropped = 0;
+	res->series_dropped = 0;
+	res->dump_retries = 0;
+	res->namespaces = res->namespace_errors = 0;
+	res->kernel_filter = false;
+	for (size_t i = 0; i < cfg->n_services; i++) {
+		size_t idx;
+		int r = entry_for(c, res, cfg->services[i].name, cfg->services[i].direction, "",
+				  "", &idx);
+		if (r < 0)
+			return r == -E2BIG ? -ENOMEM : r;
+	}
+	return 0;
+}
+
+
 struct count_ctx {
-	const struct service_table *table;
+	struct collector *c;
 	struct collection_result *res;
+	uint32_t ns_index;
 };
 
 static int on_listening(const struct sock_record *rec, void *ctx)
@@ -122,18 +228,22 @@ static int on_listening(const struct sock_record *rec, void *ctx)
 static int on_connected(const struct sock_record *rec, void *ctx)
 {
 	struct count_ctx *cc = ctx;
+	struct collector *c = cc->c;
 	struct classification cls;
 	const struct service_entry *e;
 	int idx;
 
-	cc->res->sockets_seen++;
-	idx = service_match(cc->table, rec);
+	c->ns_seen++;
+	idx = service_match(c->table, rec);
 	if (idx < 0)
 		return 0;
-	e = service_table_entry(cc->table, (size_t)idx);
+	e = service_table_entry(c->table, (size_t)idx);
 	classify_socket(rec, e->stale_after_ms, &cls);
-	aggregate_add(&cc->res->services[idx].counts, &cls);
-	cc->res->sockets_matched++;
+	aggregate_add(&c->scratch[idx], &cls);
+	c->ns_matched++;
+	if (c->opt.hooks && c->opt.hooks->on_socket && c->map[idx] != SIZE_MAX)
+		c->opt.hooks->on_socket(c->opt.hooks->ctx, rec, &cls,
+					&cc->res->services[c->map[idx]], cc->ns_index);
 	return 0;
 }
 
@@ -176,34 +286,78 @@ static bool build_filter(struct collector *c)
 	return sockdiag_filter_build(c->local, nl, c->remote, nr, &c->bytecode) == 0;
 }
 
-static int collect_once(struct collector *c, const struct config *cfg, struct nl_sock *sk,
-			struct collection_result *res)
+/* Map every table entry to its result entry (creating the zeroed ones);
+ * over the series cap a pod's series folds into the pod-less one. */
+static int map_table(struct collector *c, const struct pod_ref *pod,
+		     struct collection_result *res)
 {
-	bool listeners = service_table_needs_listeners(cfg);
-	uint64_t n_listening = 0;
-	uint32_t dropped = 0;
-	struct count_ctx cc;
+	size_t n = service_table_size(c->table);
+	const char *pod_ns = "", *pod_name = "";
+
+	if (c->opt.pod_labels && pod && pod->pod && pod->pod[0]) {
+		pod_ns = pod->pod_namespace ? pod->pod_namespace : "";
+		pod_name = pod->pod;
+	}
+	if (n > c->cap_scratch) {
+		struct service_counts *s = realloc(c->scratch, n * sizeof(*s));
+		size_t *m;
+
+		if (!s)
+			return -ENOMEM;
+		c->scratch = s;
+		m = realloc(c->map, n * sizeof(*m));
+		if (!m)
+			return -ENOMEM;
+		c->map = m;
+		c->cap_scratch = n;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct service_entry *e = service_table_entry(c->table, i);
+		int r = entry_for(c, res, e->name, e->direction, pod_ns, pod_name, &c->map[i]);
+
+		if (r == -E2BIG && pod_name[0]) {
+			res->series_dropped++;
+			r = entry_for(c, res, e->name, e->direction, "", "", &c->map[i]);
+		}
+		if (r == -E2BIG) {
+			/* Even the pod-less series is over the cap: the sockets
+			 * of this entry are dropped (and said so). */
+			res->series_dropped++;
+			c->map[i] = SIZE_MAX;
+			continue;
+		}
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int collect_ns_once(struct collector *c, struct nl_sock *sk, uint32_t ns_index,
+			   const struct pod_ref *pod, struct collection_result *res,
+			   uint64_t *n_listening, uint32_t *dropped)
+{
+	bool listeners = service_table_needs_listeners(c->cfg);
+	struct count_ctx cc = {.c = c, .res = res, .ns_index = ns_index};
 	bool use_filter;
 	int r;
 
+	*n_listening = 0;
 	if (listeners) {
-		r = dump_listeners(c, sk, &n_listening);
+		r = dump_listeners(c, sk, n_listening);
 		if (r < 0)
 			return r;
 	}
 	service_table_free(c->table);
 	c->table = NULL;
-	r = service_table_build(cfg, listeners ? &c->listening : NULL, &c->table, &dropped);
+	r = service_table_build(c->cfg, listeners ? &c->listening : NULL, &c->table, dropped);
 	if (r < 0)
 		return r;
-	r = collection_result_reset(res, c->table);
+	r = map_table(c, pod, res);
 	if (r < 0)
 		return r;
-	res->listening_sockets = n_listening;
-	res->auto_services_dropped = dropped;
+	memset(c->scratch, 0, service_table_size(c->table) * sizeof(*c->scratch));
+	c->ns_seen = c->ns_matched = 0;
 
-	cc.table = c->table;
-	cc.res = res;
 	use_filter = build_filter(c);
 	for (size_t i = 0; i < sizeof(families); i++) {
 		struct sockdiag_request req = {
@@ -216,31 +370,53 @@ static int collect_once(struct collector *c, const struct config *cfg, struct nl
 		r = sockdiag_dump(sk, &req, c->recv_buf, SOCKDIAG_RECV_BUF, on_connected, &cc,
 				  NULL);
 		if (r == -EINVAL && use_filter) {
-			/* A kernel that refuses the bytecode: count everything
-			 * from now on, filtering in userspace (service_match
-			 * drops the same sockets, only later). */
+			/* A kernel that refuses the bytecode: from now on dump
+			 * everything and let service_match drop the rest. */
 			c->filter_rejected = true;
 			return -EAGAIN;
 		}
 		if (r < 0)
 			return r;
 	}
-	res->kernel_filter = use_filter;
+	if (use_filter)
+		res->kernel_filter = true;
+	return 0;
+}
+
+int collector_collect_ns(struct collector *c, struct nl_sock *sk, uint32_t ns_index,
+			 const struct pod_ref *pod, struct collection_result *res)
+{
+	uint64_t n_listening = 0;
+	uint32_t dropped = 0;
+	int r = -EAGAIN;
+
+	for (int attempt = 0; attempt < COLLECT_MAX_ATTEMPTS; attempt++) {
+		r = collect_ns_once(c, sk, ns_index, pod, res, &n_listening, &dropped);
+		if (r != -EAGAIN)
+			break;
+		res->dump_retries++;
+	}
+	if (r < 0) {
+		res->namespace_errors++;
+		return r;
+	}
+	for (size_t i = 0; i < service_table_size(c->table); i++)
+		if (c->map[i] != SIZE_MAX)
+			aggregate_merge(&res->services[c->map[i]].counts, &c->scratch[i]);
+	res->namespaces++;
+	res->sockets_seen += c->ns_seen;
+	res->sockets_matched += c->ns_matched;
+	res->listening_sockets += n_listening;
+	res->auto_services_dropped += dropped;
 	return 0;
 }
 
 int collector_collect(struct collector *c, const struct config *cfg, struct nl_sock *sk,
 		      struct collection_result *res)
 {
-	int r = -EAGAIN;
-	unsigned retries = 0;
+	int r = collector_begin(c, cfg, NULL, res);
 
-	for (int attempt = 0; attempt < COLLECT_MAX_ATTEMPTS; attempt++) {
-		r = collect_once(c, cfg, sk, res);
-		if (r != -EAGAIN)
-			break;
-		retries++;
-	}
-	res->dump_retries = retries;
-	return r;
+	if (r < 0)
+		return r;
+	return collector_collect_ns(c, sk, 0, NULL, res);
 }
