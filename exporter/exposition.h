@@ -23,6 +23,10 @@ struct exporter_stats {
 	double config_last_reload_success_timestamp; /* unix time */
 };
 
+/* Append v as the text format wants: the shortest decimal that parses back
+ * to the same double, "+Inf", "-Inf" or "NaN"; never locale-dependent.
+ * Shared with process_metrics.c. 0 or -ENOMEM. */
+int exposition_append_double(struct buf *out, double v);
 /* Append a label value escaped per the text format (\\, \", \n). */
 int exposition_escape_label(struct buf *out, const char *value);
 /* Append the whole body: per-service families (every service, zeros
