@@ -200,11 +200,22 @@ static const char *direction_label(enum direction d)
 	return d == DIRECTION_OUTBOUND ? "outbound" : "inbound";
 }
 
+/* namespace/pod only on series that have a pod: an empty label value
+ * means an absent label to Prometheus anyway, and this keeps host series
+ * identical whether pod labels are on or not. */
 static void append_service_labels(struct buf *out, const char *name, const struct service_result *s)
 {
 	buf_printf(out, "%s{tcp_service=\"", name);
 	exposition_escape_label(out, s->name);
-	buf_printf(out, "\",direction=\"%s\"} ", direction_label(s->direction));
+	buf_printf(out, "\",direction=\"%s\"", direction_label(s->direction));
+	if (s->pod[0]) {
+		buf_puts(out, ",namespace=\"");
+		exposition_escape_label(out, s->pod_namespace);
+		buf_puts(out, "\",pod=\"");
+		exposition_escape_label(out, s->pod);
+		buf_putc(out, '"');
+	}
+	buf_puts(out, "} ");
 }
 
 static void render_services(const struct collection_result *res, struct buf *out)
@@ -237,6 +248,35 @@ static void render_services(const struct collection_result *res, struct buf *out
 	}
 }
 
+static void self_uint(struct buf *out, const char *name, const char *help, const char *type,
+		      uint64_t v);
+
+/* What the last good collection saw beyond the per-service counts. */
+static void render_collection(const struct collection_result *res, struct buf *out)
+{
+	self_uint(out, "halfopen_collection_matched_sockets",
+		  "Sockets of the last successful collection that a service claimed.", "gauge",
+		  res->sockets_matched);
+	self_uint(out, "halfopen_collection_namespaces",
+		  "Network namespaces the last successful collection covered.", "gauge",
+		  res->namespaces);
+	self_uint(out, "halfopen_collection_namespace_errors",
+		  "Network namespaces whose dump failed in the last successful collection; their "
+		  "sockets are missing from it.",
+		  "gauge", res->namespace_errors);
+	self_uint(out, "halfopen_collection_kernel_filter",
+		  "1 when the kernel filtered sockets by port (inet_diag bytecode) in the last "
+		  "successful collection.",
+		  "gauge", res->kernel_filter ? 1 : 0);
+	self_uint(out, "halfopen_auto_services_dropped",
+		  "Listening ports left without a listen_<port> service by max_listening_services.",
+		  "gauge", res->auto_services_dropped);
+	self_uint(out, "halfopen_series_dropped",
+		  "Service series over the series cap in the last successful collection; their "
+		  "sockets are counted without pod labels, or not at all.",
+		  "gauge", res->series_dropped);
+}
+
 static void self_double(struct buf *out, const char *name, const char *help, double v)
 {
 	append_help(out, name, help, "gauge");
@@ -258,8 +298,10 @@ static void self_uint(struct buf *out, const char *name, const char *help, const
 int exposition_render(const struct collection_result *res, const struct exporter_stats *st,
 		      struct buf *out)
 {
-	if (res)
+	if (res) {
 		render_services(res, out);
+		render_collection(res, out);
+	}
 
 	self_double(out, "halfopen_collection_duration_seconds",
 		    "Wall time of the last successful collection.", st->last_duration_seconds);
@@ -273,6 +315,12 @@ int exposition_render(const struct collection_result *res, const struct exporter
 	self_uint(out, "halfopen_collection_errors_total",
 		  "Collections that failed (the last good counts stay served).", "counter",
 		  st->collection_errors_total);
+	self_uint(out, "halfopen_collection_retries_total",
+		  "Dumps redone because the kernel flagged them inconsistent (NLM_F_DUMP_INTR).",
+		  "counter", st->dump_retries_total);
+	self_uint(out, "halfopen_collection_overruns_total",
+		  "Collections that took longer than half of --collector.interval.", "counter",
+		  st->collection_overruns_total);
 	self_double(out, "halfopen_last_collection_timestamp_seconds",
 		    "Unix time of the last successful collection.", st->last_timestamp_seconds);
 	self_uint(out, "halfopen_config_last_reload_successful",

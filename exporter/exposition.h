@@ -19,6 +19,8 @@ struct exporter_stats {
 	double last_timestamp_seconds;    /* unix time of last successful collection */
 	uint64_t last_sockets;            /* sockets seen by the last successful collection */
 	double interval_seconds;          /* --collector.interval */
+	uint64_t dump_retries_total;        /* NLM_F_DUMP_INTR restarts, all collections */
+	uint64_t collection_overruns_total; /* collections longer than half the interval */
 	int config_last_reload_successful;          /* 1 or 0 */
 	double config_last_reload_success_timestamp; /* unix time */
 };

@@ -227,6 +227,7 @@ struct exporter {
 	struct buf body;
 	uint32_t interval_ms;
 	unsigned failure_streak;
+	unsigned overrun_streak;
 };
 
 static int publish(struct exporter *ex)
@@ -239,6 +240,27 @@ static int publish(struct exporter *ex)
 	if (buf_error(&ex->body))
 		return buf_error(&ex->body);
 	return http_server_publish(ex->http, ex->body.data, ex->body.len);
+}
+
+/* A collection that takes more than half the interval leaves too little
+ * slack: say so (a counter, and a warning once per streak) instead of
+ * letting collections pile up; the loop already skips missed slots. */
+static void check_overrun(struct exporter *ex)
+{
+	if (ex->stats.last_duration_seconds * 1000.0 > ex->interval_ms / 2.0) {
+		ex->stats.collection_overruns_total++;
+		if (ex->overrun_streak++ == 0) {
+			char d[32];
+
+			snprintf(d, sizeof(d), "%.3f", ex->stats.last_duration_seconds);
+			log_kv(LOG_LEVEL_WARN,
+			       "Collection took more than half the interval; consider a longer "
+			       "--collector.interval or fewer services",
+			       "duration_seconds", d, "interval", ex->opt.interval, NULL);
+		}
+	} else {
+		ex->overrun_streak = 0;
+	}
 }
 
 static void collect(struct exporter *ex)
@@ -258,6 +280,8 @@ static void collect(struct exporter *ex)
 		ex->good = scratch;
 		ex->stats.last_duration_seconds =
 			(double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+		ex->stats.dump_retries_total += res->dump_retries;
+		check_overrun(ex);
 		ex->stats.last_timestamp_seconds = now_realtime();
 		ex->stats.last_sockets = res->sockets_seen;
 		if (ex->failure_streak) {

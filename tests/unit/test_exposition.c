@@ -168,6 +168,8 @@ static const struct exporter_stats test_stats = {
     .revision = "abc123def456",
     .collections_total = 10,
     .collection_errors_total = 1,
+    .dump_retries_total = 3,
+    .collection_overruns_total = 2,
     .last_duration_seconds = 0.0123,
     .last_timestamp_seconds = 1764057600.123,
     .last_sockets = 42,
@@ -195,6 +197,14 @@ static const char self_metrics_text[] =
     "stay served).\n"
     "# TYPE halfopen_collection_errors_total counter\n"
     "halfopen_collection_errors_total 1\n"
+    "# HELP halfopen_collection_retries_total Dumps redone because the kernel flagged them "
+    "inconsistent (NLM_F_DUMP_INTR).\n"
+    "# TYPE halfopen_collection_retries_total counter\n"
+    "halfopen_collection_retries_total 3\n"
+    "# HELP halfopen_collection_overruns_total Collections that took longer than half of "
+    "--collector.interval.\n"
+    "# TYPE halfopen_collection_overruns_total counter\n"
+    "halfopen_collection_overruns_total 2\n"
     "# HELP halfopen_last_collection_timestamp_seconds Unix time of the last successful "
     "collection.\n"
     "# TYPE halfopen_last_collection_timestamp_seconds gauge\n"
@@ -259,6 +269,32 @@ static const char services_text[] =
     "halfopen_longest_unanswered_seconds" WEB "12.345\n"
     "halfopen_longest_unanswered_seconds" PG "0\n";
 
+static const char collection_text[] =
+    "# HELP halfopen_collection_matched_sockets Sockets of the last successful collection "
+    "that a service claimed.\n"
+    "# TYPE halfopen_collection_matched_sockets gauge\n"
+    "halfopen_collection_matched_sockets 7\n"
+    "# HELP halfopen_collection_namespaces Network namespaces the last successful collection "
+    "covered.\n"
+    "# TYPE halfopen_collection_namespaces gauge\n"
+    "halfopen_collection_namespaces 1\n"
+    "# HELP halfopen_collection_namespace_errors Network namespaces whose dump failed in the "
+    "last successful collection; their sockets are missing from it.\n"
+    "# TYPE halfopen_collection_namespace_errors gauge\n"
+    "halfopen_collection_namespace_errors 0\n"
+    "# HELP halfopen_collection_kernel_filter 1 when the kernel filtered sockets by port "
+    "(inet_diag bytecode) in the last successful collection.\n"
+    "# TYPE halfopen_collection_kernel_filter gauge\n"
+    "halfopen_collection_kernel_filter 1\n"
+    "# HELP halfopen_auto_services_dropped Listening ports left without a listen_<port> "
+    "service by max_listening_services.\n"
+    "# TYPE halfopen_auto_services_dropped gauge\n"
+    "halfopen_auto_services_dropped 0\n"
+    "# HELP halfopen_series_dropped Service series over the series cap in the last "
+    "successful collection; their sockets are counted without pod labels, or not at all.\n"
+    "# TYPE halfopen_series_dropped gauge\n"
+    "halfopen_series_dropped 0\n";
+
 static void fill_result(struct collection_result *res, struct service_result *svc)
 {
 	memset(res, 0, sizeof(*res));
@@ -280,6 +316,9 @@ static void fill_result(struct collection_result *res, struct service_result *sv
 	res->n_services = 2;
 	res->cap_services = 2;
 	res->sockets_seen = 99;
+	res->sockets_matched = 7;
+	res->namespaces = 1;
+	res->kernel_filter = true;
 }
 
 /* ---- tests ------------------------------------------------------------ */
@@ -454,12 +493,36 @@ DEF_TEST(full_render)
 	buf_init(&want);
 	CHECK_EQ_INT(0, exposition_render(&res, &test_stats, &b));
 	buf_puts(&want, services_text);
+	buf_puts(&want, collection_text);
 	buf_puts(&want, self_metrics_text);
 	CHECK_EQ_INT(0, buf_error(&want));
 	CHECK_EQ_STR(want.data, b.data);
 	CHECK_EQ_INT(0, check_exposition(b.data));
 	buf_free(&b);
 	buf_free(&want);
+	return 0;
+}
+
+DEF_TEST(pod_labels)
+{
+	struct service_result svc[2];
+	struct collection_result res;
+	struct buf b;
+
+	fill_result(&res, svc);
+	res.pod_labels = true;
+	snprintf(svc[0].pod_namespace, sizeof(svc[0].pod_namespace), "shop");
+	snprintf(svc[0].pod, sizeof(svc[0].pod), "api-7d\"x");
+	buf_init(&b);
+	CHECK_EQ_INT(0, exposition_render(&res, &test_stats, &b));
+	CHECK_CONTAINS("halfopen_stale_sockets{tcp_service=\"web\",direction=\"inbound\","
+		       "namespace=\"shop\",pod=\"api-7d\\\"x\"} 1\n",
+		       b.data);
+	/* the pod-less series keeps exactly its labels */
+	CHECK_CONTAINS("halfopen_stale_sockets{tcp_service=\"postgres\",direction=\"outbound\"} 0\n",
+		       b.data);
+	CHECK_EQ_INT(0, check_exposition(b.data));
+	buf_free(&b);
 	return 0;
 }
 
@@ -484,7 +547,11 @@ DEF_TEST(render_zero_services)
 	memset(&res, 0, sizeof(res));
 	buf_init(&b);
 	CHECK_EQ_INT(0, exposition_render(&res, &test_stats, &b));
-	CHECK_EQ_STR(self_metrics_text, b.data);
+	/* no per-service families, but what the collection saw is still said */
+	CHECK(strstr(b.data, "halfopen_established_sockets") == NULL);
+	CHECK_CONTAINS("halfopen_collection_matched_sockets 0\n", b.data);
+	CHECK_CONTAINS(self_metrics_text, b.data);
+	CHECK_EQ_INT(0, check_exposition(b.data));
 	buf_free(&b);
 	return 0;
 }
@@ -724,6 +791,7 @@ int main(void)
 	RUN_TEST(number_format);
 	RUN_TEST(number_round_trip);
 	RUN_TEST(full_render);
+	RUN_TEST(pod_labels);
 	RUN_TEST(render_without_result);
 	RUN_TEST(render_zero_services);
 	RUN_TEST(render_escapes_and_defaults);
