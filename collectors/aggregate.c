@@ -29,6 +29,11 @@ struct collector {
 	struct service_counts *scratch;
 	size_t *map;
 	size_t cap_scratch;
+	/* Sockets attributed one by one to a pod: counted by result entry,
+	 * merged like scratch when the namespace succeeds. */
+	struct service_counts *pod_scratch;
+	size_t cap_pod_scratch;
+	bool per_socket_pods;
 	uint64_t ns_seen, ns_matched;
 	/* Result entries by key, open addressing: index + 1, 0 = empty. */
 	uint32_t *index;
@@ -99,6 +104,7 @@ void collector_free(struct collector *c)
 	service_table_free(c->table);
 	buf_free(&c->bytecode);
 	free(c->scratch);
+	free(c->pod_scratch);
 	free(c->map);
 	free(c->index);
 	free(c->recv_buf);
@@ -225,12 +231,47 @@ static int on_listening(const struct sock_record *rec, void *ctx)
 	return 0;
 }
 
+/* The result entry of a socket of a hostNetwork pod, by its cgroup;
+ * false when the socket is not a known pod's or the series cap is hit. */
+static bool socket_pod_entry(struct collector *c, struct collection_result *res,
+			     const struct sock_record *rec, const struct service_entry *e,
+			     size_t *idx)
+{
+	struct pod_ref pod = {0};
+
+	if (!rec->cgroup_id || !c->opt.pod_of_cgroup(c->opt.pod_ctx, rec->cgroup_id, &pod) ||
+	    !pod.pod || !pod.pod[0])
+		return false;
+	switch (entry_for(c, res, e->name, e->direction, pod.pod_namespace ? pod.pod_namespace : "",
+			  pod.pod, idx)) {
+	case 0:
+		break;
+	case -E2BIG:
+		res->series_dropped++;
+		return false;
+	default:
+		return false;
+	}
+	if (*idx >= c->cap_pod_scratch) {
+		size_t cap = res->cap_services;
+		struct service_counts *p = realloc(c->pod_scratch, cap * sizeof(*p));
+
+		if (!p)
+			return false;
+		memset(p + c->cap_pod_scratch, 0, (cap - c->cap_pod_scratch) * sizeof(*p));
+		c->pod_scratch = p;
+		c->cap_pod_scratch = cap;
+	}
+	return true;
+}
+
 static int on_connected(const struct sock_record *rec, void *ctx)
 {
 	struct count_ctx *cc = ctx;
 	struct collector *c = cc->c;
 	struct classification cls;
 	const struct service_entry *e;
+	size_t target;
 	int idx;
 
 	c->ns_seen++;
@@ -239,11 +280,15 @@ static int on_connected(const struct sock_record *rec, void *ctx)
 		return 0;
 	e = service_table_entry(c->table, (size_t)idx);
 	classify_socket(rec, e->stale_after_ms, &cls);
-	aggregate_add(&c->scratch[idx], &cls);
+	target = c->map[idx];
+	if (c->per_socket_pods && socket_pod_entry(c, cc->res, rec, e, &target))
+		aggregate_add(&c->pod_scratch[target], &cls);
+	else
+		aggregate_add(&c->scratch[idx], &cls);
 	c->ns_matched++;
-	if (c->opt.hooks && c->opt.hooks->on_socket && c->map[idx] != SIZE_MAX)
-		c->opt.hooks->on_socket(c->opt.hooks->ctx, rec, &cls,
-					&cc->res->services[c->map[idx]], cc->ns_index);
+	if (c->opt.hooks && c->opt.hooks->on_socket && target != SIZE_MAX)
+		c->opt.hooks->on_socket(c->opt.hooks->ctx, rec, &cls, &cc->res->services[target],
+					cc->ns_index);
 	return 0;
 }
 
@@ -356,6 +401,9 @@ static int collect_ns_once(struct collector *c, struct nl_sock *sk, uint32_t ns_
 	if (r < 0)
 		return r;
 	memset(c->scratch, 0, service_table_size(c->table) * sizeof(*c->scratch));
+	if (c->pod_scratch)
+		memset(c->pod_scratch, 0, c->cap_pod_scratch * sizeof(*c->pod_scratch));
+	c->per_socket_pods = c->opt.pod_labels && c->opt.pod_of_cgroup && !pod;
 	c->ns_seen = c->ns_matched = 0;
 
 	use_filter = build_filter(c);
@@ -403,6 +451,9 @@ int collector_collect_ns(struct collector *c, struct nl_sock *sk, uint32_t ns_in
 	for (size_t i = 0; i < service_table_size(c->table); i++)
 		if (c->map[i] != SIZE_MAX)
 			aggregate_merge(&res->services[c->map[i]].counts, &c->scratch[i]);
+	if (c->per_socket_pods)
+		for (size_t i = 0; i < c->cap_pod_scratch && i < res->n_services; i++)
+			aggregate_merge(&res->services[i].counts, &c->pod_scratch[i]);
 	res->namespaces++;
 	res->sockets_seen += c->ns_seen;
 	res->sockets_matched += c->ns_matched;

@@ -75,16 +75,22 @@ struct collect_hooks {
 
 #define COLLECT_DEFAULT_MAX_SERIES 4096
 
+/* Pod attribution of a namespace or socket; NULL or empty strings: none. */
+struct pod_ref {
+	const char *pod_namespace;
+	const char *pod;
+};
+
 struct collect_options {
 	bool pod_labels;
 	size_t max_series; /* result entries at most; 0: COLLECT_DEFAULT_MAX_SERIES */
 	const struct collect_hooks *hooks; /* may be NULL */
-};
-
-/* Pod attribution of a namespace; NULL or empty strings: none. */
-struct pod_ref {
-	const char *pod_namespace;
-	const char *pod;
+	/* With pod_labels, for namespaces collected without a pod of their
+	 * own (the host's, shared by hostNetwork pods): the pod of a socket
+	 * by its cgroup (INET_DIAG_CGROUP_ID). True and *out filled when
+	 * known; the strings must stay valid for the collection. May be NULL. */
+	bool (*pod_of_cgroup)(void *ctx, uint64_t cgroup_id, struct pod_ref *out);
+	void *pod_ctx;
 };
 
 /* Add one classified socket to counts. Pure. */
@@ -109,7 +115,9 @@ void collector_free(struct collector *c);
  * 0 or -ENOMEM. */
 int collector_begin(struct collector *c, const struct config *cfg,
 		    const struct collect_options *opt, struct collection_result *res);
-/* Collect one namespace through handle sk (created in that namespace):
+/* Collect one namespace through handle sk (created in that namespace).
+ * pod: the namespace's pod, or NULL (then sockets are attributed one by
+ * one through opt.pod_of_cgroup when set).
  * LISTEN dump when the config needs it, then one dump per family of the
  * connected states, with a kernel-side port filter when the config allows.
  * Redone up to 3 times on NLM_F_DUMP_INTR. On error the namespace adds

@@ -1,43 +1,64 @@
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <crypt.h>
 #include <errno.h>
+#include <gnutls/abstract.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <limits.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define ZLIB_CONST
 #include <zlib.h>
 
 #include "common/buf.h"
+#include "config/web_config.h"
 
 #define CONTENT_TYPE_METRICS "text/plain; version=0.0.4; charset=utf-8"
 #define CONTENT_TYPE_TEXT    "text/plain; charset=utf-8"
 #define CONTENT_TYPE_HTML    "text/html; charset=utf-8"
 
-#define DEFAULT_TELEMETRY_PATH	"/metrics"
-#define DEFAULT_MAX_CONNECTIONS 64u
-/* Two workers, so one connection that keeps a worker busy (a large
- * send to a slow reader) does not delay every scrape; handlers only take
- * a reference to a prebuilt response, so more would buy nothing. */
-#define THREAD_POOL_SIZE     2u
-#define CONNECTION_TIMEOUT_S 10u
-/* Request line plus headers must fit; MHD answers 431/414 beyond. */
-#define CONNECTION_MEMORY_LIMIT ((size_t)32 * 1024)
+#define DEFAULT_TELEMETRY_PATH "/metrics"
+/* Handlers only take a reference to a prebuilt response, but a bcrypt
+ * check holds its worker for tens of milliseconds, and a connection is
+ * bound to one worker: four keep a burst of bad passwords from delaying
+ * every scrape. Idle connections cost a worker nothing (epoll). */
+#define THREAD_POOL_SIZE 4u
 /* Compressed once per publish and served many times: a mid level pays. */
-#define GZIP_LEVEL     6
-#define LISTEN_BACKLOG 128
+#define GZIP_LEVEL 6
+/* Room for a burst of connects while the workers accept. */
+#define LISTEN_BACKLOG 1024
+/* Descriptors kept for everything but HTTP: netlink, /proc, logs. */
+#define FD_RESERVE 128u
+/* How often the watchdog looks for connections past their deadline. */
+#define SWEEP_INTERVAL_MS 250u
+/* A POST /-/reload waits this long for the main loop's answer. */
+#define RELOAD_WAIT_S 30u
+/* Successful Basic auth checks are remembered this long, so a scraper
+ * pays bcrypt once a minute rather than on every scrape (as
+ * exporter-toolkit does); the cache is small and fixed. */
+#define AUTH_CACHE_TTL_MS (60u * 1000u)
+#define AUTH_CACHE_SIZE	  64u
+#define AUTH_REALM	  "Basic realm=\"halfopen_exporter\", charset=\"UTF-8\""
 
-/* The responses that never change, built once at start. */
+/* The responses that never change while a web config is in force; built
+ * once per web config, since its headers go on every response. */
 enum fixed_response {
 	R_LANDING,
 	R_HEALTHY,
@@ -46,21 +67,89 @@ enum fixed_response {
 	R_NO_COLLECTION,
 	R_NOT_FOUND,
 	R_BAD_METHOD,
+	R_UNAUTHORIZED,
+	R_TOO_MANY,
+	R_RELOAD_OK,
+	R_RELOAD_FAILED,
+	R_RELOAD_METHOD,
 	R_COUNT,
+};
+
+/* Everything derived from one web config. Refcounted: a request holds it
+ * while it checks a password, a TLS connection for its whole life (the
+ * handshake uses its certificate and key). */
+struct web_gen {
+	atomic_uint refs;
+	struct web_config *wc; /* NULL: none */
+	struct MHD_Response *fixed[R_COUNT];
+};
+
+enum reload_state {
+	RELOAD_NONE = 0,
+	RELOAD_WAITING,
+	RELOAD_ANSWERED,
+};
+
+/* One accepted connection, from MHD's STARTED to its CLOSED notification
+ * (its socket context). The watchdog shuts the socket down when a
+ * deadline passes; MHD then sees the end of the stream and cleans up as
+ * usual. */
+struct conn {
+	struct conn *prev, *next;
+	struct MHD_Connection *mc;
+	int fd;
+	uint64_t since_ms; /* waiting for a request header since / request since */
+	bool in_request;   /* between the header and the request's completion */
+	bool counted;      /* holds one of max_requests */
+	bool shut;	   /* deadline passed, socket shut down */
+	struct web_gen *gen; /* TLS connections: the material of the handshake */
+	enum reload_state reload;
+	int reload_rc;
+	uint64_t reload_since_ms;
+};
+
+struct auth_entry {
+	unsigned char key[32]; /* SHA-256 of user, password and hash */
+	uint64_t expires_ms;   /* 0: free */
 };
 
 struct http_server {
 	struct MHD_Daemon *daemon;
 	char *telemetry_path;
-	struct MHD_Response *fixed[R_COUNT];
+	char *version;
+	bool tls;
+	bool enable_lifecycle;
+	unsigned max_requests;
 	int lock_ok;
-	/* Guards plain and gzip. Handlers queue the current response while
-	 * holding it, so MHD's own reference is taken before a concurrent
-	 * publish can drop ours. */
+	/* Guards everything below. Handlers queue a response while holding
+	 * it, so MHD's own reference is taken before a concurrent publish or
+	 * web config change can drop ours. */
 	pthread_mutex_t lock;
+	struct web_gen *gen;
 	struct MHD_Response *plain; /* NULL until the first publish */
 	struct MHD_Response *gzip;
+	char *body; /* the last published body, to rebuild with new headers */
+	size_t body_len;
+	unsigned char *zbody;
+	size_t zbody_len;
+	struct conn *conns;
+	unsigned active_requests;
+	struct auth_entry auth_cache[AUTH_CACHE_SIZE];
+	/* The watchdog thread. */
+	int watchdog_ok;
+	int cond_ok;
+	pthread_cond_t cond;
+	bool stopping;
+	pthread_t watchdog;
 };
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
 
 /* ---- listen address ------------------------------------------------- */
 
@@ -210,8 +299,23 @@ static int still_our_socket(int fd, ino_t ino)
 
 /* ---- responses ------------------------------------------------------ */
 
+/* Contract: the web config's extra headers onto r. 0 or -ENOMEM. */
+static int add_web_headers(struct MHD_Response *r, const struct web_config *wc)
+{
+	size_t i;
+
+	if (!wc)
+		return 0;
+	for (i = 0; i < wc->n_headers; i++)
+		if (MHD_add_response_header(r, wc->headers[i].name, wc->headers[i].value) !=
+		    MHD_YES)
+			return -ENOMEM;
+	return 0;
+}
+
 static struct MHD_Response *make_response(const void *data, size_t len, const char *ctype,
-					  enum MHD_ResponseMemoryMode mode)
+					  enum MHD_ResponseMemoryMode mode,
+					  const struct web_config *wc)
 {
 	struct MHD_Response *r;
 
@@ -224,25 +328,27 @@ static struct MHD_Response *make_response(const void *data, size_t len, const ch
 	r = MHD_create_response_from_buffer(len, (void *)data, mode);
 	if (!r)
 		return NULL;
-	if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype) != MHD_YES) {
+	if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype) != MHD_YES ||
+	    add_web_headers(r, wc)) {
 		MHD_destroy_response(r);
 		return NULL;
 	}
 	return r;
 }
 
-static struct MHD_Response *static_text(const char *body, const char *ctype)
+static struct MHD_Response *static_text(const char *body, const struct web_config *wc)
 {
-	return make_response(body, strlen(body), ctype, MHD_RESPMEM_PERSISTENT);
+	return make_response(body, strlen(body), CONTENT_TYPE_TEXT, MHD_RESPMEM_PERSISTENT, wc);
 }
 
 /* The body of one publish, plain or gzip-encoded. Both carry Vary so
  * caches never hand a gzip body to a client that did not ask for it. */
-static struct MHD_Response *body_response(const void *data, size_t len, int gzip)
+static struct MHD_Response *body_response(const void *data, size_t len, int gzip,
+					  const struct web_config *wc)
 {
 	struct MHD_Response *r;
 
-	r = make_response(data, len, CONTENT_TYPE_METRICS, MHD_RESPMEM_MUST_COPY);
+	r = make_response(data, len, CONTENT_TYPE_METRICS, MHD_RESPMEM_MUST_COPY, wc);
 	if (!r)
 		return NULL;
 	if (MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT_ENCODING) !=
@@ -280,7 +386,8 @@ static void html_escaped(struct buf *b, const char *s)
 	}
 }
 
-static struct MHD_Response *landing_page(const char *version, const char *path)
+static struct MHD_Response *landing_page(const char *version, const char *path,
+					 const struct web_config *wc)
 {
 	struct MHD_Response *r = NULL;
 	struct buf b;
@@ -294,29 +401,72 @@ static struct MHD_Response *landing_page(const char *version, const char *path)
 	html_escaped(&b, path);
 	buf_puts(&b, "\">Metrics</a></p>\n</body>\n</html>\n");
 	if (buf_error(&b) == 0)
-		r = make_response(b.data, b.len, CONTENT_TYPE_HTML, MHD_RESPMEM_MUST_COPY);
+		r = make_response(b.data, b.len, CONTENT_TYPE_HTML, MHD_RESPMEM_MUST_COPY, wc);
 	buf_free(&b);
 	return r;
 }
 
-static int build_fixed_responses(struct http_server *srv, const char *version)
+static void gen_unref(struct web_gen *g)
 {
-	struct MHD_Response **f = srv->fixed;
 	int i;
 
-	f[R_LANDING] = landing_page(version, srv->telemetry_path);
-	f[R_HEALTHY] = static_text("OK", CONTENT_TYPE_TEXT);
-	f[R_READY] = static_text("OK", CONTENT_TYPE_TEXT);
-	f[R_NOT_READY] = static_text("not ready: no collection yet", CONTENT_TYPE_TEXT);
-	f[R_NO_COLLECTION] = static_text("no collection yet", CONTENT_TYPE_TEXT);
-	f[R_NOT_FOUND] = static_text("404 page not found", CONTENT_TYPE_TEXT);
-	f[R_BAD_METHOD] = static_text("method not allowed", CONTENT_TYPE_TEXT);
+	if (!g || atomic_fetch_sub(&g->refs, 1) != 1)
+		return;
+	for (i = 0; i < R_COUNT; i++)
+		if (g->fixed[i])
+			MHD_destroy_response(g->fixed[i]);
+	web_config_free(g->wc);
+	free(g);
+}
+
+static struct web_gen *gen_ref(struct web_gen *g)
+{
+	atomic_fetch_add(&g->refs, 1);
+	return g;
+}
+
+/* Contract: a generation for wc (taken over in every case) with its fixed
+ * responses built. NULL on allocation failure. */
+static struct web_gen *gen_new(const struct http_server *srv, struct web_config *wc)
+{
+	struct web_gen *g = calloc(1, sizeof(*g));
+	struct MHD_Response **f;
+	int i;
+
+	if (!g) {
+		web_config_free(wc);
+		return NULL;
+	}
+	atomic_init(&g->refs, 1);
+	g->wc = wc;
+	f = g->fixed;
+	f[R_LANDING] = landing_page(srv->version, srv->telemetry_path, wc);
+	f[R_HEALTHY] = static_text("OK", wc);
+	f[R_READY] = static_text("OK", wc);
+	f[R_NOT_READY] = static_text("not ready: no collection yet", wc);
+	f[R_NO_COLLECTION] = static_text("no collection yet", wc);
+	f[R_NOT_FOUND] = static_text("404 page not found", wc);
+	f[R_BAD_METHOD] = static_text("method not allowed", wc);
+	f[R_UNAUTHORIZED] = static_text("Unauthorized", wc);
+	f[R_TOO_MANY] = static_text("too many concurrent requests, try again later", wc);
+	f[R_RELOAD_OK] = static_text("", wc);
+	f[R_RELOAD_FAILED] =
+	    static_text("failed to reload config; the exporter's log says why", wc);
+	f[R_RELOAD_METHOD] = static_text("Only POST or PUT requests allowed", wc);
 	for (i = 0; i < R_COUNT; i++)
 		if (!f[i])
-			return -ENOMEM;
-	if (MHD_add_response_header(f[R_BAD_METHOD], MHD_HTTP_HEADER_ALLOW, "GET, HEAD") != MHD_YES)
-		return -ENOMEM;
-	return 0;
+			goto fail;
+	if (MHD_add_response_header(f[R_BAD_METHOD], MHD_HTTP_HEADER_ALLOW, "GET, HEAD") !=
+		MHD_YES ||
+	    MHD_add_response_header(f[R_RELOAD_METHOD], MHD_HTTP_HEADER_ALLOW, "POST, PUT") !=
+		MHD_YES ||
+	    MHD_add_response_header(f[R_UNAUTHORIZED], MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+				    AUTH_REALM) != MHD_YES)
+		goto fail;
+	return g;
+fail:
+	gen_unref(g);
+	return NULL;
 }
 
 /* ---- gzip ----------------------------------------------------------- */
@@ -475,76 +625,548 @@ static int wants_gzip(struct MHD_Connection *conn)
 	return st.star > 0;
 }
 
+/* ---- Basic auth ------------------------------------------------------ */
+
+static bool ct_equal(const void *a, const void *b, size_t n)
+{
+	const volatile unsigned char *x = a, *y = b;
+	unsigned char d = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		d |= x[i] ^ y[i];
+	return d == 0;
+}
+
+/* Contract: the cache key of (user, password, hash). Hashing the three
+ * keeps no password in memory, and a changed hash (a reload) never hits
+ * an old entry. 0 or -EIO. */
+static int auth_key(const char *user, const char *pass, const char *hash, unsigned char key[32])
+{
+	gnutls_hash_hd_t h;
+
+	if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
+		return -EIO;
+	gnutls_hash(h, user, strlen(user) + 1);
+	gnutls_hash(h, pass, strlen(pass) + 1);
+	gnutls_hash(h, hash, strlen(hash) + 1);
+	gnutls_hash_deinit(h, key);
+	return 0;
+}
+
+static bool auth_cache_hit(struct http_server *srv, const unsigned char key[32])
+{
+	uint64_t now = now_ms();
+	bool hit = false;
+	unsigned i;
+
+	pthread_mutex_lock(&srv->lock);
+	for (i = 0; i < AUTH_CACHE_SIZE; i++) {
+		struct auth_entry *e = &srv->auth_cache[i];
+
+		if (e->expires_ms > now && ct_equal(e->key, key, 32))
+			hit = true;
+	}
+	pthread_mutex_unlock(&srv->lock);
+	return hit;
+}
+
+/* Into a free or expired slot, else over the one closest to expiry. */
+static void auth_cache_add(struct http_server *srv, const unsigned char key[32])
+{
+	uint64_t now = now_ms();
+	unsigned i, victim = 0;
+
+	pthread_mutex_lock(&srv->lock);
+	for (i = 0; i < AUTH_CACHE_SIZE; i++) {
+		if (srv->auth_cache[i].expires_ms <= now) {
+			victim = i;
+			break;
+		}
+		if (srv->auth_cache[i].expires_ms < srv->auth_cache[victim].expires_ms)
+			victim = i;
+	}
+	memcpy(srv->auth_cache[victim].key, key, 32);
+	srv->auth_cache[victim].expires_ms = now + AUTH_CACHE_TTL_MS;
+	pthread_mutex_unlock(&srv->lock);
+}
+
+/* Contract: whether pass is the password of user under wc. An unknown
+ * user still pays one bcrypt (against the first user's hash) so the time
+ * taken does not tell which users exist. */
+static bool check_password(struct http_server *srv, const struct web_config *wc, const char *user,
+			   const char *pass)
+{
+	const struct web_user *u = NULL;
+	struct crypt_data *cd;
+	unsigned char key[32];
+	const char *out;
+	bool ok = false;
+	size_t i;
+
+	for (i = 0; i < wc->n_users; i++)
+		if (strcmp(wc->users[i].name, user) == 0)
+			u = &wc->users[i];
+	if (u && auth_key(user, pass, u->hash, key) == 0 && auth_cache_hit(srv, key))
+		return true;
+	/* struct crypt_data is ~32 KiB: too much for a worker's stack. */
+	cd = calloc(1, sizeof(*cd));
+	if (!cd)
+		return false;
+	out = crypt_rn(pass, u ? u->hash : wc->users[0].hash, cd, (int)sizeof(*cd));
+	if (u && out && strlen(out) == strlen(u->hash) && ct_equal(out, u->hash, strlen(out)))
+		ok = true;
+	explicit_bzero(cd, sizeof(*cd));
+	free(cd);
+	if (ok)
+		auth_cache_add(srv, key);
+	return ok;
+}
+
+/* Contract: whether the request may proceed under gen's users (always,
+ * without users). */
+static bool authorized(struct http_server *srv, const struct web_gen *g,
+		       struct MHD_Connection *mc)
+{
+	char *user, *pass = NULL;
+	bool ok;
+
+	if (!g->wc || g->wc->n_users == 0)
+		return true;
+	user = MHD_basic_auth_get_username_password(mc, &pass);
+	ok = user && pass && check_password(srv, g->wc, user, pass);
+	if (pass) {
+		explicit_bzero(pass, strlen(pass));
+		MHD_free(pass);
+	}
+	if (user)
+		MHD_free(user);
+	return ok;
+}
+
+/* ---- TLS ------------------------------------------------------------- */
+
+/* gnutls calls this for the server's certificate during each handshake:
+ * the connection's own generation answers, so a reload rotates the
+ * certificate for new connections without a restart. */
+static int tls_retrieve_cert(gnutls_session_t s, const gnutls_datum_t *req_ca_dn, int n_req,
+			     const gnutls_pk_algorithm_t *pk, int n_pk, gnutls_pcert_st **pcert,
+			     unsigned int *pcert_len, gnutls_privkey_t *key)
+{
+	struct conn *c = gnutls_session_get_ptr(s);
+
+	(void)req_ca_dn;
+	(void)n_req;
+	(void)pk;
+	(void)n_pk;
+	if (!c || !c->gen || !c->gen->wc || !c->gen->wc->tls)
+		return -1;
+	*pcert = c->gen->wc->tls->certs;
+	*pcert_len = c->gen->wc->tls->n_certs;
+	*key = c->gen->wc->tls->key;
+	return 0;
+}
+
+/* Contract (gnutls verify function): 0 lets the handshake go on, anything
+ * else fails it, as Go's crypto/tls does for client_auth_type. The chain
+ * is checked against client_ca_file for client authentication use. */
+static int tls_verify_client(gnutls_session_t s)
+{
+	struct conn *c = gnutls_session_get_ptr(s);
+	gnutls_x509_crt_t crts[WEB_TLS_MAX_CHAIN];
+	gnutls_typed_vdata_st vd;
+	const gnutls_datum_t *peers;
+	const struct web_tls *t;
+	unsigned n = 0, i, imported = 0, status = 1;
+	int rc = -1;
+
+	if (!c || !c->gen || !c->gen->wc || !c->gen->wc->tls)
+		return -1;
+	t = c->gen->wc->tls;
+	peers = gnutls_certificate_get_peers(s, &n);
+	if (!peers || n == 0)
+		return t->client_auth == WEB_CLIENT_AUTH_REQUIRE_ANY ||
+			       t->client_auth == WEB_CLIENT_AUTH_REQUIRE_VERIFY
+			   ? -1
+			   : 0;
+	if (t->client_auth == WEB_CLIENT_AUTH_REQUEST ||
+	    t->client_auth == WEB_CLIENT_AUTH_REQUIRE_ANY)
+		return 0;
+	if (!t->client_cas || n > WEB_TLS_MAX_CHAIN)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (gnutls_x509_crt_init(&crts[i]) < 0)
+			goto out;
+		imported++;
+		if (gnutls_x509_crt_import(crts[i], &peers[i], GNUTLS_X509_FMT_DER) < 0)
+			goto out;
+	}
+	memset(&vd, 0, sizeof(vd));
+	vd.type = GNUTLS_DT_KEY_PURPOSE_OID;
+	vd.data = (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT;
+	if (gnutls_x509_trust_list_verify_crt2(t->client_cas, crts, n, &vd, 1, 0, &status, NULL) ==
+		0 &&
+	    status == 0)
+		rc = 0;
+out:
+	for (i = 0; i < imported; i++)
+		gnutls_x509_crt_deinit(crts[i]);
+	return rc;
+}
+
+/* Contract: set up the TLS session of a new connection from c's
+ * generation before its handshake starts: versions, whether a client
+ * certificate is requested or required, and the verification. 0, or -1
+ * when the connection must not proceed. */
+static int tls_setup_session(struct conn *c)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c->mc, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	const struct web_tls *t = c->gen && c->gen->wc ? c->gen->wc->tls : NULL;
+	gnutls_session_t s;
+	gnutls_certificate_request_t req = GNUTLS_CERT_IGNORE;
+
+	if (!ci || !ci->tls_session || !t)
+		return -1;
+	s = ci->tls_session;
+	if (gnutls_priority_set(s, t->priority) < 0)
+		return -1;
+	gnutls_session_set_ptr(s, c);
+	switch (t->client_auth) {
+	case WEB_CLIENT_AUTH_NONE:
+		req = GNUTLS_CERT_IGNORE;
+		break;
+	case WEB_CLIENT_AUTH_REQUEST:
+	case WEB_CLIENT_AUTH_VERIFY_IF_GIVEN:
+		req = GNUTLS_CERT_REQUEST;
+		break;
+	case WEB_CLIENT_AUTH_REQUIRE_ANY:
+	case WEB_CLIENT_AUTH_REQUIRE_VERIFY:
+		req = GNUTLS_CERT_REQUIRE;
+		break;
+	}
+	gnutls_certificate_server_set_request(s, req);
+	if (req != GNUTLS_CERT_IGNORE)
+		gnutls_session_set_verify_function(s, tls_verify_client);
+	return 0;
+}
+
+/* ---- connections ------------------------------------------------------ */
+
+static struct conn *conn_of(struct MHD_Connection *mc)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
+static void conn_unlink(struct http_server *srv, struct conn *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+}
+
+/* Contract (MHD connection notification): STARTED tracks the connection
+ * and, with TLS, sets up its session before the handshake; a connection
+ * that cannot be tracked or set up is shut down at once rather than left
+ * without deadlines. CLOSED comes before MHD closes the socket, so the
+ * watchdog never shuts down a descriptor number that was reused. */
+static void notify_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
+			      enum MHD_ConnectionNotificationCode toe)
+{
+	struct http_server *srv = cls;
+	const union MHD_ConnectionInfo *ci;
+	struct conn *c;
+
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		c = *socket_context;
+		if (!c)
+			return;
+		pthread_mutex_lock(&srv->lock);
+		conn_unlink(srv, c);
+		if (c->counted)
+			srv->active_requests--;
+		pthread_mutex_unlock(&srv->lock);
+		gen_unref(c->gen);
+		free(c);
+		*socket_context = NULL;
+		return;
+	}
+	ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		if (ci)
+			shutdown(ci->connect_fd, SHUT_RDWR);
+		return;
+	}
+	c->mc = mc;
+	c->fd = ci ? ci->connect_fd : -1;
+	c->since_ms = now_ms();
+	pthread_mutex_lock(&srv->lock);
+	c->next = srv->conns;
+	if (c->next)
+		c->next->prev = c;
+	srv->conns = c;
+	if (srv->tls)
+		c->gen = gen_ref(srv->gen);
+	pthread_mutex_unlock(&srv->lock);
+	*socket_context = c;
+	if (c->fd < 0 || (srv->tls && tls_setup_session(c) < 0)) {
+		pthread_mutex_lock(&srv->lock);
+		c->shut = true;
+		pthread_mutex_unlock(&srv->lock);
+		if (c->fd >= 0)
+			shutdown(c->fd, SHUT_RDWR);
+	}
+}
+
+/* Contract (MHD request completed): the request's slot is free again and
+ * the connection's header deadline starts over. */
+static void request_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
+			      enum MHD_RequestTerminationCode toe)
+{
+	struct http_server *srv = cls;
+	struct conn *c = conn_of(mc);
+
+	(void)con_cls;
+	(void)toe;
+	if (!c)
+		return;
+	pthread_mutex_lock(&srv->lock);
+	if (c->counted)
+		srv->active_requests--;
+	c->counted = false;
+	c->in_request = false;
+	c->reload = RELOAD_NONE;
+	c->since_ms = now_ms();
+	pthread_mutex_unlock(&srv->lock);
+}
+
+/* The watchdog: shuts down connections past their deadline (see http.h)
+ * and answers reload waiters the main loop never answered. */
+static void *watchdog_main(void *arg)
+{
+	struct http_server *srv = arg;
+	struct timespec ts;
+
+	pthread_mutex_lock(&srv->lock);
+	while (!srv->stopping) {
+		uint64_t now;
+		struct conn *c;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += (long)SWEEP_INTERVAL_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&srv->cond, &srv->lock, &ts);
+		if (srv->stopping)
+			break;
+		now = now_ms();
+		for (c = srv->conns; c; c = c->next) {
+			uint64_t limit_ms;
+
+			if (c->reload == RELOAD_WAITING) {
+				if (now - c->reload_since_ms > RELOAD_WAIT_S * 1000u) {
+					c->reload = RELOAD_ANSWERED;
+					c->reload_rc = -ETIMEDOUT;
+					MHD_resume_connection(c->mc);
+				}
+				continue;
+			}
+			if (c->shut)
+				continue;
+			limit_ms = (c->in_request ? HTTP_REQUEST_TIMEOUT_S : HTTP_HEADER_TIMEOUT_S) *
+				   1000u;
+			if (now - c->since_ms > limit_ms) {
+				shutdown(c->fd, SHUT_RDWR);
+				c->shut = true;
+			}
+		}
+	}
+	pthread_mutex_unlock(&srv->lock);
+	return NULL;
+}
+
 /* ---- request handling ----------------------------------------------- */
 
-static enum MHD_Result serve_metrics(struct http_server *srv, struct MHD_Connection *conn)
+static bool is_method(const char *m, const char *want)
 {
-	int gzip = wants_gzip(conn);
+	return m && strcmp(m, want) == 0;
+}
+
+static bool is_reload_path(const struct http_server *srv, const char *url)
+{
+	return srv->enable_lifecycle && url && strcmp(url, "/-/reload") == 0;
+}
+
+static enum MHD_Result queue_fixed(struct http_server *srv, struct MHD_Connection *mc,
+				   unsigned status, enum fixed_response which)
+{
+	enum MHD_Result ret;
+
+	pthread_mutex_lock(&srv->lock);
+	ret = MHD_queue_response(mc, status, srv->gen->fixed[which]);
+	pthread_mutex_unlock(&srv->lock);
+	return ret;
+}
+
+/* Contract: the first call of a request, once its header is complete:
+ * take a request slot (503 when max_requests are in flight), check the
+ * credentials (401), then the method (405). MHD_YES to read on, else the
+ * result of queueing the refusal (MHD closes such a connection, so a body
+ * it carried is never read). */
+static enum MHD_Result begin_request(struct http_server *srv, struct conn *c,
+				     struct MHD_Connection *mc, const char *url,
+				     const char *method)
+{
+	struct web_gen *g;
+	bool full, ok;
+
+	pthread_mutex_lock(&srv->lock);
+	c->in_request = true;
+	c->since_ms = now_ms();
+	full = srv->active_requests >= srv->max_requests;
+	if (!full) {
+		srv->active_requests++;
+		c->counted = true;
+	}
+	g = gen_ref(srv->gen);
+	pthread_mutex_unlock(&srv->lock);
+	if (full) {
+		gen_unref(g);
+		return queue_fixed(srv, mc, MHD_HTTP_SERVICE_UNAVAILABLE, R_TOO_MANY);
+	}
+	ok = authorized(srv, g, mc);
+	gen_unref(g);
+	if (!ok)
+		return queue_fixed(srv, mc, MHD_HTTP_UNAUTHORIZED, R_UNAUTHORIZED);
+	if (is_reload_path(srv, url)) {
+		if (!is_method(method, MHD_HTTP_METHOD_POST) &&
+		    !is_method(method, MHD_HTTP_METHOD_PUT))
+			return queue_fixed(srv, mc, MHD_HTTP_METHOD_NOT_ALLOWED, R_RELOAD_METHOD);
+		return MHD_YES;
+	}
+	if (!is_method(method, MHD_HTTP_METHOD_GET) && !is_method(method, MHD_HTTP_METHOD_HEAD))
+		return queue_fixed(srv, mc, MHD_HTTP_METHOD_NOT_ALLOWED, R_BAD_METHOD);
+	return MHD_YES;
+}
+
+/* Contract: POST /-/reload, once its body is drained: the first call
+ * suspends the connection and sends SIGHUP to the process (the main loop
+ * reloads there, as for an outside SIGHUP); http_server_reload_done() or
+ * the watchdog's timeout resumes it, and the call after that answers. */
+static enum MHD_Result serve_reload(struct http_server *srv, struct conn *c,
+				    struct MHD_Connection *mc)
+{
+	enum MHD_Result ret = MHD_YES;
+	bool ask = false;
+
+	pthread_mutex_lock(&srv->lock);
+	if (c->reload == RELOAD_NONE) {
+		c->reload = RELOAD_WAITING;
+		c->reload_since_ms = now_ms();
+		MHD_suspend_connection(mc);
+		ask = true;
+	} else if (c->reload == RELOAD_ANSWERED) {
+		ret = c->reload_rc == 0
+			  ? MHD_queue_response(mc, MHD_HTTP_OK, srv->gen->fixed[R_RELOAD_OK])
+			  : MHD_queue_response(mc, MHD_HTTP_INTERNAL_SERVER_ERROR,
+					       srv->gen->fixed[R_RELOAD_FAILED]);
+		c->reload = RELOAD_NONE;
+	}
+	pthread_mutex_unlock(&srv->lock);
+	/* Process-directed, so the main thread's sigtimedwait takes it. */
+	if (ask)
+		kill(getpid(), SIGHUP);
+	return ret;
+}
+
+static enum MHD_Result serve_metrics(struct http_server *srv, struct MHD_Connection *mc)
+{
+	int gzip = wants_gzip(mc);
 	struct MHD_Response *r;
-	enum MHD_Result ret = MHD_NO;
+	enum MHD_Result ret;
 
 	pthread_mutex_lock(&srv->lock);
 	r = gzip && srv->gzip ? srv->gzip : srv->plain;
 	if (r)
-		ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
+		ret = MHD_queue_response(mc, MHD_HTTP_OK, r);
+	else
+		ret = MHD_queue_response(mc, MHD_HTTP_SERVICE_UNAVAILABLE,
+					 srv->gen->fixed[R_NO_COLLECTION]);
 	pthread_mutex_unlock(&srv->lock);
-	if (!r)
-		ret = MHD_queue_response(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
-					 srv->fixed[R_NO_COLLECTION]);
 	return ret;
 }
 
-/* Contract (MHD access handler): GET and HEAD are answered on the
- * second call, once MHD has the whole request: MHD 0.9.75 closes the
- * connection after a response queued on the first call, which would
- * defeat keep-alive between scrapes. A body sent with them is drained
- * and ignored. Other methods get 405 at once (and the connection is
- * closed, so their body is never read). No per-request state is
- * allocated: *con_cls only marks the first call. HEAD gets GET's
+/* Contract (MHD access handler): the first call comes once MHD has the
+ * request header (begin_request decides whether it goes on); GET and HEAD
+ * are answered on a later call, once MHD has the whole request: MHD 0.9.75
+ * closes the connection after a response queued on the first call, which
+ * would defeat keep-alive between scrapes. A body sent with them is
+ * drained and ignored. *con_cls only marks the first call. HEAD gets GET's
  * headers; MHD drops the body itself. */
-static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, const char *url,
+static enum MHD_Result handle_request(void *cls, struct MHD_Connection *mc, const char *url,
 				      const char *method, const char *version,
 				      const char *upload_data, size_t *upload_data_size,
 				      void **con_cls)
 {
 	struct http_server *srv = cls;
+	struct conn *c = conn_of(mc);
 	int ready;
 
 	(void)version;
 	(void)upload_data;
+	if (!c)
+		return MHD_NO;
 	if (!*con_cls) {
 		*con_cls = srv;
-		if (!method || (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
-				strcmp(method, MHD_HTTP_METHOD_HEAD) != 0))
-			return MHD_queue_response(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
-						  srv->fixed[R_BAD_METHOD]);
-		return MHD_YES;
+		return begin_request(srv, c, mc, url, method);
 	}
 	if (*upload_data_size) {
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-
 	if (!url)
 		url = "";
+	if (is_reload_path(srv, url))
+		return serve_reload(srv, c, mc);
 	if (strcmp(url, srv->telemetry_path) == 0)
-		return serve_metrics(srv, conn);
+		return serve_metrics(srv, mc);
 	if (strcmp(url, "/") == 0)
-		return MHD_queue_response(conn, MHD_HTTP_OK, srv->fixed[R_LANDING]);
+		return queue_fixed(srv, mc, MHD_HTTP_OK, R_LANDING);
 	if (strcmp(url, "/-/healthy") == 0)
-		return MHD_queue_response(conn, MHD_HTTP_OK, srv->fixed[R_HEALTHY]);
+		return queue_fixed(srv, mc, MHD_HTTP_OK, R_HEALTHY);
 	if (strcmp(url, "/-/ready") == 0) {
 		pthread_mutex_lock(&srv->lock);
 		ready = srv->plain != NULL;
 		pthread_mutex_unlock(&srv->lock);
-		return ready ? MHD_queue_response(conn, MHD_HTTP_OK, srv->fixed[R_READY])
-			     : MHD_queue_response(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
-						  srv->fixed[R_NOT_READY]);
+		return ready ? queue_fixed(srv, mc, MHD_HTTP_OK, R_READY)
+			     : queue_fixed(srv, mc, MHD_HTTP_SERVICE_UNAVAILABLE, R_NOT_READY);
 	}
-	return MHD_queue_response(conn, MHD_HTTP_NOT_FOUND, srv->fixed[R_NOT_FOUND]);
+	return queue_fixed(srv, mc, MHD_HTTP_NOT_FOUND, R_NOT_FOUND);
 }
 
 /* ---- lifecycle ------------------------------------------------------ */
+
+int http_accept_encoding_gzip(const char *value)
+{
+	struct accept_gzip st = {-1, -1};
+
+	if (!value)
+		return -1;
+	parse_accept_encoding(value, &st);
+	if (st.gzip >= 0)
+		return st.gzip;
+	return st.star >= 0 ? st.star : -1;
+}
 
 static void set_err(char *errmsg, size_t errlen, const char *what, const char *addr, int err)
 {
@@ -558,14 +1180,40 @@ static void set_err(char *errmsg, size_t errlen, const char *what, const char *a
 		snprintf(errmsg, errlen, "%s %s", what, addr);
 }
 
+/* Contract: the connection limit to ask MHD for: the wanted one, within
+ * what RLIMIT_NOFILE allows after FD_RESERVE. The soft limit is raised to
+ * the hard one first, as the Go runtime does at start-up, since idle
+ * connections are cheap but each needs a descriptor. */
+static unsigned fd_budget(unsigned want)
+{
+	struct rlimit rl;
+	rlim_t room;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return want;
+	if (rl.rlim_cur < rl.rlim_max) {
+		struct rlimit up = {rl.rlim_max, rl.rlim_max};
+
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			rl.rlim_cur = rl.rlim_max;
+	}
+	if (rl.rlim_cur == RLIM_INFINITY)
+		return want;
+	room = rl.rlim_cur > FD_RESERVE + THREAD_POOL_SIZE ? rl.rlim_cur - FD_RESERVE
+							     : THREAD_POOL_SIZE;
+	return room < want ? (unsigned)room : want;
+}
+
 /* Contract: see http.h. The listen socket is created here and handed to
  * MHD, which owns (and closes) it from a successful start on. */
 int http_server_start(const struct http_options *opt, struct http_server **out, char *errmsg,
 		      size_t errlen)
 {
+	struct web_config *wc = opt ? opt->web : NULL;
 	const char *listen_addr, *path;
-	unsigned max_conn;
+	unsigned max_conn, per_ip, flags;
 	struct http_server *srv = NULL;
+	pthread_condattr_t ca;
 	struct sockaddr_storage ss;
 	const char *op = "";
 	unsigned sslen;
@@ -574,26 +1222,48 @@ int http_server_start(const struct http_options *opt, struct http_server **out, 
 
 	if (errmsg && errlen)
 		errmsg[0] = '\0';
-	if (!opt || !out)
+	if (!opt || !out) {
+		web_config_free(wc);
 		return -EINVAL;
+	}
 	listen_addr = opt->listen_address ? opt->listen_address : HTTP_DEFAULT_LISTEN;
 	path = opt->telemetry_path ? opt->telemetry_path : DEFAULT_TELEMETRY_PATH;
-	max_conn = opt->max_connections ? opt->max_connections : DEFAULT_MAX_CONNECTIONS;
+	max_conn = fd_budget(opt->max_connections ? opt->max_connections
+						  : HTTP_DEFAULT_MAX_CONNECTIONS);
+	per_ip = opt->max_per_ip ? opt->max_per_ip : HTTP_DEFAULT_MAX_PER_IP;
+	/* MHD splits the limit over the workers; each needs at least one. */
+	if (max_conn < THREAD_POOL_SIZE)
+		max_conn = THREAD_POOL_SIZE;
 	if (path[0] != '/') {
 		set_err(errmsg, errlen, "telemetry path must start with '/':", path, 0);
+		web_config_free(wc);
 		return -EINVAL;
 	}
 	ret = http_parse_listen_address(listen_addr, &ss, &sslen);
 	if (ret) {
 		set_err(errmsg, errlen, "invalid listen address", listen_addr, 0);
+		web_config_free(wc);
 		return ret;
 	}
-	/* MHD splits the limit over the workers; each needs at least one. */
-	if (max_conn < THREAD_POOL_SIZE)
-		max_conn = THREAD_POOL_SIZE;
 
 	srv = calloc(1, sizeof(*srv));
 	if (!srv) {
+		web_config_free(wc);
+		ret = -ENOMEM;
+		goto out;
+	}
+	srv->tls = wc && wc->tls;
+	srv->enable_lifecycle = opt->enable_lifecycle;
+	srv->max_requests = opt->max_requests ? opt->max_requests : HTTP_DEFAULT_MAX_REQUESTS;
+	srv->telemetry_path = strdup(path);
+	srv->version = strdup(opt->version ? opt->version : "");
+	if (!srv->telemetry_path || !srv->version) {
+		web_config_free(wc);
+		ret = -ENOMEM;
+		goto out;
+	}
+	srv->gen = gen_new(srv, wc);
+	if (!srv->gen) {
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -601,14 +1271,16 @@ int http_server_start(const struct http_options *opt, struct http_server **out, 
 	if (ret)
 		goto out;
 	srv->lock_ok = 1;
-	srv->telemetry_path = strdup(path);
-	if (!srv->telemetry_path) {
+	if (pthread_condattr_init(&ca) != 0) {
 		ret = -ENOMEM;
 		goto out;
 	}
-	ret = build_fixed_responses(srv, opt->version ? opt->version : "");
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	ret = -pthread_cond_init(&srv->cond, &ca);
+	pthread_condattr_destroy(&ca);
 	if (ret)
 		goto out;
+	srv->cond_ok = 1;
 
 	fd = open_listener_any(listen_addr, &ss, sslen, &op);
 	if (fd < 0) {
@@ -621,13 +1293,37 @@ int http_server_start(const struct http_options *opt, struct http_server **out, 
 		set_err(errmsg, errlen, "fstat listen socket", listen_addr, -ret);
 		goto out;
 	}
-	errno = 0;
-	srv->daemon = MHD_start_daemon(
-	    MHD_USE_EPOLL_INTERNAL_THREAD, 0, NULL, NULL, handle_request, srv,
-	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_THREAD_POOL_SIZE,
-	    (unsigned int)THREAD_POOL_SIZE, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)max_conn,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY_LIMIT, MHD_OPTION_END);
+	if (opt->after_bind) {
+		ret = opt->after_bind(opt->after_bind_arg);
+		if (ret < 0) {
+			set_err(errmsg, errlen, "after binding", listen_addr, -ret);
+			goto out;
+		}
+	}
+	{
+		struct MHD_OptionItem ops[] = {
+		    {MHD_OPTION_LISTEN_SOCKET, (intptr_t)fd, NULL},
+		    {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)THREAD_POOL_SIZE, NULL},
+		    {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)max_conn, NULL},
+		    {MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)per_ip, NULL},
+		    /* MHD's own inactivity timeout backs up the watchdog. */
+		    {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)HTTP_REQUEST_TIMEOUT_S, NULL},
+		    {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)HTTP_MAX_HEADER_BYTES, NULL},
+		    {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)notify_connection, srv},
+		    {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)request_completed, srv},
+		    /* Per-connection settings override this (tls_setup_session). */
+		    {srv->tls ? MHD_OPTION_HTTPS_CERT_CALLBACK : MHD_OPTION_END, 0,
+		     (void *)tls_retrieve_cert},
+		    {MHD_OPTION_END, 0, NULL},
+		};
+
+		flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME;
+		if (srv->tls)
+			flags |= MHD_USE_TLS;
+		errno = 0;
+		srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, handle_request, srv,
+					       MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
+	}
 	if (!srv->daemon) {
 		ret = errno ? -errno : -EIO;
 		set_err(errmsg, errlen, "start HTTP server on", listen_addr, -ret);
@@ -636,6 +1332,12 @@ int http_server_start(const struct http_options *opt, struct http_server **out, 
 		goto out;
 	}
 	fd = -1;
+	ret = -pthread_create(&srv->watchdog, NULL, watchdog_main, srv);
+	if (ret) {
+		set_err(errmsg, errlen, "start HTTP watchdog for", listen_addr, -ret);
+		goto out;
+	}
+	srv->watchdog_ok = 1;
 	*out = srv;
 	srv = NULL;
 	ret = 0;
@@ -646,28 +1348,54 @@ out:
 	return ret;
 }
 
+/* Contract: plain and gzip responses for the stored body under g's
+ * headers. 0 or -ENOMEM (nothing built). */
+static int build_bodies(const struct http_server *srv, const struct web_gen *g,
+			struct MHD_Response **plain, struct MHD_Response **gzip)
+{
+	*plain = body_response(srv->body, srv->body_len, 0, g->wc);
+	*gzip = body_response(srv->zbody, srv->zbody_len, 1, g->wc);
+	if (*plain && *gzip)
+		return 0;
+	if (*plain)
+		MHD_destroy_response(*plain);
+	if (*gzip)
+		MHD_destroy_response(*gzip);
+	*plain = *gzip = NULL;
+	return -ENOMEM;
+}
+
 /* Contract: see http.h. The swap happens under the lock; the old
  * responses lose only our reference, so requests that already queued
- * them finish sending the old body. */
+ * them finish sending the old body. The body and its gzip form are kept,
+ * to rebuild the responses when the web config's headers change. Called
+ * from one thread at a time (the collector's). */
 int http_server_publish(struct http_server *srv, const char *body, size_t len)
 {
 	struct MHD_Response *plain = NULL, *gzip = NULL, *old;
 	unsigned char *z = NULL;
+	char *copy = NULL;
+	struct web_gen *g;
 	size_t zlen = 0;
 	int ret;
 
 	if (!srv || (!body && len))
 		return -EINVAL;
-	plain = body_response(body, len, 0);
-	if (!plain) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	ret = gzip_compress(body, len, &z, &zlen);
+	copy = malloc(len + 1);
+	if (!copy)
+		return -ENOMEM;
+	if (len)
+		memcpy(copy, body, len);
+	ret = gzip_compress(body ? body : "", len, &z, &zlen);
 	if (ret)
 		goto out;
-	gzip = body_response(z, zlen, 1);
-	if (!gzip) {
+	pthread_mutex_lock(&srv->lock);
+	g = gen_ref(srv->gen);
+	pthread_mutex_unlock(&srv->lock);
+	plain = body_response(copy, len, 0, g->wc);
+	gzip = body_response(z, zlen, 1, g->wc);
+	gen_unref(g);
+	if (!plain || !gzip) {
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -679,34 +1407,122 @@ int http_server_publish(struct http_server *srv, const char *body, size_t len)
 	srv->gzip = gzip;
 	gzip = old;
 	pthread_mutex_unlock(&srv->lock);
+	free(srv->body);
+	free(srv->zbody);
+	srv->body = copy;
+	srv->body_len = len;
+	srv->zbody = z;
+	srv->zbody_len = zlen;
+	copy = NULL;
+	z = NULL;
 	ret = 0;
 out:
 	if (plain)
 		MHD_destroy_response(plain);
 	if (gzip)
 		MHD_destroy_response(gzip);
+	free(copy);
 	free(z);
 	return ret;
 }
 
-void http_server_stop(struct http_server *srv)
+/* Contract: see http.h. Connections already open keep the generation they
+ * started with (their handshake is done); requests from now on see the new
+ * users and headers, new handshakes the new certificate, CAs and
+ * versions. */
+int http_server_set_web_config(struct http_server *srv, struct web_config *wc, char *errmsg,
+			       size_t errlen)
 {
-	int i;
+	struct MHD_Response *plain = NULL, *gzip = NULL, *old_plain, *old_gzip;
+	struct web_gen *g, *old;
+
+	if (errmsg && errlen)
+		errmsg[0] = '\0';
+	if (!srv) {
+		web_config_free(wc);
+		return -EINVAL;
+	}
+	if ((wc && wc->tls) != srv->tls) {
+		if (errmsg && errlen)
+			snprintf(errmsg, errlen, "%s TLS needs a restart",
+				 srv->tls ? "disabling" : "enabling");
+		web_config_free(wc);
+		return -EINVAL;
+	}
+	g = gen_new(srv, wc);
+	if (!g)
+		return -ENOMEM;
+	if (srv->body && build_bodies(srv, g, &plain, &gzip)) {
+		gen_unref(g);
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&srv->lock);
+	old = srv->gen;
+	srv->gen = g;
+	old_plain = srv->plain;
+	old_gzip = srv->gzip;
+	if (plain) {
+		srv->plain = plain;
+		srv->gzip = gzip;
+	} else {
+		old_plain = old_gzip = NULL;
+	}
+	/* Users may have been removed: forget every remembered login. */
+	memset(srv->auth_cache, 0, sizeof(srv->auth_cache));
+	pthread_mutex_unlock(&srv->lock);
+	gen_unref(old);
+	if (old_plain)
+		MHD_destroy_response(old_plain);
+	if (old_gzip)
+		MHD_destroy_response(old_gzip);
+	return 0;
+}
+
+void http_server_reload_done(struct http_server *srv, int rc)
+{
+	struct conn *c;
 
 	if (!srv)
 		return;
+	pthread_mutex_lock(&srv->lock);
+	for (c = srv->conns; c; c = c->next) {
+		if (c->reload != RELOAD_WAITING)
+			continue;
+		c->reload = RELOAD_ANSWERED;
+		c->reload_rc = rc;
+		MHD_resume_connection(c->mc);
+	}
+	pthread_mutex_unlock(&srv->lock);
+}
+
+void http_server_stop(struct http_server *srv)
+{
+	if (!srv)
+		return;
+	if (srv->watchdog_ok) {
+		pthread_mutex_lock(&srv->lock);
+		srv->stopping = true;
+		pthread_cond_signal(&srv->cond);
+		pthread_mutex_unlock(&srv->lock);
+		pthread_join(srv->watchdog, NULL);
+	}
+	/* MHD may not be stopped with suspended connections. */
+	http_server_reload_done(srv->lock_ok ? srv : NULL, -ECANCELED);
 	/* Joins the workers first, so no handler can touch what follows. */
 	if (srv->daemon)
 		MHD_stop_daemon(srv->daemon);
-	for (i = 0; i < R_COUNT; i++)
-		if (srv->fixed[i])
-			MHD_destroy_response(srv->fixed[i]);
+	gen_unref(srv->gen);
 	if (srv->plain)
 		MHD_destroy_response(srv->plain);
 	if (srv->gzip)
 		MHD_destroy_response(srv->gzip);
+	if (srv->cond_ok)
+		pthread_cond_destroy(&srv->cond);
 	if (srv->lock_ok)
 		pthread_mutex_destroy(&srv->lock);
+	free(srv->body);
+	free(srv->zbody);
 	free(srv->telemetry_path);
+	free(srv->version);
 	free(srv);
 }

@@ -1,24 +1,65 @@
 /* http: the libmicrohttpd server. Serves the last published body on the
  * telemetry path (gzip when asked), a landing page on /, 404 elsewhere.
  * A scrape never waits for a collection: publishing builds the plain and
- * gzip responses once, and requests only take a reference. */
+ * gzip responses once, and requests only take a reference.
+ *
+ * Hardening (docs/security.md): the web config (TLS, client certificates,
+ * Basic auth with bcrypt, extra headers) is swapped atomically at run time;
+ * at most max_requests requests are served at once (503 beyond, as Go's
+ * promhttp); a connection that has not sent a complete request header
+ * within HTTP_HEADER_TIMEOUT_S of connecting (or of its previous request)
+ * is closed whatever it trickles, so slowloris clients and idle
+ * connections cost a descriptor for seconds, never a worker; only GET and
+ * HEAD are served (and POST /-/reload with enable_lifecycle). */
 #ifndef HALFOPEN_HTTP_H
 #define HALFOPEN_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define HTTP_DEFAULT_LISTEN ":19100"
+
+/* exporter-toolkit's --web.max-requests default. */
+#define HTTP_DEFAULT_MAX_REQUESTS 40u
+/* Open connections, idle ones included; capped by RLIMIT_NOFILE. */
+#define HTTP_DEFAULT_MAX_CONNECTIONS 4096u
+/* Per client address, so one host cannot take every slot. */
+#define HTTP_DEFAULT_MAX_PER_IP 1024u
+/* From accept (or the end of the previous request) to a complete request
+ * header, and the idle limit between keep-alive requests. */
+#define HTTP_HEADER_TIMEOUT_S 10u
+/* From a complete request header to the last byte of the response. */
+#define HTTP_REQUEST_TIMEOUT_S 60u
+/* Request line plus headers must fit; MHD answers 414/431 beyond. */
+#define HTTP_MAX_HEADER_BYTES (32u * 1024u)
+
+struct web_config;
 
 struct http_options {
 	const char *listen_address; /* "host:port", ":port", "[v6]:port" */
 	const char *telemetry_path; /* "/metrics" */
 	const char *version;        /* shown on the landing page */
-	unsigned max_connections;   /* 0: default (64) */
+	unsigned max_requests;      /* concurrent requests; 0: default */
+	unsigned max_connections;   /* 0: default */
+	unsigned max_per_ip;        /* 0: default */
+	/* Serve POST/PUT /-/reload: it sends SIGHUP to the process and waits
+	 * for http_server_reload_done() (Prometheus's --web.enable-lifecycle). */
+	bool enable_lifecycle;
+	/* NULL: plain HTTP, no authentication. Taken over by the server in
+	 * every case (freed on failure). TLS or not is fixed for the server's
+	 * lifetime; everything else can change with
+	 * http_server_set_web_config(). */
+	struct web_config *web;
+	/* Called once the listening socket is bound and before any server
+	 * thread exists (capabilities are per thread: see privileges.h).
+	 * A negative return fails the start with it. May be NULL. */
+	int (*after_bind)(void *arg);
+	void *after_bind_arg;
 };
 
 struct http_server;
 
-/* Bind and start serving (own thread). Until the first publish the
+/* Bind and start serving (own threads). Until the first publish the
  * telemetry path answers 503. 0 or -errno; errmsg (may be NULL) gets a
  * human reason. */
 int http_server_start(const struct http_options *opt, struct http_server **out, char *errmsg,
@@ -26,6 +67,15 @@ int http_server_start(const struct http_options *opt, struct http_server **out, 
 /* Replace the served body (copied). Thread-safe. 0 or -ENOMEM (the old
  * body stays served). */
 int http_server_publish(struct http_server *srv, const char *body, size_t len);
+/* Put a new web config in force for every later request and handshake
+ * (taken over in every case; NULL means none). -EINVAL, with errmsg, when
+ * it would switch TLS on or off (that needs a restart); -ENOMEM. On error
+ * the old one stays in force. */
+int http_server_set_web_config(struct http_server *srv, struct web_config *wc, char *errmsg,
+			       size_t errlen);
+/* Answer the pending POST /-/reload requests: 200 when rc == 0, else 500.
+ * Call after every reload attempt. Accepts NULL. */
+void http_server_reload_done(struct http_server *srv, int rc);
 /* Stop and free. Accepts NULL. */
 void http_server_stop(struct http_server *srv);
 
@@ -33,5 +83,9 @@ void http_server_stop(struct http_server *srv);
  * 0 or -EINVAL. */
 struct sockaddr_storage;
 int http_parse_listen_address(const char *addr, struct sockaddr_storage *ss, unsigned *sslen);
+
+/* Fold one Accept-Encoding value: 1 when it accepts gzip, 0 when not, -1
+ * when it does not say. Pure; exposed for the fuzzer. */
+int http_accept_encoding_gzip(const char *value);
 
 #endif

@@ -17,12 +17,15 @@
 #include <time.h>
 
 #include "collectors/aggregate.h"
+#include "collectors/netns.h"
 #include "collectors/sockdiag.h"
 #include "common/buf.h"
 #include "config/config.h"
+#include "config/web_config.h"
 #include "exporter/exposition.h"
 #include "exporter/http.h"
 #include "exporter/log.h"
+#include "exporter/privileges.h"
 #include "exporter/process_metrics.h"
 #include "version.h"
 
@@ -39,6 +42,15 @@ struct options {
 	const char *log_level;
 	const char *log_format;
 	unsigned max_requests;
+	bool netns_all;
+	bool pod_labels;
+	unsigned long max_series;
+	const char *procfs;
+	const char *sysfs;
+	const char *netns_dir;
+	const char *pod_logs_dir;
+	bool enable_lifecycle;
+	const char *runas_user;
 };
 
 static void usage(FILE *f)
@@ -52,9 +64,20 @@ static void usage(FILE *f)
 		"  --config.file=PATH           YAML config (default: built-in, see README)\n"
 		"  --config.check, -n           validate the config and exit (0 valid, 1 not)\n"
 		"  --collector.interval=DUR     time between socket dumps (default %s)\n"
+		"  --collector.netns=MODE       host: this network namespace; all: every one on\n"
+		"                               the node (needs CAP_SYS_ADMIN, CAP_SYS_PTRACE)\n"
+		"  --collector.netns.dir=DIR    named namespaces (default /var/run/netns)\n"
+		"  --collector.pod-labels       add namespace/pod labels (pod from cgroup + pod logs)\n"
+		"  --collector.pod-logs-dir=DIR kubelet's pod log dirs (default /var/log/pods)\n"
+		"  --collector.max-series=N     cap on per-service series (default 4096)\n"
+		"  --path.procfs=DIR            procfs of the node (default /proc)\n"
+		"  --path.sysfs=DIR             sysfs of the node (default /sys)\n"
 		"  --web.listen-address=ADDR    address to serve on (default %s)\n"
 		"  --web.telemetry-path=PATH    path of the metrics (default /metrics)\n"
-		"  --web.max-requests=N         concurrent HTTP connections (default 64)\n"
+		"  --web.max-requests=N         concurrent HTTP requests (default 40)\n"
+		"  --web.config.file=PATH       TLS and basic auth (exporter-toolkit format)\n"
+		"  --web.enable-lifecycle       serve POST /-/reload\n"
+		"  --runas.user=USER            switch to USER after start-up\n"
 		"  --log.level=LEVEL            debug, info, warn, error (default info)\n"
 		"  --log.format=FORMAT          logfmt or json (default logfmt)\n"
 		"  --version                    print the version and exit\n"
@@ -73,6 +96,15 @@ enum {
 	OPT_LOG_LEVEL,
 	OPT_LOG_FORMAT,
 	OPT_VERSION,
+	OPT_NETNS,
+	OPT_NETNS_DIR,
+	OPT_POD_LABELS,
+	OPT_POD_LOGS,
+	OPT_MAX_SERIES,
+	OPT_PROCFS,
+	OPT_SYSFS,
+	OPT_ENABLE_LIFECYCLE,
+	OPT_RUNAS_USER,
 };
 
 static const struct option long_options[] = {
@@ -86,6 +118,15 @@ static const struct option long_options[] = {
 	{"log.level", required_argument, NULL, OPT_LOG_LEVEL},
 	{"log.format", required_argument, NULL, OPT_LOG_FORMAT},
 	{"version", no_argument, NULL, OPT_VERSION},
+	{"collector.netns", required_argument, NULL, OPT_NETNS},
+	{"collector.netns.dir", required_argument, NULL, OPT_NETNS_DIR},
+	{"collector.pod-labels", no_argument, NULL, OPT_POD_LABELS},
+	{"collector.pod-logs-dir", required_argument, NULL, OPT_POD_LOGS},
+	{"collector.max-series", required_argument, NULL, OPT_MAX_SERIES},
+	{"path.procfs", required_argument, NULL, OPT_PROCFS},
+	{"path.sysfs", required_argument, NULL, OPT_SYSFS},
+	{"web.enable-lifecycle", no_argument, NULL, OPT_ENABLE_LIFECYCLE},
+	{"runas.user", required_argument, NULL, OPT_RUNAS_USER},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -101,6 +142,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 		.telemetry_path = "/metrics",
 		.log_level = "info",
 		.log_format = "logfmt",
+		.max_series = COLLECT_DEFAULT_MAX_SERIES,
+		.procfs = "/proc",
+		.sysfs = "/sys",
 	};
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "hn", long_options, NULL)) != -1) {
@@ -136,8 +180,52 @@ static int parse_args(int argc, char **argv, struct options *o)
 			o->max_requests = (unsigned)v;
 			break;
 		}
+		case OPT_ENABLE_LIFECYCLE:
+			o->enable_lifecycle = true;
+			break;
+		case OPT_RUNAS_USER:
+			o->runas_user = optarg;
+			break;
 		case OPT_LOG_LEVEL:
 			o->log_level = optarg;
+			break;
+		case OPT_NETNS:
+			if (strcmp(optarg, "all") == 0) {
+				o->netns_all = true;
+			} else if (strcmp(optarg, "host") == 0) {
+				o->netns_all = false;
+			} else {
+				fprintf(stderr, "halfopen_exporter: --collector.netns: want host or all, "
+						"got \"%s\"\n", optarg);
+				return -1;
+			}
+			break;
+		case OPT_NETNS_DIR:
+			o->netns_dir = optarg;
+			break;
+		case OPT_POD_LABELS:
+			o->pod_labels = true;
+			break;
+		case OPT_POD_LOGS:
+			o->pod_logs_dir = optarg;
+			break;
+		case OPT_MAX_SERIES: {
+			char *end;
+
+			o->max_series = strtoul(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || o->max_series < 1 ||
+			    o->max_series > 1000000) {
+				fprintf(stderr, "halfopen_exporter: --collector.max-series: want "
+						"1..1000000, got \"%s\"\n", optarg);
+				return -1;
+			}
+			break;
+		}
+		case OPT_PROCFS:
+			o->procfs = optarg;
+			break;
+		case OPT_SYSFS:
+			o->sysfs = optarg;
 			break;
 		case OPT_LOG_FORMAT:
 			o->log_format = optarg;
@@ -215,10 +303,33 @@ static int load_config(const char *path, struct config **out)
 	return r;
 }
 
+/* As load_config, for --web.config.file (NULL: none). */
+static int load_web_config(const char *path, struct web_config **out)
+{
+	struct config_error err;
+	struct buf msg;
+	int r;
+
+	*out = NULL;
+	if (!path)
+		return 0;
+	r = web_config_load_file(path, out, &err);
+	if (r == 0)
+		return 0;
+	buf_init(&msg);
+	config_error_format(&err, &msg);
+	log_kv(LOG_LEVEL_ERROR, "Invalid web configuration", "file", path, "err",
+	       buf_error(&msg) ? strerror(-r) : msg.data, NULL);
+	buf_free(&msg);
+	return r;
+}
+
 struct exporter {
 	struct options opt;
 	struct config *cfg;
-	struct nl_sock *sk;
+	struct web_config *web; /* until the HTTP server takes it */
+	struct netns_registry *nsreg;
+	char cgroup_root[512];
 	struct collector *collector;
 	struct http_server *http;
 	struct collection_result results[2]; /* the last good one and scratch */
@@ -228,6 +339,8 @@ struct exporter {
 	uint32_t interval_ms;
 	unsigned failure_streak;
 	unsigned overrun_streak;
+	unsigned nsreg_streak;
+	bool nsreg_denied_logged;
 };
 
 static int publish(struct exporter *ex)
@@ -240,6 +353,70 @@ static int publish(struct exporter *ex)
 	if (buf_error(&ex->body))
 		return buf_error(&ex->body);
 	return http_server_publish(ex->http, ex->body.data, ex->body.len);
+}
+
+static bool pod_of_cgroup(void *ctx, uint64_t cgroup_id, struct pod_ref *out)
+{
+	const struct pod_id *p = netns_registry_pod_by_cgroup(ctx, cgroup_id);
+
+	if (!p || !p->uid[0])
+		return false;
+	out->pod_namespace = p->namespace;
+	out->pod = p->name[0] ? p->name : p->uid; /* the UID when its log dir is unknown */
+	return true;
+}
+
+/* One collection over every namespace of the registry. Only a failure in
+ * the exporter's own namespace fails the collection; another namespace
+ * that fails (it may be vanishing right now) is counted in the result. */
+static int collect_namespaces(struct exporter *ex, struct collection_result *res)
+{
+	struct collect_options copt = {
+		.pod_labels = ex->opt.pod_labels,
+		.max_series = ex->opt.max_series,
+		.pod_of_cgroup = ex->opt.pod_labels ? pod_of_cgroup : NULL,
+		.pod_ctx = ex->nsreg,
+	};
+	struct netns_refresh_stats st;
+	int r;
+
+	if (ex->opt.netns_all) {
+		r = netns_registry_refresh(ex->nsreg, &st);
+		if (r == -ENOTRECOVERABLE)
+			return r;
+		if (r < 0 && ex->nsreg_streak++ == 0)
+			log_kv(LOG_LEVEL_WARN, "Namespace discovery failed; using the last known set",
+			       "err", strerror(-r), NULL);
+		if (r == 0)
+			ex->nsreg_streak = 0;
+		if (r == 0 && (st.denied || st.open_failed) && !ex->nsreg_denied_logged) {
+			char d[24], o[24];
+
+			fmt_u64(d, sizeof(d), st.denied);
+			fmt_u64(o, sizeof(o), st.open_failed);
+			log_kv(LOG_LEVEL_WARN,
+			       "Some network namespaces cannot be entered (needs CAP_SYS_ADMIN and "
+			       "CAP_SYS_PTRACE); their sockets are not counted",
+			       "denied", d, "open_failed", o, NULL);
+			ex->nsreg_denied_logged = true;
+		}
+	}
+	r = collector_begin(ex->collector, ex->cfg, &copt, res);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < netns_registry_count(ex->nsreg); i++) {
+		const struct netns_entry *e = netns_registry_get(ex->nsreg, i);
+		struct pod_ref pod = {
+			.pod_namespace = e->pod.namespace,
+			.pod = e->pod.name[0] ? e->pod.name : e->pod.uid,
+		};
+
+		r = collector_collect_ns(ex->collector, e->sk, (uint32_t)i,
+					 e->is_host || !e->pod.uid[0] ? NULL : &pod, res);
+		if (r < 0 && e->is_host)
+			return r;
+	}
+	return 0;
 }
 
 /* A collection that takes more than half the interval leaves too little
@@ -271,7 +448,7 @@ static void collect(struct exporter *ex)
 	int r;
 
 	clock_gettime(CLOCK_MONOTONIC, &a);
-	r = collector_collect(ex->collector, ex->cfg, ex->sk, &ex->results[scratch]);
+	r = collect_namespaces(ex, &ex->results[scratch]);
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	ex->stats.collections_total++;
 	if (r == 0) {
@@ -319,15 +496,63 @@ static void collect(struct exporter *ex)
 		log_kv(LOG_LEVEL_ERROR, "Rendering metrics failed", "err", strerror(-r), NULL);
 }
 
+/* The web config half of a reload: loaded, and put in force only when it
+ * is valid and the server accepts it. */
+static int reload_web_config(struct exporter *ex)
+{
+	struct web_config *wc;
+	char why[128];
+	int r;
+
+	if (!ex->opt.web_config_file)
+		return 0;
+	r = load_web_config(ex->opt.web_config_file, &wc);
+	if (r == 0)
+		r = http_server_set_web_config(ex->http, wc, why, sizeof(why));
+	if (r < 0 && r != -EINVAL)
+		snprintf(why, sizeof(why), "%s", strerror(-r));
+	if (r < 0 && wc)
+		log_kv(LOG_LEVEL_ERROR, "Invalid web configuration", "file",
+		       ex->opt.web_config_file, "err", why, NULL);
+	return r;
+}
+
+/* http_options.after_bind: the listening socket is bound and no thread
+ * exists yet, so what is dropped here is dropped for every thread. */
+static int drop_privileges(void *arg)
+{
+	struct exporter *ex = arg;
+	struct privileges_want want = {
+		.other_netns = ex->opt.netns_all,
+		.runas_user = ex->opt.runas_user,
+	};
+	struct privileges_report rep;
+	int r = privileges_drop(&want, &rep);
+
+	if (r < 0) {
+		log_kv(LOG_LEVEL_ERROR, "Dropping privileges failed", "err", rep.msg, NULL);
+		return r;
+	}
+	if (rep.missing[0])
+		log_kv(LOG_LEVEL_WARN, "Capabilities the mode needs are not held", "missing",
+		       rep.missing, NULL);
+	log_kv(LOG_LEVEL_INFO, "Privileges dropped", "user", rep.user, "capabilities", rep.caps,
+	       "bounding_set", rep.bounding_clear ? "reduced" : "unchanged", "no_new_privs",
+	       rep.no_new_privs ? "true" : "false", NULL);
+	return 0;
+}
+
 static void reload(struct exporter *ex)
 {
 	struct config *cfg = NULL;
 
 	log_kv(LOG_LEVEL_INFO, "Reloading configuration", "file",
 	       ex->opt.config_file ? ex->opt.config_file : "<built-in>", NULL);
-	if (load_config(ex->opt.config_file, &cfg) < 0) {
+	if (load_config(ex->opt.config_file, &cfg) < 0 || reload_web_config(ex) < 0) {
+		config_free(cfg);
 		ex->stats.config_last_reload_successful = 0;
 		log_kv(LOG_LEVEL_ERROR, "Reload failed; keeping the previous configuration", NULL);
+		http_server_reload_done(ex->http, -EINVAL);
 		return;
 	}
 	config_free(ex->cfg);
@@ -335,6 +560,7 @@ static void reload(struct exporter *ex)
 	ex->stats.config_last_reload_successful = 1;
 	ex->stats.config_last_reload_success_timestamp = now_realtime();
 	log_kv(LOG_LEVEL_INFO, "Configuration reloaded", NULL);
+	http_server_reload_done(ex->http, 0);
 }
 
 /* Wait until deadline_ms (monotonic) or a signal. Returns the signal, or
@@ -361,7 +587,11 @@ static int run(struct exporter *ex)
 		.listen_address = ex->opt.listen_address,
 		.telemetry_path = ex->opt.telemetry_path,
 		.version = HALFOPEN_VERSION,
-		.max_connections = ex->opt.max_requests,
+		.max_requests = ex->opt.max_requests,
+		.enable_lifecycle = ex->opt.enable_lifecycle,
+		.web = ex->web,
+		.after_bind = drop_privileges,
+		.after_bind_arg = ex,
 	};
 	char errmsg[256] = "";
 	sigset_t set;
@@ -377,15 +607,30 @@ static int run(struct exporter *ex)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	r = sockdiag_open(&ex->sk);
-	if (r < 0) {
-		log_kv(LOG_LEVEL_ERROR, "Opening the sock_diag netlink socket failed", "err",
-		       strerror(-r), NULL);
-		return r;
+	snprintf(ex->cgroup_root, sizeof(ex->cgroup_root), "%s/fs/cgroup", ex->opt.sysfs);
+	{
+		struct netns_options nopt = {
+			.proc_root = ex->opt.procfs,
+			.netns_dir = ex->opt.netns_dir,
+			.pod_logs_dir = ex->opt.pod_logs_dir,
+			.cgroup_root = ex->cgroup_root,
+			.all = ex->opt.netns_all,
+			.pods = ex->opt.pod_labels,
+		};
+
+		/* Opens the sock_diag handle of our own namespace now, in the
+		 * thread that will collect (setns() moves only this thread). */
+		r = netns_registry_new(&nopt, &ex->nsreg);
+		if (r < 0) {
+			log_kv(LOG_LEVEL_ERROR, "Opening the sock_diag netlink socket failed",
+			       "err", strerror(-r), NULL);
+			return r;
+		}
 	}
 	r = collector_new(&ex->collector);
 	if (r < 0)
 		return r;
+	ex->web = NULL; /* the server takes it over, whatever happens */
 	r = http_server_start(&hopt, &ex->http, errmsg, sizeof(errmsg));
 	if (r < 0) {
 		log_kv(LOG_LEVEL_ERROR, "Starting the HTTP server failed", "address",
@@ -442,12 +687,12 @@ int main(int argc, char **argv)
 		       "value", ex.opt.interval, NULL);
 		return 2;
 	}
-	if (ex.opt.web_config_file) {
-		log_kv(LOG_LEVEL_ERROR, "--web.config.file is not supported by this build", NULL);
-		return 2;
-	}
-	if (load_config(ex.opt.config_file, &ex.cfg) < 0)
+	if (load_web_config(ex.opt.web_config_file, &ex.web) < 0)
 		return 1;
+	if (load_config(ex.opt.config_file, &ex.cfg) < 0) {
+		web_config_free(ex.web);
+		return 1;
+	}
 	if (ex.opt.config_check) {
 		char n[24];
 
@@ -455,6 +700,7 @@ int main(int argc, char **argv)
 		log_kv(LOG_LEVEL_INFO, "Configuration is valid", "file", ex.cfg->source,
 		       "services", n, NULL);
 		config_free(ex.cfg);
+		web_config_free(ex.web);
 		return 0;
 	}
 	ex.stats.version = HALFOPEN_VERSION;
@@ -469,10 +715,11 @@ int main(int argc, char **argv)
 
 	http_server_stop(ex.http);
 	collector_free(ex.collector);
-	sockdiag_close(ex.sk);
+	netns_registry_free(ex.nsreg);
 	collection_result_free(&ex.results[0]);
 	collection_result_free(&ex.results[1]);
 	config_free(ex.cfg);
+	web_config_free(ex.web);
 	buf_free(&ex.body);
 	return rc;
 }
