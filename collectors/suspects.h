@@ -1,0 +1,202 @@
+/* suspects: the sockets under suspicion, followed across collections.
+ *
+ * The gauges say what is wrong at collection time; this module remembers,
+ * per socket, since when. It keys every suspect socket (retransmitting,
+ * keepalive probing, zero window, stale, CLOSE_WAIT) by the kernel's
+ * socket cookie, which is unique host-wide and never reused while the
+ * socket lives, and turns what changes between two collections into
+ * events: a condition that newly appears (transition), a suspect that
+ * disappeared (closed: killed by keepalive or by retries running out,
+ * aborted, or closed by the application), a condition that cleared while
+ * the socket lives on (recovered), and how long the socket stayed a
+ * suspect (a histogram).
+ *
+ * Pure: no I/O, no clock, no locks. The collector thread drives it:
+ *
+ *     suspects_begin(t, now_ms);
+ *     collector_*() with hooks { suspects_observe, t };
+ *     suspects_ns_incomplete(t, ns) for each namespace whose dump failed;
+ *     suspects_end(t, collection_ok, &res);
+ *     suspects_remediate(t, now_ms, dry_run, &ops);   (optional)
+ *     suspects_render(t, &body);  suspects_snapshot(t, max, &snap);
+ *
+ * Memory is bounded by the number of suspects, not of sockets: a healthy
+ * socket costs one hash probe per collection and nothing kept. A hard cap
+ * (max_suspects) bounds it absolutely; suspects over it are not tracked
+ * and are counted in halfopen_suspects_dropped_total. */
+#ifndef HALFOPEN_SUSPECTS_H
+#define HALFOPEN_SUSPECTS_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aggregate.h"
+#include "classify.h"
+#include "sock_record.h"
+
+struct buf;
+struct sockdestroy_target;
+
+/* In order of severity, worst first (the page sorts by it). */
+enum suspect_condition {
+	SUSPECT_RETRANSMITTING = 0,
+	SUSPECT_KEEPALIVE_PROBING,
+	SUSPECT_ZERO_WINDOW,
+	SUSPECT_STALE,
+	SUSPECT_CLOSE_WAIT,
+	SUSPECT_NCOND,
+};
+
+#define SUSPECTS_DEFAULT_MAX	    10000
+#define SUSPECTS_DEFAULT_MAX_SERIES 2048 /* (service, direction) pairs with counters */
+/* Upper bounds of the duration histogram, seconds (+Inf is implied). */
+#define SUSPECT_DURATION_BUCKETS 10
+extern const uint32_t suspect_duration_buckets_s[SUSPECT_DURATION_BUCKETS];
+
+struct suspects_options {
+	size_t max_suspects; /* 0: SUSPECTS_DEFAULT_MAX */
+	size_t max_series;   /* 0: SUSPECTS_DEFAULT_MAX_SERIES */
+};
+
+/* One suspect as the page and the remediation see it. The strings belong
+ * to the tracker (valid during a callback) or to a snapshot. */
+struct suspect_info {
+	uint64_t cookie;
+	uint32_t ns_index;
+	uint8_t family;	       /* AF_INET or AF_INET6 */
+	uint8_t state;	       /* enum tcp_state */
+	uint8_t timer;	       /* enum diag_timer */
+	uint8_t retrans;       /* idiag_retrans: unanswered retransmits or probes */
+	uint8_t backoff;       /* tcpi_backoff */
+	bool has_info;	       /* the kernel sent tcp_info (ages and counters below) */
+	bool keepalive;	       /* ESTABLISHED with the keepalive timer pending */
+	bool current;	       /* seen by the last collection (false: its namespace failed) */
+	bool remediated;       /* remediation acted (or pretended to) on it */
+	uint16_t sport, dport; /* host order */
+	uint8_t saddr[16], daddr[16]; /* network order; IPv4 in the first 4 bytes */
+	uint32_t unacked;	      /* tcpi_unacked */
+	uint32_t total_retrans;	      /* tcpi_total_retrans */
+	uint32_t rqueue, wqueue;
+	uint32_t idle_ms;		  /* classification: since anything was received */
+	uint32_t unanswered_ms;		  /* classification: since the peer last ACKed (0 unless
+					     retransmitting or keepalive probing) */
+	unsigned flags;			  /* enum sock_class bits of the last observation */
+	unsigned conditions;		  /* 1u << enum suspect_condition, active now */
+	uint64_t suspect_since_ms;	  /* collection time it became a suspect */
+	uint64_t since_ms[SUSPECT_NCOND]; /* per active condition: first seen */
+	uint64_t seen_ms;		  /* collection time of the last observation */
+	const char *service;
+	enum direction direction;
+	const char *pod_namespace; /* "" when unknown */
+	const char *pod;	   /* "" when unknown */
+};
+
+struct suspects;
+
+/* "retransmitting", "keepalive_probing", "zero_window", "stale",
+ * "close_wait"; NULL out of range. */
+const char *suspect_condition_name(enum suspect_condition c);
+/* The suspect conditions (1u << enum suspect_condition) in SC_* flags. */
+unsigned suspect_conditions_of(unsigned sc_flags);
+
+/* opt may be NULL. 0 or -ENOMEM. */
+int suspects_new(const struct suspects_options *opt, struct suspects **out);
+/* Accepts NULL. */
+void suspects_free(struct suspects *t);
+
+/* Start a collection taken at now_ms (monotonic; never decreasing). */
+void suspects_begin(struct suspects *t, uint64_t now_ms);
+/* The collect_hooks.on_socket of the collector: ctx is the tracker.
+ * Idempotent within a collection (the last observation of a cookie wins),
+ * so a redone dump counts nothing twice. Never fails: what cannot be
+ * tracked (cap, memory) is counted as dropped. */
+void suspects_observe(void *ctx, const struct sock_record *rec, const struct classification *cls,
+		      const struct service_result *svc, uint32_t ns_index);
+/* The dump of namespace ns_index failed in this collection: its suspects
+ * that were not seen are kept as they were, not closed. */
+void suspects_ns_incomplete(struct suspects *t, uint32_t ns_index);
+/* End the collection: count transitions and recoveries; suspects not
+ * seen are closed, unless complete is false (then every unseen suspect is
+ * kept), their namespace was marked incomplete, or res is given and no
+ * longer has their (service, direction) (a reload dropped the service: the
+ * socket may live on unclaimed; it is forgotten, not counted). res may be
+ * NULL. */
+void suspects_end(struct suspects *t, bool complete, const struct collection_result *res);
+
+size_t suspects_count(const struct suspects *t);
+/* Bytes the tracker holds now (structures and strings, not allocator
+ * overhead). */
+size_t suspects_memory_bytes(const struct suspects *t);
+
+/* Visit every suspect (unspecified order); s is valid during the call. */
+typedef void (*suspects_visit_fn)(void *ctx, const struct suspect_info *s);
+void suspects_for_each(const struct suspects *t, suspects_visit_fn fn, void *ctx);
+
+/* The remediation policy. True when s was seen by the last collection and
+ * has been retransmitting or keepalive probing, continuously and without
+ * an answer, for at least destroy_after_ms: both the kernel's age (since
+ * the peer last ACKed) and our own observation of the condition (since
+ * the first collection that saw it, less 100 ms for the lateness of a
+ * collection's start) must be that old, so one lost segment after a long
+ * quiet spell is not mistaken for a dead peer. destroy_after_ms == 0: the service did not opt in,
+ * never. Sockets without tcp_info never qualify. */
+bool suspect_remediation_due(const struct suspect_info *s, uint32_t destroy_after_ms,
+			     uint64_t now_ms);
+/* The exact kernel identity of s, for sockdestroy(). */
+void suspect_destroy_target(const struct suspect_info *s, struct sockdestroy_target *out);
+
+struct remediation_ops {
+	/* The service's destroy_after in ms; 0 when it did not opt in (auto
+	 * and unmatched services never do). Asked once per (service,
+	 * direction) and pass. */
+	uint32_t (*destroy_after_ms)(void *ctx, const char *service, enum direction dir);
+	/* Destroy s, or in a dry run only log it. 0 on success (dry run:
+	 * always), -ENOENT when the socket was already gone, another -errno
+	 * on failure. */
+	int (*destroy)(void *ctx, const struct suspect_info *s, bool dry_run);
+	void *ctx;
+};
+
+/* Run the policy over the suspects of the last collection and call
+ * ops->destroy once for each that is due: at most once per socket,
+ * whatever the result, so a failing destroy (no CAP_NET_ADMIN) or a dry
+ * run does not repeat every interval. Counts the outcomes per service
+ * (destroyed, dry run, error; an already gone socket counts in none).
+ * Returns the number of sockets acted on. */
+size_t suspects_remediate(struct suspects *t, uint64_t now_ms, bool dry_run,
+			  const struct remediation_ops *ops);
+
+/* Append the tracker's metric families (Prometheus text format 0.0.4):
+ * per (service, direction) that ever had a suspect, every condition
+ * included at zero; then the tracker's own gauges and counters. 0 or
+ * -ENOMEM. */
+int suspects_render(const struct suspects *t, struct buf *out);
+
+/* An immutable, self-contained copy of the worst suspects, safe to hand
+ * to another thread (the HTTP server) and to free after the tracker moved
+ * on. Reference counted; the last suspect_snapshot_unref() frees it. */
+struct suspect_snapshot {
+	struct suspect_info *rows; /* worst first */
+	size_t n_rows;
+	size_t total;	  /* suspects tracked when it was taken */
+	uint64_t dropped; /* halfopen_suspects_dropped_total then */
+	uint64_t now_ms;  /* the collection time the ages refer to */
+	double unix_time; /* set by the caller (0: unknown) */
+	/* private */
+	char *arena;
+	atomic_uint refs;
+};
+
+/* Take up to max_rows suspects, worst first: longest unanswered, then the
+ * most severe condition, then longest idle, then oldest suspect, then
+ * cookie (a total order, so the page is stable). Refcount 1. 0 or
+ * -ENOMEM. */
+int suspects_snapshot(const struct suspects *t, size_t max_rows, struct suspect_snapshot **out);
+/* Returns s. Thread-safe. */
+struct suspect_snapshot *suspect_snapshot_ref(struct suspect_snapshot *s);
+/* Accepts NULL. Thread-safe. */
+void suspect_snapshot_unref(struct suspect_snapshot *s);
+
+#endif

@@ -1,0 +1,424 @@
+/* http hardening, in process: Basic auth (401 + WWW-Authenticate, bcrypt,
+ * the cache), web config headers on every response and their live swap,
+ * --web.max-requests (503 past it), POST /-/reload (suspended until the
+ * main loop answers), methods, header and URL size limits. TLS and the
+ * timeouts are tested on the real binary (tests/hardening/). */
+#include <arpa/inet.h>
+#include <crypt.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "config/web_config.h"
+#include "exporter/http.h"
+#include "testing.h"
+
+struct reply {
+	int status;
+	char head[8192];
+	struct buf body;
+};
+
+static uint16_t port;
+static char hash_secret[128];
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int connect_port(void)
+{
+	struct sockaddr_in sin;
+	struct timeval tv = {10, 0};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Send raw on fd and read the reply until the server closes. 0 or -1. */
+static int exchange(int fd, const char *raw, size_t len, struct reply *r)
+{
+	struct buf in;
+	char chunk[4096];
+	const char *sep;
+	ssize_t n;
+	int ret = -1;
+
+	buf_init(&in);
+	buf_init(&r->body);
+	r->status = 0;
+	r->head[0] = '\0';
+	if (send(fd, raw, len, MSG_NOSIGNAL) != (ssize_t)len)
+		goto out;
+	while ((n = recv(fd, chunk, sizeof(chunk), 0)) > 0)
+		buf_append(&in, chunk, (size_t)n);
+	if (buf_error(&in) || !in.data)
+		goto out;
+	sep = strstr(in.data, "\r\n\r\n");
+	if (!sep || (size_t)(sep - in.data) + 3 >= sizeof(r->head))
+		goto out;
+	memcpy(r->head, in.data, (size_t)(sep - in.data) + 2);
+	r->head[sep - in.data + 2] = '\0';
+	if (sscanf(r->head, "HTTP/1.%*c %d", &r->status) != 1)
+		goto out;
+	buf_append(&r->body, sep + 4, in.len - (size_t)(sep + 4 - in.data));
+	ret = 0;
+out:
+	close(fd);
+	buf_free(&in);
+	return ret;
+}
+
+static int request(const char *method, const char *path, const char *extra, struct reply *r)
+{
+	char req[4096];
+	int fd = connect_port();
+
+	if (fd < 0)
+		return -1;
+	snprintf(req, sizeof(req),
+		 "%s %s HTTP/1.1\r\nHost: localhost\r\n%sConnection: close\r\nContent-Length: "
+		 "0\r\n\r\n",
+		 method, path, extra ? extra : "");
+	return exchange(fd, req, strlen(req), r);
+}
+
+static const char *header(const struct reply *r, const char *name, char *out, size_t len)
+{
+	const char *p = strstr(r->head, "\r\n");
+	size_t nlen = strlen(name);
+
+	while (p && p[2]) {
+		const char *line = p + 2, *eol = strstr(line, "\r\n");
+
+		if (!eol)
+			break;
+		if (strncasecmp(line, name, nlen) == 0 && line[nlen] == ':') {
+			const char *v = line + nlen + 1;
+
+			while (*v == ' ')
+				v++;
+			snprintf(out, len, "%.*s", (int)(eol - v), v);
+			return out;
+		}
+		p = eol;
+	}
+	return NULL;
+}
+
+static struct web_config *web(const char *yaml)
+{
+	struct web_config *wc = NULL;
+	struct config_error err;
+
+	if (web_config_load_buffer("web.yml", NULL, yaml, strlen(yaml), &wc, &err))
+		printf("web config: %s\n", err.msg);
+	return wc;
+}
+
+static struct http_server *start(struct web_config *wc, unsigned max_requests, bool lifecycle)
+{
+	struct http_options opt = {
+	    .telemetry_path = "/metrics",
+	    .version = "t",
+	    .max_requests = max_requests,
+	    .enable_lifecycle = lifecycle,
+	};
+	struct http_server *srv = NULL;
+	char addr[32], err[256];
+	int ret = -EADDRINUSE;
+
+	for (port = 39473; port < 39573 && ret == -EADDRINUSE; port++) {
+		snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+		opt.listen_address = addr;
+		/* Each try takes a config over; the caller's is for the first. */
+		opt.web = wc;
+		wc = NULL;
+		ret = http_server_start(&opt, &srv, err, sizeof(err));
+	}
+	web_config_free(wc);
+	port--;
+	if (ret) {
+		printf("start: %s\n", err);
+		return NULL;
+	}
+	if (http_server_publish(srv, "m 1\n", 4)) {
+		http_server_stop(srv);
+		return NULL;
+	}
+	return srv;
+}
+
+DEF_TEST(basic_auth)
+{
+	struct http_server *srv;
+	struct reply r;
+	char y[512], h[256];
+	double t0, t_first, t_cached;
+
+	snprintf(y, sizeof(y),
+		 "basic_auth_users:\n  alice: %s\nhttp_server_config:\n  headers:\n"
+		 "    X-Content-Type-Options: nosniff\n",
+		 hash_secret);
+	srv = start(web(y), 0, false);
+	CHECK(srv != NULL);
+	/* No, wrong and unknown credentials: 401 with the challenge. */
+	CHECK_EQ_INT(0, request("GET", "/metrics", NULL, &r));
+	CHECK_EQ_INT(401, r.status);
+	CHECK(header(&r, "WWW-Authenticate", h, sizeof(h)) != NULL);
+	CHECK_CONTAINS("Basic realm=", h);
+	CHECK_CONTAINS("nosniff", header(&r, "X-Content-Type-Options", h, sizeof(h)));
+	buf_free(&r.body);
+	/* alice:wrong */
+	CHECK_EQ_INT(0, request("GET", "/metrics", "Authorization: Basic YWxpY2U6d3Jvbmc=\r\n", &r));
+	CHECK_EQ_INT(401, r.status);
+	buf_free(&r.body);
+	/* bob:secret */
+	CHECK_EQ_INT(0, request("GET", "/metrics", "Authorization: Basic Ym9iOnNlY3JldA==\r\n", &r));
+	CHECK_EQ_INT(401, r.status);
+	buf_free(&r.body);
+	CHECK_EQ_INT(0, request("GET", "/metrics", "Authorization: Bearer x\r\n", &r));
+	CHECK_EQ_INT(401, r.status);
+	buf_free(&r.body);
+	CHECK_EQ_INT(0, request("GET", "/metrics", "Authorization: Basic %%%%\r\n", &r));
+	CHECK_EQ_INT(401, r.status);
+	buf_free(&r.body);
+	/* alice:secret, twice: the second is served from the cache. */
+	t0 = now_s();
+	CHECK_EQ_INT(0,
+		     request("GET", "/metrics", "Authorization: Basic YWxpY2U6c2VjcmV0\r\n", &r));
+	t_first = now_s() - t0;
+	CHECK_EQ_INT(200, r.status);
+	CHECK_EQ_STR("m 1\n", r.body.data);
+	CHECK_CONTAINS("nosniff", header(&r, "X-Content-Type-Options", h, sizeof(h)));
+	buf_free(&r.body);
+	t0 = now_s();
+	CHECK_EQ_INT(0,
+		     request("GET", "/metrics", "Authorization: Basic YWxpY2U6c2VjcmV0\r\n", &r));
+	t_cached = now_s() - t0;
+	CHECK_EQ_INT(200, r.status);
+	buf_free(&r.body);
+	printf("  bcrypt check %.1f ms, cached %.1f ms\n", t_first * 1e3, t_cached * 1e3);
+	CHECK(t_cached < t_first);
+	/* Every path is behind auth. */
+	CHECK_EQ_INT(0, request("GET", "/-/healthy", NULL, &r));
+	CHECK_EQ_INT(401, r.status);
+	buf_free(&r.body);
+	http_server_stop(srv);
+	return 0;
+}
+
+DEF_TEST(headers_swap)
+{
+	struct http_server *srv = start(web("http_server_config:\n  headers:\n"
+					    "    X-Frame-Options: deny\n"),
+					0, false);
+	static const char *const paths[] = {"/metrics", "/", "/-/healthy", "/-/ready", "/nope"};
+	struct reply r;
+	char h[256], err[128];
+	size_t i;
+
+	CHECK(srv != NULL);
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		CHECK_EQ_INT(0, request("GET", paths[i], NULL, &r));
+		CHECK(header(&r, "X-Frame-Options", h, sizeof(h)) != NULL);
+		CHECK_EQ_STR("deny", h);
+		buf_free(&r.body);
+	}
+	CHECK_EQ_INT(0, http_server_set_web_config(
+			    srv, web("http_server_config:\n  headers:\n    X-Frame-Options: sameorigin\n"),
+			    err, sizeof(err)));
+	CHECK_EQ_INT(0, request("GET", "/metrics", "Accept-Encoding: gzip\r\n", &r));
+	CHECK_EQ_STR("sameorigin", header(&r, "X-Frame-Options", h, sizeof(h)));
+	CHECK_EQ_STR("gzip", header(&r, "Content-Encoding", h, sizeof(h)));
+	buf_free(&r.body);
+	CHECK_EQ_INT(0, http_server_set_web_config(srv, NULL, err, sizeof(err)));
+	CHECK_EQ_INT(0, request("GET", "/", NULL, &r));
+	CHECK(header(&r, "X-Frame-Options", h, sizeof(h)) == NULL);
+	buf_free(&r.body);
+	http_server_stop(srv);
+	return 0;
+}
+
+DEF_TEST(tls_switch_refused)
+{
+	struct http_server *srv = start(NULL, 0, false);
+	struct web_config *wc;
+	char err[128];
+
+	CHECK(srv != NULL);
+	wc = web("tls_server_config:\n  cert_file: " FIXTURES_DIR "/tls/server.crt\n"
+		 "  key_file: " FIXTURES_DIR "/tls/server.key\n");
+	CHECK(wc != NULL);
+	CHECK_EQ_INT(-EINVAL, http_server_set_web_config(srv, wc, err, sizeof(err)));
+	CHECK_CONTAINS("enabling TLS needs a restart", err);
+	http_server_stop(srv);
+	return 0;
+}
+
+DEF_TEST(methods_and_limits)
+{
+	struct http_server *srv = start(NULL, 0, false);
+	struct reply r;
+	struct buf big;
+	char h[128];
+	int fd;
+
+	CHECK(srv != NULL);
+	CHECK_EQ_INT(0, request("POST", "/metrics", NULL, &r));
+	CHECK_EQ_INT(405, r.status);
+	CHECK_EQ_STR("GET, HEAD", header(&r, "Allow", h, sizeof(h)));
+	buf_free(&r.body);
+	CHECK_EQ_INT(0, request("DELETE", "/", NULL, &r));
+	CHECK_EQ_INT(405, r.status);
+	buf_free(&r.body);
+	/* Without --web.enable-lifecycle there is no reload endpoint. */
+	CHECK_EQ_INT(0, request("POST", "/-/reload", NULL, &r));
+	CHECK_EQ_INT(405, r.status);
+	buf_free(&r.body);
+	CHECK_EQ_INT(0, request("GET", "/-/reload", NULL, &r));
+	CHECK_EQ_INT(404, r.status);
+	buf_free(&r.body);
+
+	/* A 64 KiB URL and a 64 KiB header: refused, never buffered whole. */
+	buf_init(&big);
+	buf_puts(&big, "GET /");
+	while (big.len < 65536)
+		buf_puts(&big, "aaaaaaaaaaaaaaaa");
+	buf_puts(&big, " HTTP/1.1\r\nHost: x\r\n\r\n");
+	CHECK(buf_error(&big) == 0);
+	fd = connect_port();
+	CHECK(fd >= 0);
+	exchange(fd, big.data, big.len, &r);
+	printf("  64 KiB URL: %d\n", r.status);
+	CHECK(r.status == 414 || r.status == 431);
+	buf_free(&r.body);
+	buf_reset(&big);
+	buf_puts(&big, "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: ");
+	while (big.len < 65536)
+		buf_puts(&big, "bbbbbbbbbbbbbbbb");
+	buf_puts(&big, "\r\n\r\n");
+	fd = connect_port();
+	CHECK(fd >= 0);
+	exchange(fd, big.data, big.len, &r);
+	printf("  64 KiB header: %d\n", r.status);
+	CHECK_EQ_INT(431, r.status);
+	buf_free(&r.body);
+	buf_free(&big);
+	http_server_stop(srv);
+	return 0;
+}
+
+struct post_arg {
+	struct reply r;
+	int rc;
+};
+
+static void *post_reload(void *p)
+{
+	struct post_arg *a = p;
+
+	a->rc = request("POST", "/-/reload", NULL, &a->r);
+	return NULL;
+}
+
+/* One POST /-/reload holds the only request slot while it waits for the
+ * main loop: a scrape meanwhile gets 503; the answer frees the slot. */
+DEF_TEST(reload_and_max_requests)
+{
+	struct http_server *srv = start(NULL, 1, true);
+	struct post_arg a;
+	struct reply r;
+	pthread_t t;
+	int i, st = 0;
+
+	CHECK(srv != NULL);
+	memset(&a, 0, sizeof(a));
+	CHECK_EQ_INT(0, pthread_create(&t, NULL, post_reload, &a));
+	for (i = 0; i < 100; i++) {
+		CHECK_EQ_INT(0, request("GET", "/metrics", NULL, &r));
+		st = r.status;
+		buf_free(&r.body);
+		if (st == 503)
+			break;
+		usleep(10000);
+	}
+	CHECK_EQ_INT(503, st);
+	http_server_reload_done(srv, 0);
+	pthread_join(t, NULL);
+	CHECK_EQ_INT(0, a.rc);
+	CHECK_EQ_INT(200, a.r.status);
+	buf_free(&a.r.body);
+	CHECK_EQ_INT(0, request("GET", "/metrics", NULL, &r));
+	CHECK_EQ_INT(200, r.status);
+	buf_free(&r.body);
+
+	/* A failed reload is a 500. */
+	memset(&a, 0, sizeof(a));
+	CHECK_EQ_INT(0, pthread_create(&t, NULL, post_reload, &a));
+	usleep(200000);
+	http_server_reload_done(srv, -EINVAL);
+	pthread_join(t, NULL);
+	CHECK_EQ_INT(500, a.r.status);
+	buf_free(&a.r.body);
+	CHECK_EQ_INT(0, request("GET", "/-/reload", NULL, &r));
+	CHECK_EQ_INT(405, r.status);
+	buf_free(&r.body);
+	/* Stopping with a reload still pending must not hang or crash. */
+	memset(&a, 0, sizeof(a));
+	CHECK_EQ_INT(0, pthread_create(&t, NULL, post_reload, &a));
+	usleep(200000);
+	http_server_stop(srv);
+	pthread_join(t, NULL);
+	return 0;
+}
+
+int main(void)
+{
+	struct crypt_data cd;
+	const char *salt, *h;
+
+	/* POST /-/reload sends SIGHUP to the process. */
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	memset(&cd, 0, sizeof(cd));
+	salt = crypt_gensalt_rn("$2y$", 10, NULL, 0, cd.setting, (int)sizeof(cd.setting));
+	h = salt ? crypt_rn("secret", salt, &cd, (int)sizeof(cd)) : NULL;
+	if (!h || h[0] != '$') {
+		printf("libcrypt cannot make bcrypt hashes\n0 passed, 1 failed\n");
+		return 1;
+	}
+	snprintf(hash_secret, sizeof(hash_secret), "%s", h);
+
+	RUN_TEST(basic_auth);
+	RUN_TEST(headers_swap);
+	RUN_TEST(tls_switch_refused);
+	RUN_TEST(methods_and_limits);
+	RUN_TEST(reload_and_max_requests);
+	END_TEST;
+}
