@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <linux/inet_diag.h>
 
 #include "common/buf.h"
@@ -17,12 +18,21 @@
 
 /* NLM_F_DUMP_INTR restarts before a namespace is declared failed. */
 #define COLLECT_MAX_ATTEMPTS 4
+/* How long a port that stopped listening keeps its service (host
+ * namespace). Long enough for an orphan to finish its retransmissions
+ * (tcp_orphan_retries), short enough for labels not to linger. */
+#define LISTEN_STICKY_S 600
 
 struct collector {
 	void *recv_buf;
 	const struct config *cfg;
 	struct collect_options opt;
 	struct port_set listening;
+	/* Host namespace: when each port was last seen listening (seconds on
+	 * the monotonic clock, 0 = never), so that a server's sockets stay
+	 * its service's for a while after the listener is gone: the seed's
+	 * orphaned FIN-WAIT-1 socket outlives the killed server. */
+	uint32_t *listen_seen;
 	struct service_table *table;
 	/* Per namespace: the table's counts before they are merged, and
 	 * where each table entry lands in the result. */
@@ -105,6 +115,7 @@ void collector_free(struct collector *c)
 	buf_free(&c->bytecode);
 	free(c->scratch);
 	free(c->pod_scratch);
+	free(c->listen_seen);
 	free(c->map);
 	free(c->index);
 	free(c->recv_buf);
@@ -313,6 +324,35 @@ static int dump_listeners(struct collector *c, struct nl_sock *sk, uint64_t *cou
 	return 0;
 }
 
+static uint32_t mono_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint32_t)ts.tv_sec + 1; /* never 0: 0 means "never seen" */
+}
+
+/* Remember the listeners just dumped, and add back those seen within
+ * LISTEN_STICKY_S. Without it an auto service vanishes with its listener,
+ * and with it the series that would show its orphaned sockets. */
+static int sticky_listeners(struct collector *c)
+{
+	uint32_t now = mono_seconds();
+
+	if (!c->listen_seen) {
+		c->listen_seen = calloc(65536, sizeof(*c->listen_seen));
+		if (!c->listen_seen)
+			return -ENOMEM;
+	}
+	for (uint32_t port = 1; port <= 65535; port++) {
+		if (port_set_has(&c->listening, (uint16_t)port))
+			c->listen_seen[port] = now;
+		else if (c->listen_seen[port] && now - c->listen_seen[port] <= LISTEN_STICKY_S)
+			port_set_add(&c->listening, (uint16_t)port);
+	}
+	return 0;
+}
+
 /* Compile the ports the table can claim into c->bytecode. False when
  * every socket may match (unmatched is counted), when there are too many
  * ranges to be worth it, or when the kernel refused a filter before. */
@@ -391,6 +431,11 @@ static int collect_ns_once(struct collector *c, struct nl_sock *sk, uint32_t ns_
 		r = dump_listeners(c, sk, n_listening);
 		if (r < 0)
 			return r;
+		if (ns_index == 0) {
+			r = sticky_listeners(c);
+			if (r < 0)
+				return r;
+		}
 	}
 	service_table_free(c->table);
 	c->table = NULL;

@@ -249,6 +249,34 @@ def seed():
 
 
 @scenario
+def default_config():
+    """The built-in config (no --config.file): the server's listening port
+    is an inbound service listen_12345 and stays one after the server dies,
+    so its orphaned FIN-WAIT-1 socket is counted there; the client is
+    counted as unmatched/outbound; no kernel filter (every socket may
+    match)."""
+    with Netns("default") as ns, Exporter(ns, None) as exp:
+        srv = start_server(ns)
+        cli, cport = connect(ns, srv)
+        listen = ("listen_%d" % PORT, "inbound")
+        unmatched_out = ("unmatched", "outbound")
+        exp.wait_for(lambda s: s.value(metric("established"), tcp_service=listen[0], direction=listen[1]) == 1,
+                     timeout=10, what="listen_12345/inbound established 1")
+        ns.iptables("-A", "INPUT", "-p", "tcp", "-d", "127.0.0.1", "--dport", str(cport), "-j", "DROP")
+        srv.kill()
+        s = expect(exp, {listen: {"retransmitting": 1, "established": 0,
+                                  "longest_unanswered_seconds": Cmp(">", 0)},
+                         unmatched_out: {"established": 1, "retransmitting": 0}},
+                   timeout=15, what="orphan retransmitting on listen_12345, client unmatched/outbound")
+        agree(s.value("halfopen_collection_kernel_filter") == 0,
+              "the built-in config counts unmatched sockets: no kernel filter expected", exp)
+        srv_row = ss_expect(ns, lambda r: r["state"] == "FIN-WAIT-1" and r["lport"] == PORT,
+                            "the server socket is FIN-WAIT-1")
+        print("ss server:", show(srv_row))
+        del cli
+
+
+@scenario
 def ipv6():
     with Netns("ipv6") as ns, Exporter(ns, SEED_CONFIG) as exp:
         _, cport, _ = seed_setup(ns, exp, family=6)
