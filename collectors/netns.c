@@ -84,6 +84,7 @@ static size_t seen_hash(uint64_t dev, uint64_t ino, size_t slots)
 	return (size_t)(h >> 32) & (slots - 1);
 }
 
+/* The slot of namespace (dev, ino) in this scan's set, or NULL. */
 static struct seen *seen_find(const struct netns_registry *r, uint64_t dev, uint64_t ino)
 {
 	size_t i;
@@ -268,6 +269,7 @@ static void copy_name(struct netns_entry *e, const char *name)
 	e->name[n] = '\0';
 }
 
+/* Hold *s (taking over its handle). 0 or -ENOMEM. */
 static int slot_append(struct netns_registry *r, const struct slot *s)
 {
 	if (r->n == r->cap) {

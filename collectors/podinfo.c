@@ -424,6 +424,7 @@ static int cgroup_pod_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Map cgroup id to m->pods[pod]. 0 or -ENOMEM. */
 static int cgroups_add(struct podinfo_cgroups *m, uint64_t id, size_t pod)
 {
 	if (m->n == m->cap) {
@@ -521,8 +522,8 @@ int podinfo_cgroups_scan(const char *root, const struct podinfo_pods *pods, size
 		return -ENOMEM;
 	fd = open_cgroup2(root);
 	if (fd < 0) {
-		free(m);
-		return fd;
+		r = fd;
+		goto done;
 	}
 	st[0].d = fdopendir(fd);
 	if (!st[0].d) {

@@ -674,7 +674,7 @@ static int parse_service(struct ctx *c, yaml_node_t *n, const char *path, struct
 {
 	struct field f[] = {
 	    {"name", NULL, NULL},  {"direction", NULL, NULL},	{"ports", NULL, NULL},
-	    {"cidrs", NULL, NULL}, {"stale_after", NULL, NULL},
+	    {"cidrs", NULL, NULL}, {"stale_after", NULL, NULL}, {"destroy_after", NULL, NULL},
 	};
 	struct service_config *svc = &cfg->services[idx];
 	char d[SHOW_SIZE + 2], child[PATH_LEN], shown[SHOW_SIZE];
@@ -729,6 +729,12 @@ static int parse_service(struct ctx *c, yaml_node_t *n, const char *path, struct
 	if (f[4].value) {
 		path_key(child, path, "stale_after");
 		rc = parse_duration_field(c, f[4].value, child, &svc->stale_after_ms);
+		if (rc)
+			return rc;
+	}
+	if (f[5].value) {
+		path_key(child, path, "destroy_after");
+		rc = parse_duration_field(c, f[5].value, child, &svc->destroy_after_ms);
 		if (rc)
 			return rc;
 	}

@@ -37,6 +37,9 @@ struct service_config {
 	struct cidr *cidrs;
 	size_t n_cidrs; /* 0: any peer */
 	uint32_t stale_after_ms; /* resolved: the service's own or the default */
+	/* Remediation opt-in: destroy sockets retransmitting or keepalive
+	 * probing unanswered for this long (SOCK_DESTROY). 0: never. */
+	uint32_t destroy_after_ms;
 };
 
 struct config {

@@ -72,6 +72,7 @@ enum fixed_response {
 	R_RELOAD_OK,
 	R_RELOAD_FAILED,
 	R_RELOAD_METHOD,
+	R_INTERNAL,
 	R_COUNT,
 };
 
@@ -115,6 +116,8 @@ struct auth_entry {
 
 struct http_server {
 	struct MHD_Daemon *daemon;
+	const struct http_route *routes;
+	size_t n_routes;
 	char *telemetry_path;
 	char *version;
 	bool tls;
@@ -453,6 +456,7 @@ static struct web_gen *gen_new(const struct http_server *srv, struct web_config 
 	f[R_RELOAD_FAILED] =
 	    static_text("failed to reload config; the exporter's log says why", wc);
 	f[R_RELOAD_METHOD] = static_text("Only POST or PUT requests allowed", wc);
+	f[R_INTERNAL] = static_text("internal error", wc);
 	for (i = 0; i < R_COUNT; i++)
 		if (!f[i])
 			goto fail;
@@ -1106,6 +1110,58 @@ static enum MHD_Result serve_metrics(struct http_server *srv, struct MHD_Connect
 	return ret;
 }
 
+struct http_request {
+	struct MHD_Connection *mc;
+};
+
+const char *http_request_arg(const struct http_request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->mc, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *http_request_header(const struct http_request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->mc, MHD_HEADER_KIND, name);
+}
+
+/* Contract: run route r and queue its answer, with the web config's
+ * headers like every other response. The body goes to MHD without a
+ * copy; a handler error or an allocation failure is a 500. */
+static enum MHD_Result serve_route(struct http_server *srv, const struct http_route *r,
+				   struct MHD_Connection *mc)
+{
+	struct http_request req = {.mc = mc};
+	const char *ctype = CONTENT_TYPE_TEXT;
+	struct MHD_Response *resp;
+	struct web_gen *g;
+	enum MHD_Result ret;
+	struct buf b;
+	size_t len;
+	char *data;
+	int status;
+
+	buf_init(&b);
+	status = r->fn(r->ctx, &req, &b, &ctype);
+	if (status < 0 || buf_error(&b)) {
+		buf_free(&b);
+		return queue_fixed(srv, mc, MHD_HTTP_INTERNAL_SERVER_ERROR, R_INTERNAL);
+	}
+	data = buf_steal(&b, &len);
+	pthread_mutex_lock(&srv->lock);
+	g = gen_ref(srv->gen);
+	pthread_mutex_unlock(&srv->lock);
+	resp = make_response(data ? data : "", len, ctype,
+			     data ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT, g->wc);
+	gen_unref(g);
+	if (!resp) {
+		free(data);
+		return MHD_NO;
+	}
+	ret = MHD_queue_response(mc, (unsigned)status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 /* Contract (MHD access handler): the first call comes once MHD has the
  * request header (begin_request decides whether it goes on); GET and HEAD
  * are answered on a later call, once MHD has the whole request: MHD 0.9.75
@@ -1140,6 +1196,9 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *mc, cons
 		return serve_reload(srv, c, mc);
 	if (strcmp(url, srv->telemetry_path) == 0)
 		return serve_metrics(srv, mc);
+	for (size_t i = 0; i < srv->n_routes; i++)
+		if (strcmp(url, srv->routes[i].path) == 0)
+			return serve_route(srv, &srv->routes[i], mc);
 	if (strcmp(url, "/") == 0)
 		return queue_fixed(srv, mc, MHD_HTTP_OK, R_LANDING);
 	if (strcmp(url, "/-/healthy") == 0)
@@ -1255,6 +1314,8 @@ int http_server_start(const struct http_options *opt, struct http_server **out, 
 	srv->tls = wc && wc->tls;
 	srv->enable_lifecycle = opt->enable_lifecycle;
 	srv->max_requests = opt->max_requests ? opt->max_requests : HTTP_DEFAULT_MAX_REQUESTS;
+	srv->routes = opt->routes;
+	srv->n_routes = opt->n_routes;
 	srv->telemetry_path = strdup(path);
 	srv->version = strdup(opt->version ? opt->version : "");
 	if (!srv->telemetry_path || !srv->version) {

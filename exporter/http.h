@@ -35,7 +35,32 @@
 
 struct web_config;
 
+struct buf;
+
+/* One request as a route handler sees it (valid during the call). */
+struct http_request;
+/* The decoded value of query argument name, or NULL. */
+const char *http_request_arg(const struct http_request *req, const char *name);
+/* The value of request header name (case-insensitive), or NULL. */
+const char *http_request_header(const struct http_request *req, const char *name);
+
+/* A handler for one extra GET/HEAD path, run on the server's threads
+ * after authentication: append the body to out (a fresh buffer), set
+ * *content_type (a static string), return the HTTP status, or a negative
+ * errno for a 500. */
+typedef int (*http_route_fn)(void *ctx, const struct http_request *req, struct buf *out,
+			     const char **content_type);
+
+struct http_route {
+	const char *path; /* exact match, e.g. "/sockets" */
+	http_route_fn fn;
+	void *ctx;
+};
+
 struct http_options {
+	/* Extra paths (e.g. /sockets); the array must outlive the server. */
+	const struct http_route *routes;
+	size_t n_routes;
 	const char *listen_address; /* "host:port", ":port", "[v6]:port" */
 	const char *telemetry_path; /* "/metrics" */
 	const char *version;        /* shown on the landing page */

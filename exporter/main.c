@@ -8,6 +8,7 @@
  * synchronously (sigtimedwait) between collections: SIGHUP reloads the
  * config, SIGTERM/SIGINT stop. */
 #include <errno.h>
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -18,6 +19,9 @@
 
 #include "collectors/aggregate.h"
 #include "collectors/netns.h"
+#include "collectors/sockdestroy.h"
+#include "collectors/suspects.h"
+#include "exporter/sockets_page.h"
 #include "collectors/sockdiag.h"
 #include "common/buf.h"
 #include "config/config.h"
@@ -43,6 +47,8 @@ struct options {
 	const char *log_format;
 	unsigned max_requests;
 	bool netns_all;
+	bool sockets_page;        /* --web.enable-sockets-page */
+	bool remediation_dry_run; /* --remediation.dry-run */
 	bool pod_labels;
 	unsigned long max_series;
 	const char *procfs;
@@ -64,6 +70,10 @@ static void usage(FILE *f)
 		"  --config.file=PATH           YAML config (default: built-in, see README)\n"
 		"  --config.check, -n           validate the config and exit (0 valid, 1 not)\n"
 		"  --collector.interval=DUR     time between socket dumps (default %s)\n"
+		"  --web.enable-sockets-page    serve the suspect sockets on /sockets (off: it\n"
+		"                               shows peer addresses)\n"
+		"  --remediation.dry-run        log the sockets destroy_after would destroy,\n"
+		"                               destroy none\n"
 		"  --collector.netns=MODE       host: this network namespace; all: every one on\n"
 		"                               the node (needs CAP_SYS_ADMIN, CAP_SYS_PTRACE)\n"
 		"  --collector.netns.dir=DIR    named namespaces (default /var/run/netns)\n"
@@ -97,6 +107,8 @@ enum {
 	OPT_LOG_FORMAT,
 	OPT_VERSION,
 	OPT_NETNS,
+	OPT_SOCKETS_PAGE,
+	OPT_DRY_RUN,
 	OPT_NETNS_DIR,
 	OPT_POD_LABELS,
 	OPT_POD_LOGS,
@@ -119,6 +131,8 @@ static const struct option long_options[] = {
 	{"log.format", required_argument, NULL, OPT_LOG_FORMAT},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{"collector.netns", required_argument, NULL, OPT_NETNS},
+	{"web.enable-sockets-page", no_argument, NULL, OPT_SOCKETS_PAGE},
+	{"remediation.dry-run", no_argument, NULL, OPT_DRY_RUN},
 	{"collector.netns.dir", required_argument, NULL, OPT_NETNS_DIR},
 	{"collector.pod-labels", no_argument, NULL, OPT_POD_LABELS},
 	{"collector.pod-logs-dir", required_argument, NULL, OPT_POD_LOGS},
@@ -199,6 +213,12 @@ static int parse_args(int argc, char **argv, struct options *o)
 						"got \"%s\"\n", optarg);
 				return -1;
 			}
+			break;
+		case OPT_SOCKETS_PAGE:
+			o->sockets_page = true;
+			break;
+		case OPT_DRY_RUN:
+			o->remediation_dry_run = true;
 			break;
 		case OPT_NETNS_DIR:
 			o->netns_dir = optarg;
@@ -329,6 +349,11 @@ struct exporter {
 	struct config *cfg;
 	struct web_config *web; /* until the HTTP server takes it */
 	struct netns_registry *nsreg;
+	struct suspects *suspects;
+	/* The /sockets page's snapshot, swapped after each collection and
+	 * referenced by the HTTP threads. */
+	pthread_mutex_t snap_lock;
+	struct suspect_snapshot *snap;
 	char cgroup_root[512];
 	struct collector *collector;
 	struct http_server *http;
@@ -349,6 +374,7 @@ static int publish(struct exporter *ex)
 
 	buf_reset(&ex->body);
 	exposition_render(res, &ex->stats, &ex->body);
+	suspects_render(ex->suspects, &ex->body);
 	process_metrics_render("/proc", &ex->body);
 	if (buf_error(&ex->body))
 		return buf_error(&ex->body);
@@ -371,7 +397,9 @@ static bool pod_of_cgroup(void *ctx, uint64_t cgroup_id, struct pod_ref *out)
  * that fails (it may be vanishing right now) is counted in the result. */
 static int collect_namespaces(struct exporter *ex, struct collection_result *res)
 {
+	const struct collect_hooks hooks = {suspects_observe, ex->suspects};
 	struct collect_options copt = {
+		.hooks = &hooks,
 		.pod_labels = ex->opt.pod_labels,
 		.max_series = ex->opt.max_series,
 		.pod_of_cgroup = ex->opt.pod_labels ? pod_of_cgroup : NULL,
@@ -413,6 +441,8 @@ static int collect_namespaces(struct exporter *ex, struct collection_result *res
 
 		r = collector_collect_ns(ex->collector, e->sk, (uint32_t)i,
 					 e->is_host || !e->pod.uid[0] ? NULL : &pod, res);
+		if (r < 0)
+			suspects_ns_incomplete(ex->suspects, (uint32_t)i);
 		if (r < 0 && e->is_host)
 			return r;
 	}
@@ -440,6 +470,113 @@ static void check_overrun(struct exporter *ex)
 	}
 }
 
+/* remediation_ops.destroy_after_ms: the configured service's
+ * destroy_after; auto and unmatched services have none. */
+static uint32_t destroy_after_of(void *ctx, const char *name, enum direction dir)
+{
+	const struct exporter *ex = ctx;
+
+	for (size_t i = 0; i < ex->cfg->n_services; i++) {
+		const struct service_config *s = &ex->cfg->services[i];
+
+		if (s->direction == dir && strcmp(s->name, name) == 0)
+			return s->destroy_after_ms;
+	}
+	return 0;
+}
+
+static void format_endpoint(uint8_t family, const uint8_t *addr, uint16_t port, char *out,
+			    size_t len)
+{
+	char a[INET6_ADDRSTRLEN] = "?";
+
+	inet_ntop(family == AF_INET6 ? AF_INET6 : AF_INET, addr, a, sizeof(a));
+	snprintf(out, len, family == AF_INET6 ? "[%s]:%u" : "%s:%u", a, (unsigned)port);
+}
+
+/* remediation_ops.destroy: SOCK_DESTROY through the handle of the
+ * socket's namespace (indices are those of the collection just done),
+ * and one log line either way. */
+static int destroy_suspect(void *ctx, const struct suspect_info *s, bool dry_run)
+{
+	struct exporter *ex = ctx;
+	const struct netns_entry *e = s->ns_index < netns_registry_count(ex->nsreg)
+					      ? netns_registry_get(ex->nsreg, s->ns_index)
+					      : NULL;
+	struct sockdestroy_target t;
+	char local[INET6_ADDRSTRLEN + 9], peer[INET6_ADDRSTRLEN + 9], ms[24], ns[12], pod[320];
+	const char *dir = s->direction == DIRECTION_OUTBOUND ? "outbound" : "inbound";
+	int r = 0;
+
+	suspect_destroy_target(s, &t);
+	if (!dry_run)
+		r = e ? sockdestroy(e->sk, &t) : -ENOENT;
+	format_endpoint(s->family, s->saddr, s->sport, local, sizeof(local));
+	format_endpoint(s->family, s->daddr, s->dport, peer, sizeof(peer));
+	fmt_u64(ms, sizeof(ms), s->unanswered_ms);
+	fmt_u64(ns, sizeof(ns), s->ns_index);
+	snprintf(pod, sizeof(pod), "%s%s%s", s->pod_namespace, s->pod[0] ? "/" : "", s->pod);
+	if (dry_run)
+		log_kv(LOG_LEVEL_INFO, "Would destroy suspect socket (dry run)", "service", s->service,
+		       "direction", dir, "local", local, "peer", peer, "unanswered_ms", ms, "netns", ns,
+		       "pod", pod, NULL);
+	else if (r == 0)
+		log_kv(LOG_LEVEL_WARN, "Destroyed suspect socket", "service", s->service, "direction",
+		       dir, "local", local, "peer", peer, "unanswered_ms", ms, "netns", ns, "pod", pod,
+		       NULL);
+	else if (r == -ENOENT)
+		log_kv(LOG_LEVEL_DEBUG, "Suspect socket already gone", "service", s->service, "local",
+		       local, "peer", peer, NULL);
+	else
+		log_kv(LOG_LEVEL_ERROR, "Destroying suspect socket failed", "service", s->service,
+		       "direction", dir, "local", local, "peer", peer, "err", strerror(-r), NULL);
+	return r;
+}
+
+/* After the tracker's end(): remediation, then the page's snapshot. */
+static void after_collection(struct exporter *ex, uint64_t now_ms)
+{
+	const struct remediation_ops ops = {destroy_after_of, destroy_suspect, ex};
+	struct suspect_snapshot *snap, *old;
+
+	suspects_remediate(ex->suspects, now_ms, ex->opt.remediation_dry_run, &ops);
+	if (!ex->opt.sockets_page ||
+	    suspects_snapshot(ex->suspects, SOCKETS_PAGE_MAX_LIMIT, &snap) < 0)
+		return; /* the page keeps the previous snapshot */
+	snap->unix_time = now_realtime();
+	pthread_mutex_lock(&ex->snap_lock);
+	old = ex->snap;
+	ex->snap = snap;
+	pthread_mutex_unlock(&ex->snap_lock);
+	suspect_snapshot_unref(old);
+}
+
+/* http_route_fn for /sockets. */
+static int sockets_route(void *ctx, const struct http_request *req, struct buf *out,
+			 const char **content_type)
+{
+	struct exporter *ex = ctx;
+	struct suspect_snapshot *snap = NULL;
+	struct sockets_page_query q;
+	int r = sockets_page_parse_query(http_request_arg(req, "limit"),
+					 http_request_arg(req, "format"),
+					 http_request_header(req, "Accept"), &q);
+
+	if (r < 0) {
+		*content_type = "text/plain; charset=utf-8";
+		buf_puts(out, "bad query: limit=1..1000, format=json|html\n");
+		return 400;
+	}
+	pthread_mutex_lock(&ex->snap_lock);
+	if (ex->snap)
+		snap = suspect_snapshot_ref(ex->snap);
+	pthread_mutex_unlock(&ex->snap_lock);
+	r = sockets_page_render(snap, &q, out);
+	suspect_snapshot_unref(snap);
+	*content_type = sockets_page_content_type(q.format);
+	return r < 0 ? r : 200;
+}
+
 static void collect(struct exporter *ex)
 {
 	int scratch = ex->good == 0 ? 1 : 0;
@@ -448,7 +585,10 @@ static void collect(struct exporter *ex)
 	int r;
 
 	clock_gettime(CLOCK_MONOTONIC, &a);
+	suspects_begin(ex->suspects, t0);
 	r = collect_namespaces(ex, &ex->results[scratch]);
+	suspects_end(ex->suspects, r == 0, r == 0 ? &ex->results[scratch] : NULL);
+	after_collection(ex, t0);
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	ex->stats.collections_total++;
 	if (r == 0) {
@@ -517,6 +657,19 @@ static int reload_web_config(struct exporter *ex)
 	return r;
 }
 
+/* Whether a service opted into remediation (and it is not a dry run):
+ * only then is CAP_NET_ADMIN kept. A reload that adds destroy_after later
+ * finds it dropped; its attempts then fail with EPERM, logged. */
+static bool remediation_configured(const struct exporter *ex)
+{
+	if (ex->opt.remediation_dry_run)
+		return false;
+	for (size_t i = 0; i < ex->cfg->n_services; i++)
+		if (ex->cfg->services[i].destroy_after_ms)
+			return true;
+	return false;
+}
+
 /* http_options.after_bind: the listening socket is bound and no thread
  * exists yet, so what is dropped here is dropped for every thread. */
 static int drop_privileges(void *arg)
@@ -524,6 +677,7 @@ static int drop_privileges(void *arg)
 	struct exporter *ex = arg;
 	struct privileges_want want = {
 		.other_netns = ex->opt.netns_all,
+		.remediation = remediation_configured(ex),
 		.runas_user = ex->opt.runas_user,
 	};
 	struct privileges_report rep;
@@ -583,7 +737,10 @@ static int wait_signal(const sigset_t *set, uint64_t deadline_ms)
 
 static int run(struct exporter *ex)
 {
+	const struct http_route routes[] = {{SOCKETS_PAGE_PATH, sockets_route, ex}};
 	struct http_options hopt = {
+		.routes = routes,
+		.n_routes = ex->opt.sockets_page ? 1 : 0,
 		.listen_address = ex->opt.listen_address,
 		.telemetry_path = ex->opt.telemetry_path,
 		.version = HALFOPEN_VERSION,
@@ -630,6 +787,9 @@ static int run(struct exporter *ex)
 	r = collector_new(&ex->collector);
 	if (r < 0)
 		return r;
+	r = suspects_new(NULL, &ex->suspects);
+	if (r < 0)
+		return r;
 	ex->web = NULL; /* the server takes it over, whatever happens */
 	r = http_server_start(&hopt, &ex->http, errmsg, sizeof(errmsg));
 	if (r < 0) {
@@ -670,6 +830,7 @@ int main(int argc, char **argv)
 	memset(&ex, 0, sizeof(ex));
 	ex.good = -1;
 	buf_init(&ex.body);
+	pthread_mutex_init(&ex.snap_lock, NULL);
 
 	r = parse_args(argc, argv, &ex.opt);
 	if (r != 0)
@@ -715,6 +876,9 @@ int main(int argc, char **argv)
 
 	http_server_stop(ex.http);
 	collector_free(ex.collector);
+	suspects_free(ex.suspects);
+	suspect_snapshot_unref(ex.snap);
+	pthread_mutex_destroy(&ex.snap_lock);
 	netns_registry_free(ex.nsreg);
 	collection_result_free(&ex.results[0]);
 	collection_result_free(&ex.results[1]);
