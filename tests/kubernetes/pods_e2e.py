@@ -22,8 +22,9 @@ report:
   - connections of the other pods under their namespace and pod;
   - the hostNetwork pod's connection under its namespace and pod;
   - the pinned-only namespace's sockets;
-and when pod batch/worker-7f9c is deleted mid-run, its series disappear
-and the exporter holds one socket descriptor less.
+and it holds exactly one sock_diag socket inside a pod's namespace, the
+same one across collections; when pod batch/worker-7f9c is deleted mid-run,
+its series disappear and that socket is closed.
 
 Finally (unless --no-cost) it measures halfopen_collection_duration_seconds
 and the exporter's RSS with 1, 10 and 50 extra namespaces.
@@ -219,15 +220,24 @@ def _in_cgroup(pid, path):
         return False
 
 
-def socket_fds(pid):
-    n = 0
+def socket_inodes(pid):
+    """Inodes of the sockets pid holds."""
+    out = set()
     for fd in os.listdir("/proc/%d/fd" % pid):
         try:
-            if os.readlink("/proc/%d/fd/%s" % (pid, fd)).startswith("socket:"):
-                n += 1
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
         except OSError:
-            pass
-    return n
+            continue
+        if link.startswith("socket:["):
+            out.add(int(link[8:-1]))
+    return out
+
+
+def sock_diag_inodes(ns):
+    """Inodes of the NETLINK_SOCK_DIAG (protocol 4) sockets that live in
+    ns, whoever holds them (/proc/net/netlink as seen from inside)."""
+    lines = ns.exec(["cat", "/proc/net/netlink"]).stdout.splitlines()[1:]
+    return {int(f[-1]) for f in (l.split() for l in lines) if len(f) >= 10 and f[1] == "4"}
 
 
 def rss_kib(pid):
@@ -336,11 +346,19 @@ def scenario(res, node, cost):
                 "--path.sysfs=" + os.path.join(node.root, "sys"),
                 "--collector.netns.dir=" + node.netns_dir,
                 "--collector.pod-logs-dir=" + node.pod_logs]
-        with Exporter(host, CONFIG, interval="1s", extra_args=args) as exp:
+        # The first collection covers every namespace of the machine: on a
+        # machine busy with other tests it can take long, and so can every
+        # later one. Waits are scaled by what it took.
+        with Exporter(host, CONFIG, interval="1s", extra_args=args, ready_timeout=180) as exp:
+            took = exp.samples().value("halfopen_collection_duration_seconds") or 0
+            t = max(15.0, 3 * took + 10)
+            if took > 1:
+                print("note: a collection takes %.1fs here (a busy machine): waits of %.0fs"
+                      % (took, t))
             def first_pass():
                 exp.wait_for(lambda s: (s.value("halfopen_established_sockets", tcp_service="backend",
                                                 direction="outbound", **web.labels()) or 0) >= 1,
-                             15, "web-0's backend connection under namespace=shop, pod=web-0")
+                             t, "web-0's backend connection under namespace=shop, pod=web-0")
             res.check("pod netns discovered, socket attributed to shop/web-0", first_pass)
 
             # The backend goes silent; the client's data is retransmitted.
@@ -353,7 +371,7 @@ def scenario(res, node, cost):
                 exp.wait_for(lambda s: (s.value("halfopen_retransmitting_sockets",
                                                 tcp_service="backend", direction="outbound",
                                                 **web.labels()) or 0) >= 1,
-                             20, "half-open backend connection retransmitting in shop/web-0")
+                             t, "half-open backend connection retransmitting in shop/web-0")
             res.check("half-open connection in shop/web-0 reported under its service and pod",
                       half_open)
 
@@ -361,36 +379,50 @@ def scenario(res, node, cost):
                 exp.wait_for(lambda s: all((s.value("halfopen_established_sockets", tcp_service=svc,
                                                     direction="outbound", **p.labels()) or 0) >= 1
                                            for svc, p in (("queue", worker), ("cache", cache))),
-                             15, "queue in batch/worker-7f9c and cache in data/cache-0 (pinned)")
+                             t, "queue in batch/worker-7f9c and cache in data/cache-0 (pinned)")
             res.check("cgroupfs and systemd-driver pods attributed (worker-7f9c, cache-0)", others)
 
             def hostnet():
                 exp.wait_for(lambda s: (s.value("halfopen_established_sockets",
                                                 tcp_service="apiserver", direction="outbound",
                                                 **agent.labels()) or 0) == 1,
-                             15, "hostNetwork agent's socket under kube-system/node-agent-x2x9q")
+                             t, "hostNetwork agent's socket under kube-system/node-agent-x2x9q")
             res.check("hostNetwork pod's socket attributed through its cgroup id", hostnet)
 
             def orphan():
                 exp.wait_for(lambda s: sum(v for k, v in s.series("halfopen_established_sockets",
                                                                   tcp_service="orphan").items()) >= 1,
-                             15, "sockets of the namespace known only by its netns_dir pin")
+                             t, "sockets of the namespace known only by its netns_dir pin")
             res.check("namespace pinned in netns_dir without processes is dumped", orphan)
 
+            # The exporter's handle inside worker-7f9c: exactly one, kept
+            # across collections (opened once, not per collection).
+            held = {}
+
+            def one_handle():
+                held["ino"] = sock_diag_inodes(worker_ns) & socket_inodes(exp.proc.pid)
+                if len(held["ino"]) != 1:
+                    raise ScenarioFailure("exporter holds %d sock_diag sockets in the worker "
+                                          "namespace, want 1" % len(held["ino"]))
+                start = exp.samples().value("halfopen_collections_total")
+                exp.wait_for(lambda s: s.value("halfopen_collections_total") >= start + 2, t,
+                             "two more collections")
+                if not held["ino"] <= socket_inodes(exp.proc.pid):
+                    raise ScenarioFailure("the handle in the worker namespace was reopened")
+            res.check("one netlink socket per namespace, kept across collections", one_handle)
+
             # Delete worker-7f9c: processes gone, namespace deleted.
-            before = socket_fds(exp.proc.pid)
             worker_ns.destroy()
             stack.remove(worker_ns)
 
             def gone():
-                exp.wait_for(lambda s: not has_pod_series(s, worker), 15,
+                exp.wait_for(lambda s: not has_pod_series(s, worker), t,
                              "every series of batch/worker-7f9c gone after the pod was deleted")
             res.check("deleted pod's series disappear", gone)
 
             def fd_closed():
-                wait_until(lambda: socket_fds(exp.proc.pid) == before - 1, 10,
-                           "exporter socket descriptors %d -> %d (now %d)" % (
-                               before, before - 1, socket_fds(exp.proc.pid)))
+                wait_until(lambda: not (held.get("ino", set()) & socket_inodes(exp.proc.pid)),
+                           t, "the exporter to close its socket of the deleted namespace")
             res.check("deleted namespace's netlink descriptor closed", fd_closed)
 
             def others_stay():
@@ -399,8 +431,16 @@ def scenario(res, node, cost):
                     raise ScenarioFailure("web-0 or cache-0 lost its series:\n" + s.report())
             res.check("the other pods keep their series", others_stay)
 
-            if cost:
-                measure_cost(exp)
+            if cost and took > 2:
+                print("cost: not measured: the machine is busy (a collection took %.1fs "
+                      "before any extra namespace)" % took)
+            elif cost:
+                # A measurement, not a check: a loaded machine makes it
+                # slow or noisy, never wrong.
+                try:
+                    measure_cost(exp)
+                except ScenarioFailure as e:
+                    print("cost: not measured: %s" % str(e).splitlines()[0])
         olc.close()
         olc_peer.close()
         ols.close()
