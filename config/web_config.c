@@ -548,9 +548,12 @@ static void tls_free(struct web_tls *t)
 static int parse_tls(struct ctx *c, yaml_node_t *n, struct web_config *wc)
 {
 	struct field f[] = {
-	    {"cert_file", NULL, NULL},	  {"key_file", NULL, NULL},
-	    {"client_auth_type", NULL, NULL}, {"client_ca_file", NULL, NULL},
-	    {"min_version", NULL, NULL},	  {"max_version", NULL, NULL},
+	    {"cert_file", NULL, NULL},
+	    {"key_file", NULL, NULL},
+	    {"client_auth_type", NULL, NULL},
+	    {"client_ca_file", NULL, NULL},
+	    {"min_version", NULL, NULL},
+	    {"max_version", NULL, NULL},
 	    {"prefer_server_cipher_suites", NULL, NULL},
 	};
 	struct web_tls *t;
@@ -582,19 +585,18 @@ static int parse_tls(struct ctx *c, yaml_node_t *n, struct web_config *wc)
 			return rc;
 	}
 	if (f[4].value) {
-		rc = parse_version(c, f[4].value, "tls_server_config.min_version",
-				   &t->min_version);
+		rc = parse_version(c, f[4].value, "tls_server_config.min_version", &t->min_version);
 		if (rc)
 			return rc;
 	}
 	if (f[5].value) {
-		rc = parse_version(c, f[5].value, "tls_server_config.max_version",
-				   &t->max_version);
+		rc = parse_version(c, f[5].value, "tls_server_config.max_version", &t->max_version);
 		if (rc)
 			return rc;
 	}
 	if (t->min_version > t->max_version)
-		return fail(c, f[4].value ? f[4].value : f[5].value, "tls_server_config.min_version",
+		return fail(c, f[4].value ? f[4].value : f[5].value,
+			    "tls_server_config.min_version",
 			    "min_version TLS%d is above max_version TLS%d", (int)t->min_version,
 			    (int)t->max_version);
 	/* Accepted for compatibility; like Go since 1.17, it changes nothing:
@@ -702,9 +704,10 @@ static int parse_headers(struct ctx *c, yaml_node_t *n, struct web_config *wc)
 				if (strcasecmp(value, allowed_headers[idx].values[i]) == 0)
 					ok = true;
 			if (!ok)
-				return fail(c, v, path, "invalid value \"%s\" for %s",
-					    show(shown, sizeof(shown), value, v->data.scalar.length),
-					    allowed_headers[idx].name);
+				return fail(
+				    c, v, path, "invalid value \"%s\" for %s",
+				    show(shown, sizeof(shown), value, v->data.scalar.length),
+				    allowed_headers[idx].name);
 		}
 		wc->headers[wc->n_headers].name = strdup(allowed_headers[idx].name);
 		wc->headers[wc->n_headers].value = strdup(value);
@@ -896,9 +899,9 @@ static int check_stream(struct ctx *c)
 				     ? ev.data.sequence_start.anchor
 				     : ev.data.mapping_start.anchor;
 			if (++depth > MAX_DEPTH)
-				rc = fail_at(c, -EINVAL, to_line(ev.start_mark.line),
-					     to_line(ev.start_mark.column), "",
-					     "nested too deeply");
+				rc =
+				    fail_at(c, -EINVAL, to_line(ev.start_mark.line),
+					    to_line(ev.start_mark.column), "", "nested too deeply");
 			break;
 		case YAML_SEQUENCE_END_EVENT:
 		case YAML_MAPPING_END_EVENT:
@@ -910,8 +913,7 @@ static int check_stream(struct ctx *c)
 		case YAML_ALIAS_EVENT:
 			if (++aliases > MAX_ALIASES)
 				rc = fail_at(c, -EINVAL, to_line(ev.start_mark.line),
-					     to_line(ev.start_mark.column), "",
-					     "too many aliases");
+					     to_line(ev.start_mark.column), "", "too many aliases");
 			break;
 		default:
 			break;

@@ -34,11 +34,11 @@
 /* The exporter-toolkit's client_auth_type values, same meaning as Go's
  * crypto/tls.ClientAuthType. */
 enum web_client_auth {
-	WEB_CLIENT_AUTH_NONE = 0,         /* NoClientCert (default) */
-	WEB_CLIENT_AUTH_REQUEST,          /* RequestClientCert: ask, never check */
-	WEB_CLIENT_AUTH_REQUIRE_ANY,      /* RequireAnyClientCert: demand, never check */
-	WEB_CLIENT_AUTH_VERIFY_IF_GIVEN,  /* VerifyClientCertIfGiven */
-	WEB_CLIENT_AUTH_REQUIRE_VERIFY,   /* RequireAndVerifyClientCert */
+	WEB_CLIENT_AUTH_NONE = 0,	 /* NoClientCert (default) */
+	WEB_CLIENT_AUTH_REQUEST,	 /* RequestClientCert: ask, never check */
+	WEB_CLIENT_AUTH_REQUIRE_ANY,	 /* RequireAnyClientCert: demand, never check */
+	WEB_CLIENT_AUTH_VERIFY_IF_GIVEN, /* VerifyClientCertIfGiven */
+	WEB_CLIENT_AUTH_REQUIRE_VERIFY,	 /* RequireAndVerifyClientCert */
 };
 
 enum web_tls_version {
@@ -76,7 +76,7 @@ struct web_header {
 };
 
 struct web_config {
-	char *source;        /* file path */
+	char *source;	     /* file path */
 	struct web_tls *tls; /* NULL: plain HTTP */
 	struct web_user *users;
 	size_t n_users; /* 0: no authentication */

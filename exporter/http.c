@@ -99,10 +99,10 @@ struct conn {
 	struct conn *prev, *next;
 	struct MHD_Connection *mc;
 	int fd;
-	uint64_t since_ms; /* waiting for a request header since / request since */
-	bool in_request;   /* between the header and the request's completion */
-	bool counted;      /* holds one of max_requests */
-	bool shut;	   /* deadline passed, socket shut down */
+	uint64_t since_ms;   /* waiting for a request header since / request since */
+	bool in_request;     /* between the header and the request's completion */
+	bool counted;	     /* holds one of max_requests */
+	bool shut;	     /* deadline passed, socket shut down */
 	struct web_gen *gen; /* TLS connections: the material of the handshake */
 	enum reload_state reload;
 	int reload_rc;
@@ -729,8 +729,7 @@ static bool check_password(struct http_server *srv, const struct web_config *wc,
 
 /* Contract: whether the request may proceed under gen's users (always,
  * without users). */
-static bool authorized(struct http_server *srv, const struct web_gen *g,
-		       struct MHD_Connection *mc)
+static bool authorized(struct http_server *srv, const struct web_gen *g, struct MHD_Connection *mc)
 {
 	char *user, *pass = NULL;
 	bool ok;
@@ -987,8 +986,9 @@ static void *watchdog_main(void *arg)
 			}
 			if (c->shut)
 				continue;
-			limit_ms = (c->in_request ? HTTP_REQUEST_TIMEOUT_S : HTTP_HEADER_TIMEOUT_S) *
-				   1000u;
+			limit_ms =
+			    (c->in_request ? HTTP_REQUEST_TIMEOUT_S : HTTP_HEADER_TIMEOUT_S) *
+			    1000u;
 			if (now - c->since_ms > limit_ms) {
 				shutdown(c->fd, SHUT_RDWR);
 				c->shut = true;
@@ -1028,8 +1028,7 @@ static enum MHD_Result queue_fixed(struct http_server *srv, struct MHD_Connectio
  * result of queueing the refusal (MHD closes such a connection, so a body
  * it carried is never read). */
 static enum MHD_Result begin_request(struct http_server *srv, struct conn *c,
-				     struct MHD_Connection *mc, const char *url,
-				     const char *method)
+				     struct MHD_Connection *mc, const char *url, const char *method)
 {
 	struct web_gen *g;
 	bool full, ok;
@@ -1074,7 +1073,12 @@ static enum MHD_Result serve_reload(struct http_server *srv, struct conn *c,
 	bool ask = false;
 
 	pthread_mutex_lock(&srv->lock);
-	if (c->reload == RELOAD_NONE) {
+	if (c->reload == RELOAD_NONE && srv->stopping) {
+		/* MHD may not be stopped with a suspended connection, and
+		 * http_server_stop() has already resumed the waiting ones. */
+		ret = MHD_queue_response(mc, MHD_HTTP_SERVICE_UNAVAILABLE,
+					 srv->gen->fixed[R_RELOAD_FAILED]);
+	} else if (c->reload == RELOAD_NONE) {
 		c->reload = RELOAD_WAITING;
 		c->reload_since_ms = now_ms();
 		MHD_suspend_connection(mc);
@@ -1259,7 +1263,7 @@ static unsigned fd_budget(unsigned want)
 	if (rl.rlim_cur == RLIM_INFINITY)
 		return want;
 	room = rl.rlim_cur > FD_RESERVE + THREAD_POOL_SIZE ? rl.rlim_cur - FD_RESERVE
-							     : THREAD_POOL_SIZE;
+							   : THREAD_POOL_SIZE;
 	return room < want ? (unsigned)room : want;
 }
 
@@ -1287,8 +1291,8 @@ int http_server_start(const struct http_options *opt, struct http_server **out, 
 	}
 	listen_addr = opt->listen_address ? opt->listen_address : HTTP_DEFAULT_LISTEN;
 	path = opt->telemetry_path ? opt->telemetry_path : DEFAULT_TELEMETRY_PATH;
-	max_conn = fd_budget(opt->max_connections ? opt->max_connections
-						  : HTTP_DEFAULT_MAX_CONNECTIONS);
+	max_conn =
+	    fd_budget(opt->max_connections ? opt->max_connections : HTTP_DEFAULT_MAX_CONNECTIONS);
 	per_ip = opt->max_per_ip ? opt->max_per_ip : HTTP_DEFAULT_MAX_PER_IP;
 	/* MHD splits the limit over the workers; each needs at least one. */
 	if (max_conn < THREAD_POOL_SIZE)
@@ -1560,15 +1564,19 @@ void http_server_stop(struct http_server *srv)
 {
 	if (!srv)
 		return;
-	if (srv->watchdog_ok) {
+	if (srv->lock_ok) {
+		/* From here on no connection gets suspended (serve_reload), so
+		 * resuming the waiting ones leaves none: MHD may not be stopped
+		 * with a suspended connection. */
 		pthread_mutex_lock(&srv->lock);
 		srv->stopping = true;
-		pthread_cond_signal(&srv->cond);
+		if (srv->cond_ok)
+			pthread_cond_signal(&srv->cond);
 		pthread_mutex_unlock(&srv->lock);
-		pthread_join(srv->watchdog, NULL);
+		http_server_reload_done(srv, -ECANCELED);
 	}
-	/* MHD may not be stopped with suspended connections. */
-	http_server_reload_done(srv->lock_ok ? srv : NULL, -ECANCELED);
+	if (srv->watchdog_ok)
+		pthread_join(srv->watchdog, NULL);
 	/* Joins the workers first, so no handler can touch what follows. */
 	if (srv->daemon)
 		MHD_stop_daemon(srv->daemon);

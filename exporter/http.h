@@ -63,10 +63,10 @@ struct http_options {
 	size_t n_routes;
 	const char *listen_address; /* "host:port", ":port", "[v6]:port" */
 	const char *telemetry_path; /* "/metrics" */
-	const char *version;        /* shown on the landing page */
-	unsigned max_requests;      /* concurrent requests; 0: default */
+	const char *version;	    /* shown on the landing page */
+	unsigned max_requests;	    /* concurrent requests; 0: default */
 	unsigned max_connections;   /* 0: default */
-	unsigned max_per_ip;        /* 0: default */
+	unsigned max_per_ip;	    /* 0: default */
 	/* Serve POST/PUT /-/reload: it sends SIGHUP to the process and waits
 	 * for http_server_reload_done() (Prometheus's --web.enable-lifecycle). */
 	bool enable_lifecycle;

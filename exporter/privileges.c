@@ -112,20 +112,18 @@ int privileges_drop(const struct privileges_want *want, struct privileges_report
 		if (cap_get_flag(cur, keep[i], CAP_PERMITTED, &have) < 0 || have != CAP_SET)
 			missing[n_missing++] = keep[i];
 	cap_list_text(missing, n_missing, rep->missing, sizeof(rep->missing));
-
+	/* Before anything changes: an unknown user leaves the process as it was. */
 	if (want->runas_user) {
 		rc = lookup_user(want->runas_user, &uid, &gid);
 		if (rc) {
 			rc = fail(rep, rc, "unknown user \"%s\"", want->runas_user);
 			goto out;
 		}
-		rc = switch_user(uid, gid, rep);
-		if (rc)
-			goto out;
 	}
 
 	/* The bounding set limits what any later exec could gain; cutting it
-	 * needs CAP_SETPCAP, so it goes before the effective set shrinks. */
+	 * needs CAP_SETPCAP, so it goes before the user switch clears the effective
+	 * set (the permitted set, so CAP_SETUID, is not affected by it). */
 	rep->bounding_clear = true;
 	for (c = 0; c <= (int)cap_max_bits() - 1; c++) {
 		bool kept = false;
@@ -137,6 +135,12 @@ int privileges_drop(const struct privileges_want *want, struct privileges_report
 		if (cap_drop_bound(c) < 0)
 			rep->bounding_clear = false;
 	}
+	if (want->runas_user) {
+		rc = switch_user(uid, gid, rep);
+		if (rc)
+			goto out;
+	}
+
 	/* Ambient capabilities would survive an exec; there is none to keep. */
 	(void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0L, 0L, 0L);
 

@@ -17,18 +17,18 @@
 #include <stddef.h>
 
 struct privileges_want {
-	bool other_netns;       /* CAP_SYS_ADMIN + CAP_SYS_PTRACE */
-	bool remediation;       /* CAP_NET_ADMIN */
+	bool other_netns;	/* CAP_SYS_ADMIN + CAP_SYS_PTRACE */
+	bool remediation;	/* CAP_NET_ADMIN */
 	const char *runas_user; /* NULL: keep the user; else a name or a numeric uid */
 };
 
 struct privileges_report {
-	char user[64];       /* "root (uid 0, gid 0)" */
-	char caps[160];      /* what is kept, libcap text ("=" means none) */
+	char user[64];	     /* "root (uid 0, gid 0)" */
+	char caps[160];	     /* what is kept, libcap text ("=" means none) */
 	char missing[160];   /* wanted but not held at start ("" when none) */
 	bool bounding_clear; /* the bounding set was cut down to the kept set */
 	bool no_new_privs;   /* PR_SET_NO_NEW_PRIVS is set */
-	char msg[256];       /* on failure: what failed */
+	char msg[256];	     /* on failure: what failed */
 };
 
 /* Contract: switch to runas_user (when given: groups, gid, uid, keeping

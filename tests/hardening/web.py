@@ -11,6 +11,7 @@ with file:line:column:key logged, the old one stays in force and
 halfopen_config_last_reload_successful goes to 0; switching TLS off needs a
 restart and is refused. Needs root; prints `N passed, M failed`.
 """
+import json
 import os
 import shutil
 import signal
@@ -187,7 +188,6 @@ def check_prometheus(env):
             while time.monotonic() < deadline:
                 st, out, _, _ = curl(env.ns, "http://127.0.0.1:%d/api/v1/targets" % port)
                 if st == 200:
-                    import json
                     targets = json.loads(out)["data"]["activeTargets"]
                     if targets:
                         last = targets[0]

@@ -195,11 +195,13 @@ DEF_TEST(basic_auth)
 	CHECK_CONTAINS("nosniff", header(&r, "X-Content-Type-Options", h, sizeof(h)));
 	buf_free(&r.body);
 	/* alice:wrong */
-	CHECK_EQ_INT(0, request("GET", "/metrics", "Authorization: Basic YWxpY2U6d3Jvbmc=\r\n", &r));
+	CHECK_EQ_INT(0,
+		     request("GET", "/metrics", "Authorization: Basic YWxpY2U6d3Jvbmc=\r\n", &r));
 	CHECK_EQ_INT(401, r.status);
 	buf_free(&r.body);
 	/* bob:secret */
-	CHECK_EQ_INT(0, request("GET", "/metrics", "Authorization: Basic Ym9iOnNlY3JldA==\r\n", &r));
+	CHECK_EQ_INT(0,
+		     request("GET", "/metrics", "Authorization: Basic Ym9iOnNlY3JldA==\r\n", &r));
 	CHECK_EQ_INT(401, r.status);
 	buf_free(&r.body);
 	CHECK_EQ_INT(0, request("GET", "/metrics", "Authorization: Bearer x\r\n", &r));
@@ -250,9 +252,10 @@ DEF_TEST(headers_swap)
 		CHECK_EQ_STR("deny", h);
 		buf_free(&r.body);
 	}
-	CHECK_EQ_INT(0, http_server_set_web_config(
-			    srv, web("http_server_config:\n  headers:\n    X-Frame-Options: sameorigin\n"),
-			    err, sizeof(err)));
+	CHECK_EQ_INT(
+	    0, http_server_set_web_config(
+		   srv, web("http_server_config:\n  headers:\n    X-Frame-Options: sameorigin\n"),
+		   err, sizeof(err)));
 	CHECK_EQ_INT(0, request("GET", "/metrics", "Accept-Encoding: gzip\r\n", &r));
 	CHECK_EQ_STR("sameorigin", header(&r, "X-Frame-Options", h, sizeof(h)));
 	CHECK_EQ_STR("gzip", header(&r, "Content-Encoding", h, sizeof(h)));
@@ -395,6 +398,29 @@ DEF_TEST(reload_and_max_requests)
 	usleep(200000);
 	http_server_stop(srv);
 	pthread_join(t, NULL);
+	buf_free(&a.r.body);
+	return 0;
+}
+
+/* Stopping while a POST /-/reload arrives, is suspended or is being
+ * resumed: never MHD's "suspended connections" abort, never a hang. */
+DEF_TEST(stop_races_reload)
+{
+	int i;
+
+	for (i = 0; i < 20; i++) {
+		struct http_server *srv = start(NULL, 0, true);
+		struct post_arg a;
+		pthread_t t;
+
+		CHECK(srv != NULL);
+		memset(&a, 0, sizeof(a));
+		CHECK_EQ_INT(0, pthread_create(&t, NULL, post_reload, &a));
+		usleep((useconds_t)(i * 1000));
+		http_server_stop(srv);
+		pthread_join(t, NULL);
+		buf_free(&a.r.body);
+	}
 	return 0;
 }
 
@@ -420,5 +446,6 @@ int main(void)
 	RUN_TEST(tls_switch_refused);
 	RUN_TEST(methods_and_limits);
 	RUN_TEST(reload_and_max_requests);
+	RUN_TEST(stop_races_reload);
 	END_TEST;
 }
