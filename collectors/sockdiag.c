@@ -149,8 +149,13 @@ static ssize_t recv_datagram(int fd, void *buf, size_t len)
 	return n;
 }
 
+/* Remaining lengths are ints, as NLMSG_OK/NLMSG_NEXT expect: NLMSG_NEXT
+ * subtracts the aligned length, which for an unaligned last message is
+ * more than what is left; signed, that ends the walk (NLMSG_OK fails on a
+ * negative length), where a size_t would wrap and walk off the buffer. */
+
 /* Whether the messages from h on (rem bytes) include the end of dump seq. */
-static bool has_end(const struct nlmsghdr *h, size_t rem, uint32_t seq)
+static bool has_end(const struct nlmsghdr *h, int rem, uint32_t seq)
 {
 	for (; NLMSG_OK(h, rem); h = NLMSG_NEXT(h, rem))
 		if (h->nlmsg_seq == seq &&
@@ -165,14 +170,14 @@ static bool has_end(const struct nlmsghdr *h, size_t rem, uint32_t seq)
  * read count; a handle that could not be drained still works, since
  * replies of old sequence numbers are skipped. */
 static void drain_dump(int fd, void *buf, size_t len, uint32_t seq, const struct nlmsghdr *h,
-		       size_t rem)
+		       int rem)
 {
 	if (has_end(h, rem, seq))
 		return;
 	for (int i = 0; i < 100000; i++) {
 		ssize_t n = recv_datagram(fd, buf, len);
 
-		if (n < 0 || has_end(buf, (size_t)n, seq))
+		if (n < 0 || has_end(buf, (int)n, seq))
 			return;
 	}
 }
@@ -195,7 +200,7 @@ int sockdiag_dump(struct nl_sock *sk, const struct sockdiag_request *req, void *
 	for (;;) {
 		ssize_t n = recv_datagram(fd, buf, buf_len);
 		struct nlmsghdr *h;
-		size_t rem;
+		int rem;
 
 		if (n < 0)
 			return (int)n; /* ENOBUFS: the kernel dropped part of the dump */
@@ -205,7 +210,7 @@ int sockdiag_dump(struct nl_sock *sk, const struct sockdiag_request *req, void *
 			stats->messages++;
 			stats->bytes += (uint64_t)n;
 		}
-		rem = (size_t)n;
+		rem = (int)n; /* n <= buf_len, a few dozen KiB */
 		for (h = buf; NLMSG_OK(h, rem); h = NLMSG_NEXT(h, rem)) {
 			if (h->nlmsg_seq != seq)
 				continue; /* a leftover of an earlier, aborted dump */
@@ -241,7 +246,7 @@ int sockdiag_dump(struct nl_sock *sk, const struct sockdiag_request *req, void *
 			if (stats)
 				stats->sockets++;
 		}
-		if (rem != 0) {
+		if (rem > 0) {
 			drain_dump(fd, buf, buf_len, seq, h, 0);
 			return -EBADMSG;
 		}

@@ -301,7 +301,7 @@ static int parse_bool(struct ctx *c, const yaml_node_t *n, const char *path, boo
 	static const char *const old[] = {"yes", "Yes", "YES", "no",  "No", "NO", "on", "On",
 					  "ON",	 "off", "Off", "OFF", "y",  "Y",  "n",	"N"};
 	char shown[SHOW_SIZE];
-	const char *s;
+	const char *s = NULL;
 	size_t i;
 	int rc;
 
@@ -376,7 +376,7 @@ static int parse_duration_field(struct ctx *c, const yaml_node_t *n, const char 
 				uint32_t *out)
 {
 	char shown[SHOW_SIZE];
-	const char *s;
+	const char *s = NULL;
 	uint32_t ms;
 	int rc;
 
@@ -407,7 +407,7 @@ static int parse_defaults(struct ctx *c, yaml_node_t *n, struct config *cfg)
 	    {"unmatched", NULL, NULL},
 	};
 	char d[SHOW_SIZE + 2], path[PATH_LEN], shown[SHOW_SIZE];
-	const char *s;
+	const char *s = NULL;
 	int rc;
 
 	if (n->type != YAML_MAPPING_NODE)
@@ -461,7 +461,7 @@ static int parse_name(struct ctx *c, const yaml_node_t *n, const char *path,
 		      const struct config *cfg, size_t idx, char **out)
 {
 	char shown[SHOW_SIZE], bad[SHOW_SIZE];
-	const char *s;
+	const char *s = NULL;
 	size_t len, i;
 	int rc;
 
@@ -678,7 +678,7 @@ static int parse_service(struct ctx *c, yaml_node_t *n, const char *path, struct
 	};
 	struct service_config *svc = &cfg->services[idx];
 	char d[SHOW_SIZE + 2], child[PATH_LEN], shown[SHOW_SIZE];
-	const char *s;
+	const char *s = NULL;
 	size_t i;
 	int rc;
 

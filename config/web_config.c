@@ -225,7 +225,7 @@ static int read_mapping(struct ctx *c, yaml_node_t *map, const char *path, struc
 
 static int parse_bool(struct ctx *c, const yaml_node_t *n, const char *path, bool *out)
 {
-	const char *s;
+	const char *s = NULL;
 	int rc;
 
 	rc = get_scalar(c, n, path, "true or false", &s);
@@ -288,7 +288,7 @@ static int load_named_file(struct ctx *c, const yaml_node_t *n, const char *path
 {
 	char shown[SHOW_SIZE], eb[128];
 	struct buf p;
-	const char *s;
+	const char *s = NULL;
 	int rc;
 
 	rc = get_scalar(c, n, path, "a file path", &s);
@@ -346,7 +346,7 @@ static int parse_client_auth(struct ctx *c, const yaml_node_t *n, const char *pa
 			     enum web_client_auth *out)
 {
 	char shown[SHOW_SIZE];
-	const char *s;
+	const char *s = NULL;
 	size_t i;
 	int rc;
 
@@ -382,7 +382,7 @@ static int parse_version(struct ctx *c, const yaml_node_t *n, const char *path,
 	    {"TLS13", WEB_TLS13},
 	};
 	char shown[SHOW_SIZE];
-	const char *s;
+	const char *s = NULL;
 	size_t i;
 	int rc;
 

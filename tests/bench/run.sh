@@ -16,8 +16,8 @@ if [ ! -f "$BUILD/build.ninja" ]; then
 	meson setup "$BUILD" --buildtype=release -Dwerror=false
 fi
 ninja -C "$BUILD" halfopen_exporter tests/sockdiag_record
-# loadgen, runstat: through meson when tests/meson.build has subdir('bench'), else cc.
-for t in loadgen runstat; do
+# loadgen, runstat, rawdump: through meson when tests/meson.build has subdir('bench'), else cc.
+for t in loadgen runstat rawdump; do
 	if ! ninja -C "$BUILD" "tests/bench/$t" >/dev/null 2>&1; then
 		mkdir -p "$BUILD/tests/bench"
 		cc -O2 -Wall -Wextra -o "$BUILD/tests/bench/$t" "tests/bench/$t.c"
