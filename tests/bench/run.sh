@@ -13,7 +13,7 @@ cd "$(dirname "$0")/../.."
 BUILD=${BENCH_BUILD:-build-bench}
 if [ ! -f "$BUILD/build.ninja" ]; then
 	# werror off: a release-only warning in a file being edited must not stop a benchmark.
-	meson setup "$BUILD" --buildtype=release -Dwerror=false
+	meson setup "$BUILD" --buildtype=release
 fi
 ninja -C "$BUILD" halfopen_exporter tests/sockdiag_record
 # loadgen, runstat, rawdump: through meson when tests/meson.build has subdir('bench'), else cc.

@@ -1,0 +1,457 @@
+/* yaml_tree: what the config parsers share on top of libyaml's document
+ * loader: placing errors (file, line, column, dotted key) in a
+ * config_error, quoting user text safely, walking mappings with unknown
+ * keys rejected (with a "did you mean"), and a bounded pre-pass over the
+ * event stream. Library code: nothing prints. */
+#include "config/yaml_tree.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+unsigned ytree_line(size_t zero_based)
+{
+	return zero_based >= UINT_MAX - 1 ? UINT_MAX : (unsigned)zero_based + 1;
+}
+
+/* Fill c->err and return rc, so every failure is one "return fail...". */
+__attribute__((format(printf, 6, 0))) static int vfail_at(struct ytree *c, int rc, unsigned line,
+							  unsigned column, const char *key,
+							  const char *fmt, va_list ap)
+{
+	struct config_error *e = c->err;
+
+	snprintf(e->file, sizeof(e->file), "%s", c->name);
+	e->line = line;
+	e->column = column;
+	snprintf(e->key, sizeof(e->key), "%s", key ? key : "");
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	return rc;
+}
+
+__attribute__((format(printf, 6, 7))) int ytree_fail_at(struct ytree *c, int rc, unsigned line,
+							unsigned column, const char *key,
+							const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	rc = vfail_at(c, rc, line, column, key, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* -EINVAL with the error placed at node n. */
+__attribute__((format(printf, 4, 5))) int ytree_fail(struct ytree *c, const yaml_node_t *n,
+						     const char *key, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vfail_at(c, -EINVAL, ytree_line(n->start_mark.line), ytree_line(n->start_mark.column),
+		      key, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int ytree_nomem(struct ytree *c)
+{
+	return ytree_fail_at(c, -ENOMEM, 0, 0, "", "out of memory");
+}
+
+/* User text made safe for a one-line log message: at most YTREE_SHOW_MAX input
+ * bytes, quotes, backslashes and anything not printable ASCII escaped, "..."
+ * when cut. Returns out. */
+const char *ytree_show(char *out, size_t size, const char *s, size_t len)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < len && i < YTREE_SHOW_MAX; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		int n;
+
+		if (ch == '"' || ch == '\\')
+			n = snprintf(out + o, size - o, "\\%c", ch);
+		else if (ch >= 0x20 && ch < 0x7f)
+			n = snprintf(out + o, size - o, "%c", ch);
+		else
+			n = snprintf(out + o, size - o, "\\x%02x", ch);
+		if (n < 0 || (size_t)n >= size - o)
+			break;
+		o += (size_t)n;
+	}
+	if (i < len && o + 4 <= size) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o < size ? o : size - 1] = '\0';
+	return out;
+}
+
+bool ytree_is_null(const yaml_node_t *n)
+{
+	static const char *const nulls[] = {"", "~", "null", "Null", "NULL"};
+	size_t i;
+
+	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return false;
+	for (i = 0; i < sizeof(nulls) / sizeof(nulls[0]); i++)
+		if (strcmp((const char *)n->data.scalar.value, nulls[i]) == 0)
+			return true;
+	return false;
+}
+
+/* What n is, for "expected X, got Y" messages. */
+const char *ytree_describe(const yaml_node_t *n, char *out, size_t size)
+{
+	char s[YTREE_SHOW_SIZE];
+
+	if (n->type == YAML_SEQUENCE_NODE)
+		return "a list";
+	if (n->type == YAML_MAPPING_NODE)
+		return "a mapping";
+	if (n->type != YAML_SCALAR_NODE)
+		return "nothing";
+	if (ytree_is_null(n))
+		return "an empty value";
+	snprintf(
+	    out, size, "\"%s\"",
+	    ytree_show(s, sizeof(s), (const char *)n->data.scalar.value, n->data.scalar.length));
+	return out;
+}
+
+/* A path too long for struct config_error still names the place; the
+ * trailing "..." says it was cut. */
+void ytree_path_cut(char *out, int n)
+{
+	if (n < 0 || (size_t)n >= YTREE_PATH_LEN)
+		memcpy(out + YTREE_PATH_LEN - 4, "...", 4);
+}
+
+void ytree_path_key(char *out, const char *parent, const char *key)
+{
+	ytree_path_cut(out,
+		       snprintf(out, YTREE_PATH_LEN, "%s%s%s", parent, *parent ? "." : "", key));
+}
+
+void ytree_path_idx(char *out, const char *parent, size_t idx)
+{
+	ytree_path_cut(out, snprintf(out, YTREE_PATH_LEN, "%s[%zu]", parent, idx));
+}
+
+yaml_node_t *ytree_node(struct ytree *c, yaml_node_item_t id)
+{
+	return yaml_document_get_node(c->doc, id);
+}
+
+/* The text of scalar n, NUL-free, not null. Anything else is a type error
+ * that says what was wanted. */
+int ytree_scalar(struct ytree *c, const yaml_node_t *n, const char *path, const char *want,
+		 const char **out)
+{
+	char d[YTREE_SHOW_SIZE + 2];
+
+	if (n->type != YAML_SCALAR_NODE || ytree_is_null(n))
+		return ytree_fail(c, n, path, "expected %s, got %s", want,
+				  ytree_describe(n, d, sizeof(d)));
+	/* A double-quoted "\0" is legal YAML but would cut every later
+	 * strcmp short. */
+	if (strlen((const char *)n->data.scalar.value) != n->data.scalar.length)
+		return ytree_fail(c, n, path, "contains a NUL byte; expected %s", want);
+	*out = (const char *)n->data.scalar.value;
+	return 0;
+}
+
+/* Levenshtein distance, capped: only used to suggest a key for a typo, so
+ * long keys are simply "far". */
+static size_t edit_distance(const char *a, size_t la, const char *b)
+{
+	size_t lb = strlen(b), i, j, row[33], prev, tmp;
+
+	if (la > 32 || lb > 32)
+		return SIZE_MAX;
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		prev = row[0];
+		row[0] = i;
+		for (j = 1; j <= lb; j++) {
+			size_t sub = prev + (a[i - 1] != b[j - 1]);
+			size_t best = row[j] + 1 < row[j - 1] + 1 ? row[j] + 1 : row[j - 1] + 1;
+
+			tmp = row[j];
+			row[j] = sub < best ? sub : best;
+			prev = tmp;
+		}
+	}
+	return row[lb];
+}
+
+static int unknown_key(struct ytree *c, const yaml_node_t *k, const char *path,
+		       const struct yfield *f, size_t n_fields)
+{
+	char shown[YTREE_SHOW_SIZE], allowed[128], hint[64] = "", child[YTREE_PATH_LEN];
+	const char *key = (const char *)k->data.scalar.value;
+	size_t klen = k->data.scalar.length, i, off = 0, best = SIZE_MAX, best_i = 0;
+
+	allowed[0] = '\0';
+	for (i = 0; i < n_fields; i++) {
+		size_t d = edit_distance(key, klen, f[i].key);
+		int w =
+		    snprintf(allowed + off, sizeof(allowed) - off, "%s%s", i ? ", " : "", f[i].key);
+
+		if (w > 0 && (size_t)w < sizeof(allowed) - off)
+			off += (size_t)w;
+		if (d < best) {
+			best = d;
+			best_i = i;
+		}
+	}
+	if (best <= 2 && best < klen)
+		snprintf(hint, sizeof(hint), " (did you mean %s?)", f[best_i].key);
+	ytree_show(shown, sizeof(shown), key, klen);
+	ytree_path_key(child, path, shown);
+	return ytree_fail(c, k, child, "unknown key \"%s\"%s; allowed: %s", shown, hint, allowed);
+}
+
+/* Sort the pairs of mapping map into f (n_fields wanted keys, value NULL
+ * when absent). Unknown, duplicate and non-string keys are errors: a typo
+ * must never silently drop a setting. */
+int ytree_mapping(struct ytree *c, yaml_node_t *map, const char *path, struct yfield *f,
+		  size_t n_fields)
+{
+	yaml_node_pair_t *pair;
+	size_t i;
+
+	for (pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = ytree_node(c, pair->key), *v = ytree_node(c, pair->value);
+		char d[YTREE_SHOW_SIZE + 2], child[YTREE_PATH_LEN];
+
+		if (!k || !v)
+			return ytree_fail(c, map, path, "malformed mapping");
+		if (k->type != YAML_SCALAR_NODE)
+			return ytree_fail(c, k, path, "keys must be strings, got %s",
+					  ytree_describe(k, d, sizeof(d)));
+		for (i = 0; i < n_fields; i++)
+			if (k->data.scalar.length == strlen(f[i].key) &&
+			    memcmp(k->data.scalar.value, f[i].key, k->data.scalar.length) == 0)
+				break;
+		if (i == n_fields)
+			return unknown_key(c, k, path, f, n_fields);
+		ytree_path_key(child, path, f[i].key);
+		if (f[i].value)
+			return ytree_fail(c, k, child,
+					  "duplicate key \"%s\"; first given at line %u", f[i].key,
+					  ytree_line(f[i].key_node->start_mark.line));
+		f[i].key_node = k;
+		f[i].value = v;
+	}
+	return 0;
+}
+
+/* true/false in the YAML 1.2 spellings, unquoted. YAML 1.1's yes/no/on/off
+ * are rejected with a hint rather than guessed at. */
+int ytree_bool(struct ytree *c, const yaml_node_t *n, const char *path, bool *out)
+{
+	static const char *const t[] = {"true", "True", "TRUE"};
+	static const char *const f[] = {"false", "False", "FALSE"};
+	static const char *const old[] = {"yes", "Yes", "YES", "no",  "No", "NO", "on", "On",
+					  "ON",	 "off", "Off", "OFF", "y",  "Y",  "n",	"N"};
+	char shown[YTREE_SHOW_SIZE];
+	const char *s = NULL;
+	size_t i;
+	int rc;
+
+	rc = ytree_scalar(c, n, path, "true or false", &s);
+	if (rc)
+		return rc;
+	ytree_show(shown, sizeof(shown), s, n->data.scalar.length);
+	if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return ytree_fail(c, n, path,
+				  "expected true or false, got the quoted string \"%s\"", shown);
+	for (i = 0; i < 3; i++) {
+		if (strcmp(s, t[i]) == 0) {
+			*out = true;
+			return 0;
+		}
+		if (strcmp(s, f[i]) == 0) {
+			*out = false;
+			return 0;
+		}
+	}
+	for (i = 0; i < sizeof(old) / sizeof(old[0]); i++)
+		if (strcmp(s, old[i]) == 0)
+			return ytree_fail(
+			    c, n, path,
+			    "\"%s\" is not a boolean here (YAML 1.1 spelling); write true "
+			    "or false",
+			    shown);
+	return ytree_fail(c, n, path, "expected true or false, got \"%s\"", shown);
+}
+
+/* Whether line (0-based) of the input is indented with a tab: libyaml's
+ * message for it ("found character that cannot start any token") does not
+ * say so, and it is the most common YAML mistake there is. */
+static bool leading_tab(const struct ytree *c, size_t line)
+{
+	size_t i = 0, seen = 0;
+
+	while (i < c->len && seen < line)
+		if (c->data[i++] == '\n')
+			seen++;
+	if (seen < line)
+		return false;
+	for (; i < c->len && (c->data[i] == ' ' || c->data[i] == '\t'); i++)
+		if (c->data[i] == '\t')
+			return true;
+	return false;
+}
+
+/* libyaml's failure as a config_error. Reader errors (bad encoding, control
+ * characters) carry a byte offset instead of a mark. */
+int ytree_parser_fail(struct ytree *c, const yaml_parser_t *p)
+{
+	const char *problem = p->problem ? p->problem : "unknown error";
+	unsigned line = 1, column = 1;
+	size_t i, end;
+
+	switch (p->error) {
+	case YAML_MEMORY_ERROR:
+		return ytree_nomem(c);
+	case YAML_READER_ERROR:
+		end = p->problem_offset < c->len ? p->problem_offset : c->len;
+		for (i = 0; i < end; i++) {
+			if (c->data[i] == '\n') {
+				line += line < UINT_MAX;
+				column = 1;
+			} else {
+				column += column < UINT_MAX;
+			}
+		}
+		if (p->problem_value >= 0)
+			return ytree_fail_at(c, -EINVAL, line, column, "",
+					     "invalid input: %s (byte 0x%02x)", problem,
+					     (unsigned)p->problem_value & 0xffu);
+		return ytree_fail_at(c, -EINVAL, line, column, "", "invalid input: %s", problem);
+	case YAML_COMPOSER_ERROR:
+		/* "found duplicate anchor; first occurrence" at context_mark,
+		 * "second occurrence" at problem_mark: say it in one phrase. */
+		if (p->context)
+			return ytree_fail_at(c, -EINVAL, ytree_line(p->problem_mark.line),
+					     ytree_line(p->problem_mark.column), "",
+					     "invalid YAML: %s at line %u, column %u", p->context,
+					     ytree_line(p->context_mark.line),
+					     ytree_line(p->context_mark.column));
+		return ytree_fail_at(c, -EINVAL, ytree_line(p->problem_mark.line),
+				     ytree_line(p->problem_mark.column), "", "invalid YAML: %s",
+				     problem);
+	default:
+		if (leading_tab(c, p->problem_mark.line))
+			return ytree_fail_at(
+			    c, -EINVAL, ytree_line(p->problem_mark.line),
+			    ytree_line(p->problem_mark.column), "",
+			    "invalid YAML: tab in indentation; YAML indents with spaces "
+			    "only");
+		if (p->context)
+			return ytree_fail_at(c, -EINVAL, ytree_line(p->problem_mark.line),
+					     ytree_line(p->problem_mark.column), "",
+					     "invalid YAML: %s (%s at line %u, column %u)", problem,
+					     p->context, ytree_line(p->context_mark.line),
+					     ytree_line(p->context_mark.column));
+		return ytree_fail_at(c, -EINVAL, ytree_line(p->problem_mark.line),
+				     ytree_line(p->problem_mark.column), "", "invalid YAML: %s",
+				     problem);
+	}
+}
+
+static int fail_mark(struct ytree *c, yaml_mark_t m, const char *msg)
+{
+	return ytree_fail_at(c, -EINVAL, ytree_line(m.line), ytree_line(m.column), "", "%s", msg);
+}
+
+/* One event pass over the input before the loader builds the document:
+ * reports syntax errors and more than one document, and enforces
+ * c->max_depth/c->max_anchors/c->max_aliases so the loader's superlinear paths stay
+ * small. Stops at the first violation, which bounds its own work too. */
+int ytree_check_stream(struct ytree *c)
+{
+	yaml_parser_t p;
+	yaml_event_t ev;
+	size_t depth = 0, anchors = 0, aliases = 0, docs = 0;
+	bool done = false;
+	int rc = 0;
+
+	if (!yaml_parser_initialize(&p))
+		return ytree_nomem(c);
+	yaml_parser_set_input_string(&p, c->data, c->len);
+	while (!done && !rc) {
+		yaml_char_t *anchor = NULL;
+
+		if (!yaml_parser_parse(&p, &ev)) {
+			rc = ytree_parser_fail(c, &p);
+			break;
+		}
+		switch (ev.type) {
+		case YAML_STREAM_END_EVENT:
+			done = true;
+			break;
+		case YAML_DOCUMENT_START_EVENT:
+			if (++docs > 1)
+				rc =
+				    ytree_fail_at(c, -EINVAL, ytree_line(ev.start_mark.line),
+						  ytree_line(ev.start_mark.column), "",
+						  "a second YAML document; the %s must be a single "
+						  "document",
+						  c->what);
+			break;
+		case YAML_SEQUENCE_START_EVENT:
+		case YAML_MAPPING_START_EVENT:
+			anchor = ev.type == YAML_SEQUENCE_START_EVENT
+				     ? ev.data.sequence_start.anchor
+				     : ev.data.mapping_start.anchor;
+			if (++depth > c->max_depth)
+				rc = fail_mark(c, ev.start_mark, "nested too deeply");
+			break;
+		case YAML_SEQUENCE_END_EVENT:
+		case YAML_MAPPING_END_EVENT:
+			depth--;
+			break;
+		case YAML_SCALAR_EVENT:
+			anchor = ev.data.scalar.anchor;
+			break;
+		case YAML_ALIAS_EVENT:
+			if (++aliases > c->max_aliases)
+				rc = fail_mark(c, ev.start_mark, "too many aliases");
+			break;
+		default:
+			break;
+		}
+		if (!rc && anchor && ++anchors > c->max_anchors)
+			rc = fail_mark(c, ev.start_mark, "too many anchors");
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&p);
+	return rc;
+}
+
+int ytree_load(struct ytree *c, yaml_document_t *doc)
+{
+	yaml_parser_t parser;
+	int rc;
+
+	c->doc = doc;
+	rc = ytree_check_stream(c);
+	if (rc)
+		return rc;
+	if (!yaml_parser_initialize(&parser))
+		return ytree_nomem(c);
+	yaml_parser_set_input_string(&parser, c->data, c->len);
+	/* On failure the loader has already freed the partial document. */
+	rc = yaml_parser_load(&parser, doc) ? 0 : ytree_parser_fail(c, &parser);
+	yaml_parser_delete(&parser);
+	return rc;
+}
