@@ -14,15 +14,13 @@ import gzip
 import operator
 import os
 import re
-import signal
 import sys
 import tempfile
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from testlib import (Exporter, Netns, ScenarioFailure, SOURCE_ROOT,  # noqa: E402
-                     exporter_binary, install_signal_handlers, parse_exposition, run, ss)
+                     exporter_binary, main_scenarios, parse_exposition, run, ss)
 
 SCENARIO_TIMEOUT = 60  # seconds, whole scenario including cleanup
 STALE_AFTER = 3.0
@@ -599,42 +597,6 @@ def promtool():
         print("promtool check metrics: clean (%d lines checked)" % len(text.splitlines()))
 
 
-# -------------------------------------------------------------------- main
-
-class ScenarioTimeout(ScenarioFailure):
-    pass
-
-
-def main():
-    if len(sys.argv) != 2 or sys.argv[1] not in SCENARIOS:
-        print("usage: run.py {%s}" % "|".join(SCENARIOS), file=sys.stderr)
-        return 2
-    name = sys.argv[1]
-    install_signal_handlers()
-
-    def on_alarm(_sig, _frame):
-        raise ScenarioTimeout("scenario %s exceeded %ds" % (name, SCENARIO_TIMEOUT))
-    signal.signal(signal.SIGALRM, on_alarm)
-    ok = False
-    t0 = time.monotonic()
-    try:
-        if os.geteuid() != 0:
-            raise ScenarioFailure("scenario tests need root (ip netns, iptables)")
-        signal.alarm(SCENARIO_TIMEOUT)
-        SCENARIOS[name]()
-        ok = True
-    except ScenarioFailure as e:
-        print("FAIL %s: %s" % (name, e))
-    except BaseException:
-        print("FAIL %s: unexpected error" % name)
-        traceback.print_exc(file=sys.stdout)
-    finally:
-        signal.alarm(0)
-    print("%s %s (%.1fs)" % ("PASS" if ok else "FAIL", name, time.monotonic() - t0))
-    print("1 passed, 0 failed" if ok else "0 passed, 1 failed")
-    sys.stdout.flush()
-    return 0 if ok else 1
-
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main_scenarios(SCENARIOS, SCENARIO_TIMEOUT))

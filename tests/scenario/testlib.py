@@ -41,6 +41,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import traceback
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -680,3 +681,43 @@ def wait_until(fn, timeout, what, poll=0.1):
         if time.monotonic() >= deadline:
             raise ScenarioFailure("timed out after %ss waiting for: %s" % (timeout, what))
         time.sleep(poll)
+
+
+# -------------------------------------------------------------------- main
+
+class ScenarioTimeout(ScenarioFailure):
+    pass
+
+
+def main_scenarios(scenarios, timeout):
+    """The runner of a scenario script: run.py NAME runs scenarios[NAME]
+    (as root, within timeout seconds), prints PASS/FAIL and the closing
+    "N passed, N failed" line, and returns the exit code."""
+    if len(sys.argv) != 2 or sys.argv[1] not in scenarios:
+        print("usage: run.py {%s}" % "|".join(scenarios), file=sys.stderr)
+        return 2
+    name = sys.argv[1]
+    install_signal_handlers()
+
+    def on_alarm(_sig, _frame):
+        raise ScenarioTimeout("scenario %s exceeded %ds" % (name, timeout))
+    signal.signal(signal.SIGALRM, on_alarm)
+    ok = False
+    t0 = time.monotonic()
+    try:
+        if os.geteuid() != 0:
+            raise ScenarioFailure("scenario tests need root (ip netns, iptables)")
+        signal.alarm(timeout)
+        scenarios[name]()
+        ok = True
+    except ScenarioFailure as e:
+        print("FAIL %s: %s" % (name, e))
+    except BaseException:
+        print("FAIL %s: unexpected error" % name)
+        traceback.print_exc(file=sys.stdout)
+    finally:
+        signal.alarm(0)
+    print("%s %s (%.1fs)" % ("PASS" if ok else "FAIL", name, time.monotonic() - t0))
+    print("1 passed, 0 failed" if ok else "0 passed, 1 failed")
+    sys.stdout.flush()
+    return 0 if ok else 1

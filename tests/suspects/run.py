@@ -28,18 +28,16 @@ import json
 import os
 import re
 import shutil
-import signal
 import struct
 import sys
 import tempfile
 import time
-import traceback
 import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "scenario"))
 import testlib  # noqa: E402
-from testlib import (Exporter, Netns, ScenarioFailure, install_signal_handlers,  # noqa: E402
+from testlib import (Exporter, Netns, ScenarioFailure, main_scenarios,  # noqa: E402
                      run, ss)
 
 SCENARIO_TIMEOUT = 120
@@ -624,42 +622,6 @@ def remediation_no_cap():
             testlib.exporter_binary = saved
 
 
-# -------------------------------------------------------------------- main
-
-class ScenarioTimeout(ScenarioFailure):
-    pass
-
-
-def main():
-    if len(sys.argv) != 2 or sys.argv[1] not in SCENARIOS:
-        print("usage: run.py {%s}" % "|".join(SCENARIOS), file=sys.stderr)
-        return 2
-    name = sys.argv[1]
-    install_signal_handlers()
-
-    def on_alarm(_sig, _frame):
-        raise ScenarioTimeout("scenario %s exceeded %ds" % (name, SCENARIO_TIMEOUT))
-    signal.signal(signal.SIGALRM, on_alarm)
-    ok = False
-    t0 = time.monotonic()
-    try:
-        if os.geteuid() != 0:
-            raise ScenarioFailure("scenario tests need root (ip netns, iptables)")
-        signal.alarm(SCENARIO_TIMEOUT)
-        SCENARIOS[name]()
-        ok = True
-    except ScenarioFailure as e:
-        print("FAIL %s: %s" % (name, e))
-    except BaseException:
-        print("FAIL %s: unexpected error" % name)
-        traceback.print_exc(file=sys.stdout)
-    finally:
-        signal.alarm(0)
-    print("%s %s (%.1fs)" % ("PASS" if ok else "FAIL", name, time.monotonic() - t0))
-    print("1 passed, 0 failed" if ok else "0 passed, 1 failed")
-    sys.stdout.flush()
-    return 0 if ok else 1
-
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main_scenarios(SCENARIOS, SCENARIO_TIMEOUT))
