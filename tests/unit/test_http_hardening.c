@@ -21,13 +21,8 @@
 #include "common/buf.h"
 #include "config/web_config.h"
 #include "exporter/http.h"
+#include "http_client.h"
 #include "testing.h"
-
-struct reply {
-	int status;
-	char head[8192];
-	struct buf body;
-};
 
 static uint16_t port;
 static char hash_secret[128];
@@ -40,32 +35,11 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int connect_port(void)
-{
-	struct sockaddr_in sin;
-	struct timeval tv = {10, 0};
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	if (fd < 0)
-		return -1;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons(port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 /* Send raw on fd and read the reply until the server closes. 0 or -1. */
 static int exchange(int fd, const char *raw, size_t len, struct reply *r)
 {
 	struct buf in;
 	char chunk[4096];
-	const char *sep;
 	ssize_t n;
 	int ret = -1;
 
@@ -77,17 +51,7 @@ static int exchange(int fd, const char *raw, size_t len, struct reply *r)
 		goto out;
 	while ((n = recv(fd, chunk, sizeof(chunk), 0)) > 0)
 		buf_append(&in, chunk, (size_t)n);
-	if (buf_error(&in) || !in.data)
-		goto out;
-	sep = strstr(in.data, "\r\n\r\n");
-	if (!sep || (size_t)(sep - in.data) + 3 >= sizeof(r->head))
-		goto out;
-	memcpy(r->head, in.data, (size_t)(sep - in.data) + 2);
-	r->head[sep - in.data + 2] = '\0';
-	if (sscanf(r->head, "HTTP/1.%*c %d", &r->status) != 1)
-		goto out;
-	buf_append(&r->body, sep + 4, in.len - (size_t)(sep + 4 - in.data));
-	ret = 0;
+	ret = reply_parse(&in, r);
 out:
 	close(fd);
 	buf_free(&in);
@@ -97,7 +61,7 @@ out:
 static int request(const char *method, const char *path, const char *extra, struct reply *r)
 {
 	char req[4096];
-	int fd = connect_port();
+	int fd = http_connect(port);
 
 	if (fd < 0)
 		return -1;
@@ -106,29 +70,6 @@ static int request(const char *method, const char *path, const char *extra, stru
 		 "0\r\n\r\n",
 		 method, path, extra ? extra : "");
 	return exchange(fd, req, strlen(req), r);
-}
-
-static const char *header(const struct reply *r, const char *name, char *out, size_t len)
-{
-	const char *p = strstr(r->head, "\r\n");
-	size_t nlen = strlen(name);
-
-	while (p && p[2]) {
-		const char *line = p + 2, *eol = strstr(line, "\r\n");
-
-		if (!eol)
-			break;
-		if (strncasecmp(line, name, nlen) == 0 && line[nlen] == ':') {
-			const char *v = line + nlen + 1;
-
-			while (*v == ' ')
-				v++;
-			snprintf(out, len, "%.*s", (int)(eol - v), v);
-			return out;
-		}
-		p = eol;
-	}
-	return NULL;
 }
 
 static struct web_config *web(const char *yaml)
@@ -315,7 +256,7 @@ DEF_TEST(methods_and_limits)
 		buf_puts(&big, "aaaaaaaaaaaaaaaa");
 	buf_puts(&big, " HTTP/1.1\r\nHost: x\r\n\r\n");
 	CHECK(buf_error(&big) == 0);
-	fd = connect_port();
+	fd = http_connect(port);
 	CHECK(fd >= 0);
 	exchange(fd, big.data, big.len, &r);
 	printf("  64 KiB URL: %d\n", r.status);
@@ -326,7 +267,7 @@ DEF_TEST(methods_and_limits)
 	while (big.len < 65536)
 		buf_puts(&big, "bbbbbbbbbbbbbbbb");
 	buf_puts(&big, "\r\n\r\n");
-	fd = connect_port();
+	fd = http_connect(port);
 	CHECK(fd >= 0);
 	exchange(fd, big.data, big.len, &r);
 	printf("  64 KiB header: %d\n", r.status);

@@ -15,6 +15,7 @@
 
 #include "common/buf.h"
 #include "exporter/http.h"
+#include "http_client.h"
 #include "testing.h"
 
 #define CT_METRICS "text/plain; version=0.0.4; charset=utf-8"
@@ -136,22 +137,13 @@ DEF_TEST(parse_listen_address_null)
 
 /* ---- a raw HTTP client ----------------------------------------------- */
 
-struct reply {
-	int status;
-	char head[8192]; /* status line and headers, CRLF-separated */
-	struct buf body;
-};
-
 /* Send raw to 127.0.0.1:port and read until the server closes; with
  * half_close, shut our side after sending, so an incomplete request ends
  * now instead of at the server's idle timeout. 0 or -1. */
 static int http_raw_ex(uint16_t port, const char *raw, int half_close, struct reply *r)
 {
-	struct sockaddr_in sin;
-	struct timeval tv = {10, 0};
 	struct buf in;
 	char chunk[4096];
-	const char *sep;
 	int fd, ret = -1;
 	ssize_t n;
 
@@ -159,16 +151,9 @@ static int http_raw_ex(uint16_t port, const char *raw, int half_close, struct re
 	buf_init(&r->body);
 	r->status = 0;
 	r->head[0] = '\0';
-	fd = socket(AF_INET, SOCK_STREAM, 0);
+	fd = http_connect(port);
 	if (fd < 0)
 		return -1;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons(port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0)
-		goto out;
 	if (send(fd, raw, strlen(raw), MSG_NOSIGNAL) != (ssize_t)strlen(raw))
 		goto out;
 	if (half_close)
@@ -177,17 +162,7 @@ static int http_raw_ex(uint16_t port, const char *raw, int half_close, struct re
 		buf_append(&in, chunk, (size_t)n);
 	if (n < 0 && errno != ECONNRESET)
 		goto out;
-	if (buf_error(&in) || !in.data)
-		goto out;
-	sep = strstr(in.data, "\r\n\r\n");
-	if (!sep || (size_t)(sep - in.data) + 3 >= sizeof(r->head))
-		goto out;
-	memcpy(r->head, in.data, (size_t)(sep - in.data) + 2);
-	r->head[sep - in.data + 2] = '\0';
-	if (sscanf(r->head, "HTTP/1.%*c %d", &r->status) != 1)
-		goto out;
-	buf_append(&r->body, sep + 4, in.len - (size_t)(sep + 4 - in.data));
-	if (buf_error(&r->body))
+	if (reply_parse(&in, r) < 0 || buf_error(&r->body))
 		goto out;
 	ret = 0;
 out:
@@ -210,30 +185,6 @@ static int http_get(uint16_t port, const char *method, const char *path, const c
 		 "%s %s HTTP/1.1\r\nHost: localhost\r\n%sConnection: close\r\n\r\n", method, path,
 		 extra ? extra : "");
 	return http_raw(port, req, r);
-}
-
-/* The value of header name (case-insensitive) into out, or NULL. */
-static const char *header(const struct reply *r, const char *name, char *out, size_t len)
-{
-	const char *p = strstr(r->head, "\r\n");
-	size_t nlen = strlen(name);
-
-	while (p && p[2]) {
-		const char *line = p + 2, *eol = strstr(line, "\r\n");
-
-		if (!eol)
-			break;
-		if (strncasecmp(line, name, nlen) == 0 && line[nlen] == ':') {
-			const char *v = line + nlen + 1;
-
-			while (*v == ' ')
-				v++;
-			snprintf(out, len, "%.*s", (int)(eol - v), v);
-			return out;
-		}
-		p = eol;
-	}
-	return NULL;
 }
 
 static const char *body_str(struct reply *r)
