@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -80,6 +81,31 @@ static size_t utf8_len(const unsigned char *s)
 	return n;
 }
 
+/* The escapes JSON strings and quoted logfmt values share (Go's %q and
+ * encoding/json agree on these five); true when c was one of them. */
+static bool put_short_escape(struct buf *b, unsigned char c)
+{
+	switch (c) {
+	case '"':
+		buf_puts(b, "\\\"");
+		return true;
+	case '\\':
+		buf_puts(b, "\\\\");
+		return true;
+	case '\n':
+		buf_puts(b, "\\n");
+		return true;
+	case '\r':
+		buf_puts(b, "\\r");
+		return true;
+	case '\t':
+		buf_puts(b, "\\t");
+		return true;
+	default:
+		return false;
+	}
+}
+
 static void json_string(struct buf *b, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
@@ -93,23 +119,7 @@ static void json_string(struct buf *b, const char *s)
 			p++;
 			continue;
 		}
-		switch (*p) {
-		case '"':
-			buf_puts(b, "\\\"");
-			break;
-		case '\\':
-			buf_puts(b, "\\\\");
-			break;
-		case '\n':
-			buf_puts(b, "\\n");
-			break;
-		case '\r':
-			buf_puts(b, "\\r");
-			break;
-		case '\t':
-			buf_puts(b, "\\t");
-			break;
-		default:
+		if (!put_short_escape(b, *p)) {
 			if (*p < 0x20)
 				buf_printf(b, "\\u%04x", *p);
 			else
@@ -155,23 +165,7 @@ static void logfmt_value(struct buf *b, const char *s, int force_quotes)
 			p++;
 			continue;
 		}
-		switch (*p) {
-		case '"':
-			buf_puts(b, "\\\"");
-			break;
-		case '\\':
-			buf_puts(b, "\\\\");
-			break;
-		case '\n':
-			buf_puts(b, "\\n");
-			break;
-		case '\r':
-			buf_puts(b, "\\r");
-			break;
-		case '\t':
-			buf_puts(b, "\\t");
-			break;
-		default:
+		if (!put_short_escape(b, *p)) {
 			if (*p < 0x20 || *p == 0x7f)
 				buf_printf(b, "\\x%02x", *p);
 			else
