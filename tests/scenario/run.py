@@ -192,9 +192,9 @@ def seed_setup(ns, exp, family=4):
     # Half-open: packets to the client are dropped, the server dies; its
     # FIN never arrives.
     if family == 4:
-        ns.iptables("-A", "INPUT", "-p", "tcp", "-d", addr, "--dport", str(cport), "-j", "DROP")
+        ns.iptables("-A", "INPUT", "-p", "tcp", "-d", addr, "--sport", str(PORT), "--dport", str(cport), "-j", "DROP")
     else:
-        ns.ip6tables("-A", "INPUT", "-p", "tcp", "-d", addr, "--dport", str(cport), "-j", "DROP")
+        ns.ip6tables("-A", "INPUT", "-p", "tcp", "-d", addr, "--sport", str(PORT), "--dport", str(cport), "-j", "DROP")
     srv.kill()
     return cli, cport, t_conn
 
@@ -260,7 +260,7 @@ def default_config():
         unmatched_out = ("unmatched", "outbound")
         exp.wait_for(lambda s: s.value(metric("established"), tcp_service=listen[0], direction=listen[1]) == 1,
                      timeout=10, what="listen_12345/inbound established 1")
-        ns.iptables("-A", "INPUT", "-p", "tcp", "-d", "127.0.0.1", "--dport", str(cport), "-j", "DROP")
+        ns.iptables("-A", "INPUT", "-p", "tcp", "-d", "127.0.0.1", "--sport", str(PORT), "--dport", str(cport), "-j", "DROP")
         srv.kill()
         s = expect(exp, {listen: {"retransmitting": 1, "established": 0,
                                   "longest_unanswered_seconds": Cmp(">", 0)},
