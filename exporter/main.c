@@ -9,7 +9,6 @@
  * config, SIGTERM/SIGINT stop. */
 #include <errno.h>
 #include <arpa/inet.h>
-#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,259 +29,14 @@
 #include "config/config.h"
 #include "config/web_config.h"
 #include "exporter/exposition.h"
+#include "exporter/flags.h"
 #include "exporter/http.h"
 #include "exporter/log.h"
 #include "exporter/privileges.h"
 #include "exporter/process_metrics.h"
 #include "version.h"
 
-#define DEFAULT_INTERVAL "15s"
-#define MIN_INTERVAL_MS 100
 #define COLLECTOR_NICE 10
-
-struct options {
-	const char *config_file;
-	bool config_check;
-	const char *interval;
-	const char *listen_address;
-	const char *telemetry_path;
-	const char *web_config_file;
-	const char *log_level;
-	const char *log_format;
-	unsigned max_requests;
-	bool netns_all;
-	bool sockets_page;        /* --web.enable-sockets-page */
-	bool remediation_dry_run; /* --remediation.dry-run */
-	bool pod_labels;
-	unsigned long max_series;
-	const char *procfs;
-	const char *sysfs;
-	const char *netns_dir;
-	const char *pod_logs_dir;
-	bool enable_lifecycle;
-	const char *runas_user;
-};
-
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: halfopen_exporter [flags]\n"
-		"\n"
-		"Finds half-open, stale and retransmitting TCP connections per service and\n"
-		"serves the counts for Prometheus.\n"
-		"\n"
-		"  --config.file=PATH           YAML config (default: built-in, see README)\n"
-		"  --config.check, -n           validate the config and exit (0 valid, 1 not)\n"
-		"  --collector.interval=DUR     time between socket dumps (default %s)\n"
-		"  --web.enable-sockets-page    serve the suspect sockets on /sockets (off: it\n"
-		"                               shows peer addresses)\n"
-		"  --remediation.dry-run        log the sockets destroy_after would destroy,\n"
-		"                               destroy none\n"
-		"  --collector.netns=MODE       host: this network namespace; all: every one on\n"
-		"                               the node (needs CAP_SYS_ADMIN, CAP_SYS_PTRACE)\n"
-		"  --collector.netns.dir=DIR    named namespaces (default /var/run/netns)\n"
-		"  --collector.pod-labels       add namespace/pod labels (pod from cgroup + pod logs)\n"
-		"  --collector.pod-logs-dir=DIR kubelet's pod log dirs (default /var/log/pods)\n"
-		"  --collector.max-series=N     cap on per-service series (default 4096)\n"
-		"  --path.procfs=DIR            procfs of the node (default /proc)\n"
-		"  --path.sysfs=DIR             sysfs of the node (default /sys)\n"
-		"  --web.listen-address=ADDR    address to serve on (default %s)\n"
-		"  --web.telemetry-path=PATH    path of the metrics (default /metrics)\n"
-		"  --web.max-requests=N         concurrent HTTP requests (default 40)\n"
-		"  --web.config.file=PATH       TLS and basic auth (exporter-toolkit format)\n"
-		"  --web.enable-lifecycle       serve POST /-/reload\n"
-		"  --runas.user=USER            switch to USER after start-up\n"
-		"  --log.level=LEVEL            debug, info, warn, error (default info)\n"
-		"  --log.format=FORMAT          logfmt or json (default logfmt)\n"
-		"  --version                    print the version and exit\n"
-		"  --help, -h                   this text\n",
-		DEFAULT_INTERVAL, HTTP_DEFAULT_LISTEN);
-}
-
-enum {
-	OPT_CONFIG_FILE = 256,
-	OPT_CONFIG_CHECK,
-	OPT_INTERVAL,
-	OPT_LISTEN,
-	OPT_PATH,
-	OPT_WEB_CONFIG,
-	OPT_MAX_REQUESTS,
-	OPT_LOG_LEVEL,
-	OPT_LOG_FORMAT,
-	OPT_VERSION,
-	OPT_NETNS,
-	OPT_SOCKETS_PAGE,
-	OPT_DRY_RUN,
-	OPT_NETNS_DIR,
-	OPT_POD_LABELS,
-	OPT_POD_LOGS,
-	OPT_MAX_SERIES,
-	OPT_PROCFS,
-	OPT_SYSFS,
-	OPT_ENABLE_LIFECYCLE,
-	OPT_RUNAS_USER,
-};
-
-static const struct option long_options[] = {
-	{"config.file", required_argument, NULL, OPT_CONFIG_FILE},
-	{"config.check", no_argument, NULL, OPT_CONFIG_CHECK},
-	{"collector.interval", required_argument, NULL, OPT_INTERVAL},
-	{"web.listen-address", required_argument, NULL, OPT_LISTEN},
-	{"web.telemetry-path", required_argument, NULL, OPT_PATH},
-	{"web.config.file", required_argument, NULL, OPT_WEB_CONFIG},
-	{"web.max-requests", required_argument, NULL, OPT_MAX_REQUESTS},
-	{"log.level", required_argument, NULL, OPT_LOG_LEVEL},
-	{"log.format", required_argument, NULL, OPT_LOG_FORMAT},
-	{"version", no_argument, NULL, OPT_VERSION},
-	{"collector.netns", required_argument, NULL, OPT_NETNS},
-	{"web.enable-sockets-page", no_argument, NULL, OPT_SOCKETS_PAGE},
-	{"remediation.dry-run", no_argument, NULL, OPT_DRY_RUN},
-	{"collector.netns.dir", required_argument, NULL, OPT_NETNS_DIR},
-	{"collector.pod-labels", no_argument, NULL, OPT_POD_LABELS},
-	{"collector.pod-logs-dir", required_argument, NULL, OPT_POD_LOGS},
-	{"collector.max-series", required_argument, NULL, OPT_MAX_SERIES},
-	{"path.procfs", required_argument, NULL, OPT_PROCFS},
-	{"path.sysfs", required_argument, NULL, OPT_SYSFS},
-	{"web.enable-lifecycle", no_argument, NULL, OPT_ENABLE_LIFECYCLE},
-	{"runas.user", required_argument, NULL, OPT_RUNAS_USER},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
-};
-
-/* 0 to run, 1 to exit 0 (help/version), -1 to exit 2 (usage error). */
-static int parse_args(int argc, char **argv, struct options *o)
-{
-	int c;
-
-	*o = (struct options){
-		.interval = DEFAULT_INTERVAL,
-		.listen_address = HTTP_DEFAULT_LISTEN,
-		.telemetry_path = "/metrics",
-		.log_level = "info",
-		.log_format = "logfmt",
-		.max_series = COLLECT_DEFAULT_MAX_SERIES,
-		.procfs = "/proc",
-		.sysfs = "/sys",
-	};
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "hn", long_options, NULL)) != -1) {
-		switch (c) {
-		case OPT_CONFIG_FILE:
-			o->config_file = optarg;
-			break;
-		case 'n':
-		case OPT_CONFIG_CHECK:
-			o->config_check = true;
-			break;
-		case OPT_INTERVAL:
-			o->interval = optarg;
-			break;
-		case OPT_LISTEN:
-			o->listen_address = optarg;
-			break;
-		case OPT_PATH:
-			o->telemetry_path = optarg;
-			break;
-		case OPT_WEB_CONFIG:
-			o->web_config_file = optarg;
-			break;
-		case OPT_MAX_REQUESTS: {
-			char *end;
-			unsigned long v = strtoul(optarg, &end, 10);
-
-			if (*optarg == '\0' || *end != '\0' || v < 1 || v > 100000) {
-				fprintf(stderr, "halfopen_exporter: --web.max-requests: want 1..100000, "
-						"got \"%s\"\n", optarg);
-				return -1;
-			}
-			o->max_requests = (unsigned)v;
-			break;
-		}
-		case OPT_ENABLE_LIFECYCLE:
-			o->enable_lifecycle = true;
-			break;
-		case OPT_RUNAS_USER:
-			o->runas_user = optarg;
-			break;
-		case OPT_LOG_LEVEL:
-			o->log_level = optarg;
-			break;
-		case OPT_NETNS:
-			if (strcmp(optarg, "all") == 0) {
-				o->netns_all = true;
-			} else if (strcmp(optarg, "host") == 0) {
-				o->netns_all = false;
-			} else {
-				fprintf(stderr, "halfopen_exporter: --collector.netns: want host or all, "
-						"got \"%s\"\n", optarg);
-				return -1;
-			}
-			break;
-		case OPT_SOCKETS_PAGE:
-			o->sockets_page = true;
-			break;
-		case OPT_DRY_RUN:
-			o->remediation_dry_run = true;
-			break;
-		case OPT_NETNS_DIR:
-			o->netns_dir = optarg;
-			break;
-		case OPT_POD_LABELS:
-			o->pod_labels = true;
-			break;
-		case OPT_POD_LOGS:
-			o->pod_logs_dir = optarg;
-			break;
-		case OPT_MAX_SERIES: {
-			char *end;
-
-			o->max_series = strtoul(optarg, &end, 10);
-			if (*optarg == '\0' || *end != '\0' || o->max_series < 1 ||
-			    o->max_series > 1000000) {
-				fprintf(stderr, "halfopen_exporter: --collector.max-series: want "
-						"1..1000000, got \"%s\"\n", optarg);
-				return -1;
-			}
-			break;
-		}
-		case OPT_PROCFS:
-			o->procfs = optarg;
-			break;
-		case OPT_SYSFS:
-			o->sysfs = optarg;
-			break;
-		case OPT_LOG_FORMAT:
-			o->log_format = optarg;
-			break;
-		case OPT_VERSION:
-			printf("halfopen_exporter version %s (revision %s)\n", HALFOPEN_VERSION,
-			       HALFOPEN_REVISION);
-			return 1;
-		case 'h':
-			usage(stdout);
-			return 1;
-		default:
-			if (optopt)
-				fprintf(stderr, "halfopen_exporter: bad or incomplete flag -%c\n",
-					optopt);
-			else
-				fprintf(stderr, "halfopen_exporter: unknown flag %s\n",
-					argv[optind - 1]);
-			usage(stderr);
-			return -1;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "halfopen_exporter: unexpected argument \"%s\"\n", argv[optind]);
-		return -1;
-	}
-	if (o->telemetry_path[0] != '/' || strcmp(o->telemetry_path, "/") == 0) {
-		fprintf(stderr, "halfopen_exporter: --web.telemetry-path must start with / and "
-				"not be /\n");
-		return -1;
-	}
-	return 0;
-}
 
 static double now_realtime(void)
 {
@@ -834,6 +588,45 @@ static int run(struct exporter *ex)
 	}
 }
 
+/* flags_parse, and what it asks for besides running: 0 to run, 1 to
+ * exit 0 (help, version, docs printed), -1 to exit 2 (a bad flag, said). */
+static int parse_flags(int argc, char **argv, struct options *o)
+{
+	struct buf out;
+	int r, rc = 1;
+
+	buf_init(&out);
+	r = flags_parse(argc, argv, o, &out);
+	if (r < 0) {
+		fprintf(stderr, "halfopen_exporter: %s (--help lists the flags)\n",
+			buf_error(&out) ? strerror(-r) : out.data);
+		buf_free(&out);
+		return -1;
+	}
+	switch (r) {
+	case FLAGS_RUN:
+		rc = 0;
+		break;
+	case FLAGS_VERSION:
+		buf_printf(&out, "halfopen_exporter version %s (revision %s)\n", HALFOPEN_VERSION,
+			   HALFOPEN_REVISION);
+		break;
+	case FLAGS_HELP:
+		flags_render_help(&out);
+		break;
+	case FLAGS_HELP_MARKDOWN:
+		flags_render_markdown(&out);
+		break;
+	case FLAGS_HELP_MAN:
+		flags_render_man(&out, HALFOPEN_VERSION);
+		break;
+	}
+	if (rc == 1 && (buf_error(&out) || fwrite(out.data, 1, out.len, stdout) != out.len))
+		rc = -1;
+	buf_free(&out);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct exporter ex;
@@ -844,22 +637,13 @@ int main(int argc, char **argv)
 	buf_init(&ex.body);
 	pthread_mutex_init(&ex.snap_lock, NULL);
 
-	r = parse_args(argc, argv, &ex.opt);
+	r = parse_flags(argc, argv, &ex.opt);
 	if (r != 0)
 		return r > 0 ? 0 : 2;
-	if (log_setup(ex.opt.log_level, ex.opt.log_format) < 0) {
-		fprintf(stderr,
-			"halfopen_exporter: bad --log.level \"%s\" (debug|info|warn|error) or "
-			"--log.format \"%s\" (logfmt|json)\n",
-			ex.opt.log_level, ex.opt.log_format);
+	/* The flag table admits only the levels and formats log.c knows. */
+	if (log_setup(ex.opt.log_level, ex.opt.log_format) < 0)
 		return 2;
-	}
-	if (parse_duration_ms(ex.opt.interval, &ex.interval_ms) < 0 ||
-	    ex.interval_ms < MIN_INTERVAL_MS) {
-		log_kv(LOG_LEVEL_ERROR, "Bad --collector.interval (a duration >= 100ms, e.g. 15s)",
-		       "value", ex.opt.interval, NULL);
-		return 2;
-	}
+	ex.interval_ms = ex.opt.interval_ms;
 	if (load_web_config(ex.opt.web_config_file, &ex.web) < 0)
 		return 1;
 	if (load_config(ex.opt.config_file, &ex.cfg) < 0) {
