@@ -4,13 +4,18 @@
 #   scripts/deps.sh          build + run dependencies
 #   scripts/deps.sh test     + everything the test suite uses
 #   scripts/deps.sh demo     + what scripts/dev demo plays the reproduction with
+#   scripts/deps.sh deb      + what scripts/dev deb builds and checks the package with
 set -euo pipefail
 
 pkgs=(gcc meson ninja-build pkg-config libmicrohttpd-dev libnl-3-dev libyaml-dev zlib1g-dev
       libcap-dev libcrypt-dev libgnutls28-dev iproute2)
-if [ "${1:-}" = demo ]; then
-	pkgs+=(iptables netcat-openbsd curl)
-fi
+demo=(iptables netcat-openbsd curl)
+deb=(debhelper dpkg-dev lintian)
+case "${1:-}" in
+demo) pkgs+=("${demo[@]}");;
+deb) pkgs+=("${deb[@]}");;
+test) pkgs+=("${demo[@]}" "${deb[@]}" adduser systemd);;
+esac
 if [ "${1:-}" = test ]; then
 	pkgs+=(iptables python3 prometheus curl valgrind clang libclang-rt-14-dev procps psmisc
 	       strace openssl
