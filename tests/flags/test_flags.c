@@ -55,7 +55,7 @@ DEF_TEST(defaults)
 	CHECK_EQ_STR(HTTP_DEFAULT_LISTEN, o.listen_address);
 	CHECK_EQ_STR("/metrics", o.telemetry_path);
 	CHECK_EQ_UINT(COLLECT_DEFAULT_MAX_SERIES, o.max_series);
-	CHECK_EQ_UINT(40, o.max_requests);
+	CHECK_EQ_UINT(HTTP_DEFAULT_MAX_REQUESTS, o.max_requests);
 	CHECK_EQ_STR("/proc", o.procfs);
 	CHECK_EQ_STR("info", o.log_level);
 	CHECK_EQ_STR("logfmt", o.log_format);
