@@ -93,7 +93,7 @@ say "namespace $ns (its own loopback, sockets and iptables)"
 
 ip netns exec "$ns" "$exporter" --config.file="$config" --collector.interval=500ms \
 	--web.listen-address=127.0.0.1:19100 --log.level=warn 2>"$tmp/exporter.log" &
-pids+=($!)
+pids+=("$!")
 say "exporter pid $! : --config.file=config/examples/seed.yaml (stale_after 3s) --collector.interval=500ms"
 
 # Server and client: nc, each reading a FIFO the demo holds open, so
@@ -101,11 +101,11 @@ say "exporter pid $! : --config.file=config/examples/seed.yaml (stale_after 3s) 
 mkfifo "$tmp/server.in" "$tmp/client.in"
 ip netns exec "$ns" nc -l 127.0.0.1 12345 <"$tmp/server.in" >/dev/null &
 server=$!
-pids+=($server)
+pids+=("$server")
 exec 4>"$tmp/server.in"
 for _ in $(seq 50); do in_ns ss -tlnH 'sport = :12345' | grep -q . && break; sleep 0.1; done
 ip netns exec "$ns" nc 127.0.0.1 12345 <"$tmp/client.in" >/dev/null &
-pids+=($!)
+pids+=("$!")
 exec 5>"$tmp/client.in"
 say "server pid $server (nc -l 127.0.0.1 12345), client pid $! (nc 127.0.0.1 12345)"
 
