@@ -92,23 +92,44 @@ static struct sock_record *add_socket(const char *src, uint16_t sport, const cha
 
 static struct config *load(const char *yaml)
 {
-	struct config *cfg = NULL;
+	struct config *out = NULL;
 	struct config_error err;
 
-	if (config_load_buffer("test.yml", yaml, strlen(yaml), &cfg, &err) < 0) {
+	if (config_load_buffer("test.yml", yaml, strlen(yaml), &out, &err) < 0) {
 		printf("config: %s: %s\n", err.key, err.msg);
 		return NULL;
 	}
-	return cfg;
+	return out;
 }
 
-static const struct service_result *find(const struct collection_result *res, const char *name,
-					 const char *pod)
+/* The test's config, collector and result; start() sets them up and
+ * resets the fake kernel, finish() (after every test) frees them. */
+static struct config *cfg;
+static struct collector *c;
+static struct collection_result res;
+
+static int start(const char *yaml)
 {
-	for (size_t i = 0; i < res->n_services; i++)
-		if (strcmp(res->services[i].name, name) == 0 &&
-		    strcmp(res->services[i].pod, pod) == 0)
-			return &res->services[i];
+	cfg = load(yaml);
+	reset_kernel();
+	return cfg ? collector_new(&c) : -EINVAL;
+}
+
+static void finish(void)
+{
+	collection_result_free(&res);
+	collector_free(c);
+	config_free(cfg);
+	c = NULL;
+	cfg = NULL;
+}
+
+static const struct service_result *find(const char *name, const char *pod)
+{
+	for (size_t i = 0; i < res.n_services; i++)
+		if (strcmp(res.services[i].name, name) == 0 &&
+		    strcmp(res.services[i].pod, pod) == 0)
+			return &res.services[i];
 	return NULL;
 }
 
@@ -122,30 +143,44 @@ static const char *TWO_SERVICES = "defaults:\n"
 				  "    direction: outbound\n"
 				  "    ports: [5432]\n";
 
+/* Field by field (the struct has padding); prints what differs. */
+static bool same_counts(struct service_counts want, struct service_counts got)
+{
+	const uint64_t w[] = {
+	    want.established, want.stale,      want.retransmitting, want.keepalive_probing,
+	    want.zero_window, want.close_wait, want.keepalive,	    want.longest_unanswered_ms};
+	const uint64_t g[] = {
+	    got.established, got.stale,	     got.retransmitting, got.keepalive_probing,
+	    got.zero_window, got.close_wait, got.keepalive,	 got.longest_unanswered_ms};
+	bool same = true;
+
+	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++)
+		if (w[i] != g[i]) {
+			printf("counts field %zu: expected %" PRIu64 ", got %" PRIu64 "\n", i, w[i],
+			       g[i]);
+			same = false;
+		}
+	return same;
+}
+
 DEF_TEST(add_counts_each_class)
 {
-	struct service_counts c = {0};
+	struct service_counts n = {0};
 	struct classification cls = {0};
 
 	cls.flags = SC_ESTABLISHED | SC_STALE | SC_KEEPALIVE;
-	aggregate_add(&c, &cls);
+	aggregate_add(&n, &cls);
 	cls.flags = SC_ESTABLISHED | SC_RETRANSMITTING;
 	cls.unanswered_ms = 7000;
-	aggregate_add(&c, &cls);
+	aggregate_add(&n, &cls);
 	cls.flags = SC_KEEPALIVE_PROBING | SC_ZERO_WINDOW;
 	cls.unanswered_ms = 3000;
-	aggregate_add(&c, &cls);
+	aggregate_add(&n, &cls);
 	cls.flags = SC_CLOSE_WAIT;
 	cls.unanswered_ms = 0;
-	aggregate_add(&c, &cls);
-	CHECK_EQ_UINT(2, c.established);
-	CHECK_EQ_UINT(1, c.stale);
-	CHECK_EQ_UINT(1, c.keepalive);
-	CHECK_EQ_UINT(1, c.retransmitting);
-	CHECK_EQ_UINT(1, c.keepalive_probing);
-	CHECK_EQ_UINT(1, c.zero_window);
-	CHECK_EQ_UINT(1, c.close_wait);
-	CHECK_EQ_UINT(7000, c.longest_unanswered_ms); /* the max, not the last */
+	aggregate_add(&n, &cls);
+	/* longest_unanswered is the max, not the last. */
+	CHECK(same_counts((struct service_counts){2, 1, 1, 1, 1, 1, 1, 7000}, n));
 	return 0;
 }
 
@@ -153,20 +188,12 @@ DEF_TEST(merge_sums_and_keeps_longest)
 {
 	struct service_counts a = {1, 2, 3, 4, 5, 6, 7, 900};
 	struct service_counts b = {10, 20, 30, 40, 50, 60, 70, 500};
-	struct service_counts c = {0, 0, 0, 0, 0, 0, 0, 1200};
+	struct service_counts d = {0, 0, 0, 0, 0, 0, 0, 1200};
 
 	aggregate_merge(&a, &b);
-	CHECK_EQ_UINT(11, a.established);
-	CHECK_EQ_UINT(22, a.stale);
-	CHECK_EQ_UINT(33, a.retransmitting);
-	CHECK_EQ_UINT(44, a.keepalive_probing);
-	CHECK_EQ_UINT(55, a.zero_window);
-	CHECK_EQ_UINT(66, a.close_wait);
-	CHECK_EQ_UINT(77, a.keepalive);
-	CHECK_EQ_UINT(900, a.longest_unanswered_ms);
-	aggregate_merge(&a, &c);
-	CHECK_EQ_UINT(11, a.established);
-	CHECK_EQ_UINT(1200, a.longest_unanswered_ms);
+	CHECK(same_counts((struct service_counts){11, 22, 33, 44, 55, 66, 77, 900}, a));
+	aggregate_merge(&a, &d);
+	CHECK(same_counts((struct service_counts){11, 22, 33, 44, 55, 66, 77, 1200}, a));
 	return 0;
 }
 
@@ -174,15 +201,10 @@ DEF_TEST(merge_sums_and_keeps_longest)
  * with every connected dump, unclaimed sockets seen but not counted. */
 DEF_TEST(collect_counts_per_service)
 {
-	struct config *cfg = load(TWO_SERVICES);
-	struct collection_result res = {0};
-	struct collector *c = NULL;
 	const struct service_result *web, *pg;
 	struct sock_record *r;
 
-	CHECK(cfg != NULL);
-	CHECK_EQ_INT(0, collector_new(&c));
-	reset_kernel();
+	CHECK_EQ_INT(0, start(TWO_SERVICES));
 	r = add_socket("198.18.0.1", 8080, "198.18.0.2", 40001, TCPS_ESTABLISHED);
 	r->info.tcpi_last_data_recv = r->info.tcpi_last_ack_recv = 120000; /* stale */
 	r = add_socket("fd00::1", 8080, "fd00::2", 40002, TCPS_ESTABLISHED);
@@ -198,8 +220,8 @@ DEF_TEST(collect_counts_per_service)
 
 	CHECK_EQ_INT(0, collector_collect(c, cfg, NULL, &res));
 	CHECK_EQ_UINT(2, res.n_services);
-	web = find(&res, "web", "");
-	pg = find(&res, "pg", "");
+	web = find("web", "");
+	pg = find("pg", "");
 	CHECK(web && pg);
 	CHECK_EQ_INT(DIRECTION_INBOUND, web->direction);
 	CHECK_EQ_INT(DIRECTION_OUTBOUND, pg->direction);
@@ -225,31 +247,23 @@ DEF_TEST(collect_counts_per_service)
 	/* A second collection starts from zero. */
 	n_sockets = 1;
 	CHECK_EQ_INT(0, collector_collect(c, cfg, NULL, &res));
-	CHECK_EQ_UINT(1, find(&res, "web", "")->counts.established);
-	CHECK_EQ_UINT(0, find(&res, "pg", "")->counts.established);
+	CHECK_EQ_UINT(1, find("web", "")->counts.established);
+	CHECK_EQ_UINT(0, find("pg", "")->counts.established);
 	CHECK_EQ_UINT(1, res.sockets_seen);
-	collection_result_free(&res);
-	collector_free(c);
-	config_free(cfg);
 	return 0;
 }
 
 /* NLM_F_DUMP_INTR: the namespace is redone, not counted twice. */
 DEF_TEST(interrupted_dump_is_redone_once)
 {
-	struct config *cfg = load(TWO_SERVICES);
-	struct collection_result res = {0};
-	struct collector *c = NULL;
 
-	CHECK(cfg != NULL);
-	CHECK_EQ_INT(0, collector_new(&c));
-	reset_kernel();
+	CHECK_EQ_INT(0, start(TWO_SERVICES));
 	add_socket("198.18.0.1", 8080, "198.18.0.2", 40001, TCPS_ESTABLISHED);
 	add_socket("198.18.0.1", 8080, "198.18.0.3", 40002, TCPS_ESTABLISHED);
 	fail_next = -EAGAIN;
 	CHECK_EQ_INT(0, collector_collect(c, cfg, NULL, &res));
 	CHECK_EQ_UINT(1, res.dump_retries);
-	CHECK_EQ_UINT(2, find(&res, "web", "")->counts.established);
+	CHECK_EQ_UINT(2, find("web", "")->counts.established);
 	CHECK_EQ_UINT(2, res.sockets_seen);
 
 	/* Any other error: the namespace adds nothing, and says so. */
@@ -257,10 +271,7 @@ DEF_TEST(interrupted_dump_is_redone_once)
 	CHECK_EQ_INT(-ENOBUFS, collector_collect(c, cfg, NULL, &res));
 	CHECK_EQ_UINT(1, res.namespace_errors);
 	CHECK_EQ_UINT(0, res.namespaces);
-	CHECK_EQ_UINT(0, find(&res, "web", "")->counts.established);
-	collection_result_free(&res);
-	collector_free(c);
-	config_free(cfg);
+	CHECK_EQ_UINT(0, find("web", "")->counts.established);
 	return 0;
 }
 
@@ -268,55 +279,40 @@ DEF_TEST(interrupted_dump_is_redone_once)
  * report that the kernel did not filter. */
 DEF_TEST(rejected_filter_falls_back)
 {
-	struct config *cfg = load(TWO_SERVICES);
-	struct collection_result res = {0};
-	struct collector *c = NULL;
 
-	CHECK(cfg != NULL);
-	CHECK_EQ_INT(0, collector_new(&c));
-	reset_kernel();
+	CHECK_EQ_INT(0, start(TWO_SERVICES));
 	add_socket("198.18.0.1", 8080, "198.18.0.2", 40001, TCPS_ESTABLISHED);
 	reject_bytecode = 1;
 	CHECK_EQ_INT(0, collector_collect(c, cfg, NULL, &res));
 	CHECK(!res.kernel_filter);
 	CHECK_EQ_UINT(1, filtered_dumps); /* tried once, never again */
-	CHECK_EQ_UINT(1, find(&res, "web", "")->counts.established);
+	CHECK_EQ_UINT(1, find("web", "")->counts.established);
 	CHECK_EQ_INT(0, collector_collect(c, cfg, NULL, &res));
 	CHECK_EQ_UINT(1, filtered_dumps);
 	CHECK(!res.kernel_filter);
-	collection_result_free(&res);
-	collector_free(c);
-	config_free(cfg);
 	return 0;
 }
 
 /* unmatched: count needs every socket: no kernel filter. */
 DEF_TEST(unmatched_disables_filter)
 {
-	struct config *cfg = load("defaults:\n  unmatched: count\n"
-				  "services:\n  - name: pg\n    direction: outbound\n"
-				  "    ports: [5432]\n");
-	struct collection_result res = {0};
-	struct collector *c = NULL;
+	const char *yaml = "defaults:\n  unmatched: count\n"
+			   "services:\n  - name: pg\n    direction: outbound\n"
+			   "    ports: [5432]\n";
 
-	CHECK(cfg != NULL);
-	CHECK_EQ_INT(0, collector_new(&c));
-	reset_kernel();
+	CHECK_EQ_INT(0, start(yaml));
 	add_socket("198.18.0.1", 40001, "198.18.0.9", 5432, TCPS_ESTABLISHED);
 	add_socket("198.18.0.1", 40002, "198.18.0.9", 6379, TCPS_ESTABLISHED);
 	CHECK_EQ_INT(0, collector_collect(c, cfg, NULL, &res));
 	CHECK(!res.kernel_filter);
 	CHECK_EQ_UINT(0, filtered_dumps);
-	CHECK_EQ_UINT(1, find(&res, "pg", "")->counts.established);
+	CHECK_EQ_UINT(1, find("pg", "")->counts.established);
 	/* Nothing listens on the local port: an outbound "unmatched". */
 	for (size_t i = 0; i < res.n_services; i++)
 		if (strcmp(res.services[i].name, "unmatched") == 0)
 			CHECK_EQ_UINT(res.services[i].direction == DIRECTION_OUTBOUND,
 				      res.services[i].counts.established);
 	CHECK_EQ_UINT(2, res.sockets_matched);
-	collection_result_free(&res);
-	collector_free(c);
-	config_free(cfg);
 	return 0;
 }
 
@@ -324,15 +320,10 @@ DEF_TEST(unmatched_disables_filter)
  * namespace without a pod counts into the pod-less series. */
 DEF_TEST(namespaces_merge_by_pod)
 {
-	struct config *cfg = load(TWO_SERVICES);
 	struct collect_options opt = {.pod_labels = true};
-	struct collection_result res = {0};
 	struct pod_ref a = {"shop", "web-a"}, b = {"shop", "web-b"};
-	struct collector *c = NULL;
 
-	CHECK(cfg != NULL);
-	CHECK_EQ_INT(0, collector_new(&c));
-	reset_kernel();
+	CHECK_EQ_INT(0, start(TWO_SERVICES));
 	add_socket("198.18.0.1", 8080, "198.18.0.2", 40001, TCPS_ESTABLISHED);
 	CHECK_EQ_INT(0, collector_begin(c, cfg, &opt, &res));
 	CHECK_EQ_INT(0, collector_collect_ns(c, NULL, 0, NULL, &res));
@@ -341,17 +332,14 @@ DEF_TEST(namespaces_merge_by_pod)
 	CHECK_EQ_INT(0, collector_collect_ns(c, NULL, 3, &a, &res));
 	CHECK(res.pod_labels);
 	CHECK_EQ_UINT(4, res.namespaces);
-	CHECK_EQ_UINT(1, find(&res, "web", "")->counts.established);
-	CHECK(find(&res, "web", "web-a") != NULL);
-	CHECK_EQ_STR("shop", find(&res, "web", "web-a")->pod_namespace);
-	CHECK_EQ_UINT(2, find(&res, "web", "web-a")->counts.established);
-	CHECK_EQ_UINT(1, find(&res, "web", "web-b")->counts.established);
-	CHECK_EQ_UINT(0, find(&res, "pg", "web-b")->counts.established);
+	CHECK_EQ_UINT(1, find("web", "")->counts.established);
+	CHECK(find("web", "web-a") != NULL);
+	CHECK_EQ_STR("shop", find("web", "web-a")->pod_namespace);
+	CHECK_EQ_UINT(2, find("web", "web-a")->counts.established);
+	CHECK_EQ_UINT(1, find("web", "web-b")->counts.established);
+	CHECK_EQ_UINT(0, find("pg", "web-b")->counts.established);
 	CHECK_EQ_UINT(6, res.n_services); /* 2 services x (no pod, web-a, web-b) */
 	CHECK_EQ_UINT(0, res.series_dropped);
-	collection_result_free(&res);
-	collector_free(c);
-	config_free(cfg);
 	return 0;
 }
 
@@ -360,28 +348,23 @@ DEF_TEST(namespaces_merge_by_pod)
  * many series were refused. */
 DEF_TEST(series_cap_folds_pods)
 {
-	struct config *cfg = load(TWO_SERVICES);
 	struct collect_options opt = {.pod_labels = true, .max_series = 4};
-	struct collection_result res = {0};
 	struct pod_ref a = {"shop", "web-a"}, b = {"shop", "web-b"}, d = {"shop", "web-d"};
 	struct exporter_stats st = {0};
-	struct collector *c = NULL;
 	struct buf out;
 
 	buf_init(&out);
-	CHECK(cfg != NULL);
-	CHECK_EQ_INT(0, collector_new(&c));
-	reset_kernel();
+	CHECK_EQ_INT(0, start(TWO_SERVICES));
 	add_socket("198.18.0.1", 8080, "198.18.0.2", 40001, TCPS_ESTABLISHED);
 	CHECK_EQ_INT(0, collector_begin(c, cfg, &opt, &res));
 	CHECK_EQ_INT(0, collector_collect_ns(c, NULL, 1, &a, &res)); /* 2 + 2 = the cap */
 	CHECK_EQ_INT(0, collector_collect_ns(c, NULL, 2, &b, &res)); /* folds: 2 dropped */
 	CHECK_EQ_INT(0, collector_collect_ns(c, NULL, 3, &d, &res)); /* folds: 2 dropped */
 	CHECK_EQ_UINT(4, res.n_services);
-	CHECK(find(&res, "web", "web-b") == NULL);
-	CHECK(find(&res, "web", "web-d") == NULL);
-	CHECK_EQ_UINT(1, find(&res, "web", "web-a")->counts.established);
-	CHECK_EQ_UINT(2, find(&res, "web", "")->counts.established);
+	CHECK(find("web", "web-b") == NULL);
+	CHECK(find("web", "web-d") == NULL);
+	CHECK_EQ_UINT(1, find("web", "web-a")->counts.established);
+	CHECK_EQ_UINT(2, find("web", "")->counts.established);
 	CHECK_EQ_UINT(4, res.series_dropped);
 	CHECK_EQ_UINT(3, res.sockets_matched);
 
@@ -396,11 +379,8 @@ DEF_TEST(series_cap_folds_pods)
 	CHECK_EQ_INT(0, collector_begin(c, cfg, &opt, &res));
 	CHECK_EQ_INT(0, collector_collect_ns(c, NULL, 1, &b, &res));
 	CHECK_EQ_UINT(0, res.series_dropped);
-	CHECK_EQ_UINT(1, find(&res, "web", "web-b")->counts.established);
+	CHECK_EQ_UINT(1, find("web", "web-b")->counts.established);
 	buf_free(&out);
-	collection_result_free(&res);
-	collector_free(c);
-	config_free(cfg);
 	return 0;
 }
 
@@ -408,16 +388,12 @@ DEF_TEST(series_cap_folds_pods)
  * entry's sockets are dropped and counted as dropped series. */
 DEF_TEST(series_cap_drops_auto_services)
 {
-	struct config *cfg = load("defaults:\n  listening_ports: true\n"
-				  "services:\n  - name: pg\n    direction: outbound\n"
-				  "    ports: [5432]\n");
+	const char *yaml = "defaults:\n  listening_ports: true\n"
+			   "services:\n  - name: pg\n    direction: outbound\n"
+			   "    ports: [5432]\n";
 	struct collect_options opt = {.max_series = 2};
-	struct collection_result res = {0};
-	struct collector *c = NULL;
 
-	CHECK(cfg != NULL);
-	CHECK_EQ_INT(0, collector_new(&c));
-	reset_kernel();
+	CHECK_EQ_INT(0, start(yaml));
 	add_socket("198.18.0.1", 7001, "0.0.0.0", 0, TCPS_LISTEN);
 	add_socket("198.18.0.1", 7002, "0.0.0.0", 0, TCPS_LISTEN);
 	add_socket("198.18.0.1", 7001, "198.18.0.2", 40001, TCPS_ESTABLISHED);
@@ -427,26 +403,29 @@ DEF_TEST(series_cap_drops_auto_services)
 	CHECK(listen_dumps >= 1);
 	CHECK_EQ_UINT(2, res.listening_sockets);
 	CHECK_EQ_UINT(2, res.n_services);
-	CHECK(find(&res, "listen_7001", "") != NULL);
-	CHECK_EQ_UINT(1, find(&res, "listen_7001", "")->counts.established);
-	CHECK(find(&res, "listen_7002", "") == NULL);
+	CHECK(find("listen_7001", "") != NULL);
+	CHECK_EQ_UINT(1, find("listen_7001", "")->counts.established);
+	CHECK(find("listen_7002", "") == NULL);
 	CHECK_EQ_UINT(1, res.series_dropped);
-	collection_result_free(&res);
-	collector_free(c);
-	config_free(cfg);
 	return 0;
 }
 
+#define RUN(t)                                                                                     \
+	do {                                                                                       \
+		RUN_TEST(t);                                                                       \
+		finish();                                                                          \
+	} while (0)
+
 int main(void)
 {
-	RUN_TEST(add_counts_each_class);
-	RUN_TEST(merge_sums_and_keeps_longest);
-	RUN_TEST(collect_counts_per_service);
-	RUN_TEST(interrupted_dump_is_redone_once);
-	RUN_TEST(rejected_filter_falls_back);
-	RUN_TEST(unmatched_disables_filter);
-	RUN_TEST(namespaces_merge_by_pod);
-	RUN_TEST(series_cap_folds_pods);
-	RUN_TEST(series_cap_drops_auto_services);
+	RUN(add_counts_each_class);
+	RUN(merge_sums_and_keeps_longest);
+	RUN(collect_counts_per_service);
+	RUN(interrupted_dump_is_redone_once);
+	RUN(rejected_filter_falls_back);
+	RUN(unmatched_disables_filter);
+	RUN(namespaces_merge_by_pod);
+	RUN(series_cap_folds_pods);
+	RUN(series_cap_drops_auto_services);
 	END_TEST;
 }
