@@ -28,7 +28,6 @@ when a tool the check needs cannot run here, with the reason.
 YAML is turned into JSON without a YAML library: `kubectl label --local -o
 json` reads manifests offline and prints them as JSON.
 """
-import hashlib
 import json
 import os
 import re
@@ -42,6 +41,9 @@ import time
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "scenario"))
+import testlib  # noqa: E402
+
 SOURCE_ROOT = os.environ.get("HALFOPEN_SOURCE_ROOT") or os.path.dirname(os.path.dirname(HERE))
 BUILD_ROOT = os.environ.get("HALFOPEN_BUILD_ROOT") or os.path.join(SOURCE_ROOT, "build")
 DEPLOY = os.path.join(SOURCE_ROOT, "deploy")
@@ -283,28 +285,13 @@ def cmd_render():
 # ------------------------------------------------------------------ validate
 
 def npm_env(prefix):
-    """node_modules for validate.mjs under prefix, installed once per
-    package-lock.json (npm ci; the stamp is the lock's hash)."""
+    """node_modules for validate.mjs under prefix (testlib.npm_ci)."""
     need("node", "the schemas are npm packages")
     need("npm", "the schemas are npm packages")
-    os.makedirs(prefix, exist_ok=True)
-    with open(os.path.join(HERE, "package-lock.json"), "rb") as f:
-        lock_hash = hashlib.sha256(f.read()).hexdigest()
-    stamp = os.path.join(prefix, ".lock-sha256")
-    if os.path.isdir(os.path.join(prefix, "node_modules")) and os.path.exists(stamp):
-        with open(stamp) as f:
-            if f.read().strip() == lock_hash:
-                return
-    for fn in ("package.json", "package-lock.json"):
-        shutil.copy(os.path.join(HERE, fn), os.path.join(prefix, fn))
-    cp = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-                        cwd=prefix, capture_output=True, text=True, timeout=600)
-    if cp.returncode != 0:
-        if re.search(r"ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNREFUSED|ECONNRESET|network", cp.stderr):
-            raise Skip("npm ci cannot reach the registry: %s" % cp.stderr.strip()[-300:])
-        raise RuntimeError("npm ci failed:\n" + cp.stderr[-2000:])
-    with open(stamp, "w") as f:
-        f.write(lock_hash)
+    try:
+        testlib.npm_ci(HERE, prefix)
+    except testlib.NpmUnreachable as e:
+        raise Skip("npm ci cannot reach the registry: %s" % e)
 
 
 def grafana_objects():
