@@ -34,27 +34,33 @@ size_t utf8_seq_len(const unsigned char *s)
 	return n;
 }
 
+struct escape {
+	unsigned char c;
+	const char *with;
+};
+
+static const struct escape short_escapes[] = {
+    {'"', "\\\""}, {'\\', "\\\\"}, {'\n', "\\n"}, {'\r', "\\r"}, {'\t', "\\t"},
+};
+
+static const struct escape html_entities[] = {
+    {'&', "&amp;"}, {'<', "&lt;"}, {'>', "&gt;"}, {'"', "&quot;"}, {'\'', "&#39;"},
+};
+
+/* Append c's replacement from map (n entries); false when it has none. */
+static bool put_escape(struct buf *b, unsigned char c, const struct escape *map, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (map[i].c == c) {
+			buf_puts(b, map[i].with);
+			return true;
+		}
+	return false;
+}
+
 bool escape_short(struct buf *b, unsigned char c)
 {
-	switch (c) {
-	case '"':
-		buf_puts(b, "\\\"");
-		return true;
-	case '\\':
-		buf_puts(b, "\\\\");
-		return true;
-	case '\n':
-		buf_puts(b, "\\n");
-		return true;
-	case '\r':
-		buf_puts(b, "\\r");
-		return true;
-	case '\t':
-		buf_puts(b, "\\t");
-		return true;
-	default:
-		return false;
-	}
+	return put_escape(b, c, short_escapes, sizeof(short_escapes) / sizeof(short_escapes[0]));
 }
 
 void json_string(struct buf *b, const char *s)
@@ -83,25 +89,8 @@ void json_string(struct buf *b, const char *s)
 
 void html_escape(struct buf *b, const char *s)
 {
-	for (; *s; s++) {
-		switch (*s) {
-		case '&':
-			buf_puts(b, "&amp;");
-			break;
-		case '<':
-			buf_puts(b, "&lt;");
-			break;
-		case '>':
-			buf_puts(b, "&gt;");
-			break;
-		case '"':
-			buf_puts(b, "&quot;");
-			break;
-		case '\'':
-			buf_puts(b, "&#39;");
-			break;
-		default:
-			buf_putc(b, *s);
-		}
-	}
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (!put_escape(b, *p, html_entities,
+				sizeof(html_entities) / sizeof(html_entities[0])))
+			buf_putc(b, (char)*p);
 }
