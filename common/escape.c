@@ -63,34 +63,50 @@ bool escape_short(struct buf *b, unsigned char c)
 	return put_escape(b, c, short_escapes, sizeof(short_escapes) / sizeof(short_escapes[0]));
 }
 
-void json_string(struct buf *b, const char *s)
+/* Walk s by UTF-8 sequence: put() each valid one (n bytes at p), append
+ * invalid for each byte that starts no valid sequence. */
+static void escape_utf8(struct buf *b, const char *s, const char *invalid,
+			void (*put)(struct buf *b, const unsigned char *p, size_t n))
 {
 	const unsigned char *p = (const unsigned char *)s;
 
-	buf_putc(b, '"');
 	while (*p) {
 		size_t n = utf8_seq_len(p);
 
 		if (n == 0) {
-			buf_puts(b, "\\ufffd");
+			buf_puts(b, invalid);
 			p++;
 			continue;
 		}
-		if (!escape_short(b, *p)) {
-			if (*p < 0x20)
-				buf_printf(b, "\\u%04x", *p);
-			else
-				buf_append(b, p, n);
-		}
+		put(b, p, n);
 		p += n;
 	}
+}
+
+static void json_seq(struct buf *b, const unsigned char *p, size_t n)
+{
+	if (escape_short(b, *p))
+		return;
+	if (*p < 0x20)
+		buf_printf(b, "\\u%04x", *p);
+	else
+		buf_append(b, p, n);
+}
+
+void json_string(struct buf *b, const char *s)
+{
 	buf_putc(b, '"');
+	escape_utf8(b, s, "\\ufffd", json_seq);
+	buf_putc(b, '"');
+}
+
+static void html_seq(struct buf *b, const unsigned char *p, size_t n)
+{
+	if (!put_escape(b, *p, html_entities, sizeof(html_entities) / sizeof(html_entities[0])))
+		buf_append(b, p, n);
 }
 
 void html_escape(struct buf *b, const char *s)
 {
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-		if (!put_escape(b, *p, html_entities,
-				sizeof(html_entities) / sizeof(html_entities[0])))
-			buf_putc(b, (char)*p);
+	escape_utf8(b, s, "&#xfffd;", html_seq);
 }

@@ -24,7 +24,8 @@ bool escape_short(struct buf *b, unsigned char c);
  * \ufffd (so the output is always valid UTF-8 JSON). */
 void json_string(struct buf *b, const char *s);
 
-/* s as HTML text or a quoted attribute value: & < > " ' as entities. */
+/* s as HTML text or a quoted attribute value: & < > " ' as entities,
+ * each byte of an invalid UTF-8 sequence as &#xfffd;. */
 void html_escape(struct buf *b, const char *s);
 
 #endif

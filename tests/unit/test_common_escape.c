@@ -62,6 +62,7 @@ DEF_TEST(html)
 	CHECK_EQ_INT(0, same(html_escape, "<a href=\"x\">'&'</a>",
 			     "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"));
 	CHECK_EQ_INT(0, same(html_escape, "caf\xc3\xa9 &amp;", "caf\xc3\xa9 &amp;amp;"));
+	CHECK_EQ_INT(0, same(html_escape, "a\xff<\xe2\x82", "a&#xfffd;&lt;&#xfffd;&#xfffd;"));
 	return 0;
 }
 
