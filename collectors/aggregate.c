@@ -13,6 +13,7 @@
 #include <linux/inet_diag.h>
 
 #include "common/buf.h"
+#include "common/hash.h"
 #include "sockdiag.h"
 #include "sockdiag_filter.h"
 
@@ -122,18 +123,9 @@ void collector_free(struct collector *c)
 	free(c);
 }
 
-/* FNV-1a over the entry key. */
 static uint32_t key_hash(const char *name, enum direction dir, const char *pod_ns, const char *pod)
 {
-	uint32_t h = 2166136261u;
-	const char *parts[3] = {name, pod_ns, pod};
-
-	for (int i = 0; i < 3; i++) {
-		for (const char *p = parts[i]; *p; p++)
-			h = (h ^ (uint8_t)*p) * 16777619u;
-		h = (h ^ 0xff) * 16777619u; /* separator */
-	}
-	return (h ^ (uint32_t)dir) * 16777619u;
+	return fnv1a_u32(fnv1a_str(fnv1a_str(fnv1a_str(FNV1A_INIT, name), pod_ns), pod), (uint32_t)dir);
 }
 
 static bool key_equal(const struct service_result *e, const char *name, enum direction dir,

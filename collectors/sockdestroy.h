@@ -6,8 +6,9 @@
  * and an orphan is freed. It needs CAP_NET_ADMIN in the user namespace of
  * the socket's network namespace.
  *
- * Split like sockdiag: building the request and reading the ACK are pure
- * (unit tested); sockdestroy() is the I/O, over the caller's
+ * Split like sockdiag: building the request is pure and the ACK is read
+ * by sockdiag's receive loop (both unit tested); sockdestroy() is the
+ * I/O, over the caller's
  * NETLINK_SOCK_DIAG handle (sockdiag_open(), created inside the socket's
  * network namespace: the lookup is per namespace). */
 #ifndef HALFOPEN_SOCKDESTROY_H
@@ -16,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct nl_msg;
 struct nl_sock;
 
 /* What identifies a socket to inet_diag. */
@@ -32,16 +34,10 @@ struct sockdestroy_target {
 /* Bytes of one SOCK_DESTROY request. */
 #define SOCKDESTROY_MSG_LEN 72
 
-/* Build the SOCK_DESTROY request (NLM_F_REQUEST | NLM_F_ACK, sequence seq)
- * for t into buf. Returns its length, -EAFNOSUPPORT for another family, or
- * -ENOSPC when len is too small. */
-int sockdestroy_build(const struct sockdestroy_target *t, uint32_t seq, void *buf, size_t len);
-
-/* Look through one received datagram for the answer to request seq.
- * Returns 1 with *err set to the kernel's verdict (0 or -errno) when it is
- * there, 0 when the datagram holds nothing for seq (a leftover of an
- * earlier dump), -EBADMSG when an answer to seq is truncated. */
-int sockdestroy_parse_ack(const void *buf, size_t len, uint32_t seq, int *err);
+/* Build the SOCK_DESTROY request (NLM_F_REQUEST | NLM_F_ACK; libnl
+ * numbers it when sent) for t into *out, which the caller nlmsg_free()s.
+ * 0, -EAFNOSUPPORT for another family, or -ENOMEM. */
+int sockdestroy_build(const struct sockdestroy_target *t, struct nl_msg **out);
 
 /* Destroy the socket t in sk's network namespace. 0, or -errno: -ENOENT
  * no such socket (already gone, or the cookie does not match), -EPERM

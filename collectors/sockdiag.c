@@ -71,8 +71,8 @@ int sockdiag_open(struct nl_sock **out)
 	}
 	/* A dump never legitimately stalls; bound every read so a wedged
 	 * kernel or namespace cannot hang the collector forever. */
-	if (setsockopt(nl_socket_get_fd(sk), SOL_SOCKET, SO_RCVTIMEO, &rcvtimeo,
-		       sizeof(rcvtimeo)) < 0) {
+	if (setsockopt(nl_socket_get_fd(sk), SOL_SOCKET, SO_RCVTIMEO, &rcvtimeo, sizeof(rcvtimeo)) <
+	    0) {
 		r = -errno;
 		goto fail;
 	}
@@ -89,7 +89,8 @@ void sockdiag_close(struct nl_sock *sk)
 		nl_socket_free(sk); /* closes the fd too */
 }
 
-static int send_request(struct nl_sock *sk, const struct sockdiag_request *req, uint32_t *seq)
+/* The inet_diag dump request for req, as a libnl message. */
+static int dump_msg(const struct sockdiag_request *req, struct nl_msg **out)
 {
 	struct inet_diag_req_v2 r;
 	struct nl_msg *msg;
@@ -105,21 +106,14 @@ static int send_request(struct nl_sock *sk, const struct sockdiag_request *req, 
 	if (!msg)
 		return -ENOMEM;
 	ret = nlmsg_append(msg, &r, sizeof(r), NLMSG_ALIGNTO);
-	if (ret < 0)
-		goto out;
-	if (req->bytecode && req->bytecode_len) {
+	if (ret == 0 && req->bytecode && req->bytecode_len)
 		ret = nla_put(msg, INET_DIAG_REQ_BYTECODE, (int)req->bytecode_len, req->bytecode);
-		if (ret < 0)
-			goto out;
+	if (ret < 0) {
+		nlmsg_free(msg);
+		return nlerr_to_errno(ret);
 	}
-	ret = nl_send_auto(sk, msg);
-	if (ret >= 0) {
-		*seq = nlmsg_hdr(msg)->nlmsg_seq;
-		ret = 0;
-	}
-out:
-	nlmsg_free(msg);
-	return ret < 0 ? nlerr_to_errno(ret) : 0;
+	*out = msg;
+	return 0;
 }
 
 /* recv() one datagram, retrying EINTR. Returns bytes or -errno. */
@@ -127,8 +121,8 @@ static ssize_t recv_datagram(int fd, void *buf, size_t len)
 {
 	struct sockaddr_nl sa;
 	struct iovec iov = {.iov_base = buf, .iov_len = len};
-	struct msghdr mh = {.msg_name = &sa, .msg_namelen = sizeof(sa), .msg_iov = &iov,
-			    .msg_iovlen = 1};
+	struct msghdr mh = {
+	    .msg_name = &sa, .msg_namelen = sizeof(sa), .msg_iov = &iov, .msg_iovlen = 1};
 	ssize_t n;
 
 	for (;;) {
@@ -182,73 +176,115 @@ static void drain_dump(int fd, void *buf, size_t len, uint32_t seq, const struct
 	}
 }
 
-int sockdiag_dump(struct nl_sock *sk, const struct sockdiag_request *req, void *buf,
-		  size_t buf_len, sockdiag_cb cb, void *ctx, struct sockdiag_stats *stats)
+int sockdiag_walk(const void *buf, size_t len, uint32_t seq, struct sockdiag_walk *w)
 {
+	const struct nlmsghdr *h;
 	struct sock_record rec;
-	uint32_t seq = 0;
-	bool intr = false;
+	int rem = (int)len; /* len <= the receive buffer, a few dozen KiB */
+	int ret;
+
+	w->rest = NULL;
+	w->rest_len = 0;
+	for (h = buf; NLMSG_OK(h, rem); h = NLMSG_NEXT(h, rem)) {
+		if (h->nlmsg_seq != seq)
+			continue; /* a leftover of an earlier, aborted request */
+		if (h->nlmsg_flags & NLM_F_DUMP_INTR)
+			w->intr = true;
+		if (h->nlmsg_type == NLMSG_DONE) {
+			int err = 0;
+
+			if (h->nlmsg_len >= NLMSG_LENGTH(sizeof(int)))
+				memcpy(&err, NLMSG_DATA(h), sizeof(int));
+			w->verdict = err < 0 ? err : w->intr ? -EAGAIN : 0;
+			return 1;
+		}
+		if (h->nlmsg_type == NLMSG_ERROR) {
+			const struct nlmsgerr *e = NLMSG_DATA(h);
+
+			if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*e)))
+				return -EBADMSG;
+			/* 0: the ACK of a request sent with NLM_F_ACK. */
+			w->verdict = e->error > 0 ? -EPROTO : e->error;
+			return 1;
+		}
+		if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY || !w->cb)
+			continue;
+		ret = sockdiag_parse(h, &rec);
+		if (ret == 0)
+			ret = w->cb(&rec, w->ctx);
+		if (ret < 0) {
+			w->rest = NLMSG_NEXT(h, rem);
+			w->rest_len = rem;
+			return ret;
+		}
+		if (w->stats)
+			w->stats->sockets++;
+	}
+	if (rem > 0) {
+		w->rest = h;
+		w->rest_len = 0;
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+/* Send msg (libnl completes its port and sequence number) and read its
+ * replies into buf until the kernel has answered it. */
+static int exchange(struct nl_sock *sk, struct nl_msg *msg, void *buf, size_t buf_len,
+		    const struct sockdiag_request *req, struct sockdiag_walk *w)
+{
+	uint32_t seq;
 	int fd, ret;
 
-	if (buf_len < SOCKDIAG_RECV_BUF)
-		return -EINVAL;
-	ret = send_request(sk, req, &seq);
+	ret = nl_send_auto(sk, msg);
 	if (ret < 0)
-		return ret;
+		return nlerr_to_errno(ret);
+	seq = nlmsg_hdr(msg)->nlmsg_seq;
 	fd = nl_socket_get_fd(sk);
-
 	for (;;) {
 		ssize_t n = recv_datagram(fd, buf, buf_len);
-		struct nlmsghdr *h;
-		int rem;
 
 		if (n < 0)
 			return (int)n; /* ENOBUFS: the kernel dropped part of the dump */
-		if (req->tap)
+		if (req && req->tap)
 			req->tap(buf, (size_t)n, req->tap_ctx);
-		if (stats) {
-			stats->messages++;
-			stats->bytes += (uint64_t)n;
+		if (w->stats) {
+			w->stats->messages++;
+			w->stats->bytes += (uint64_t)n;
 		}
-		rem = (int)n; /* n <= buf_len, a few dozen KiB */
-		for (h = buf; NLMSG_OK(h, rem); h = NLMSG_NEXT(h, rem)) {
-			if (h->nlmsg_seq != seq)
-				continue; /* a leftover of an earlier, aborted dump */
-			if (h->nlmsg_flags & NLM_F_DUMP_INTR)
-				intr = true;
-			if (h->nlmsg_type == NLMSG_DONE) {
-				int err = 0;
-
-				if (h->nlmsg_len >= NLMSG_LENGTH(sizeof(int)))
-					memcpy(&err, NLMSG_DATA(h), sizeof(int));
-				if (err < 0)
-					return err;
-				return intr ? -EAGAIN : 0;
-			}
-			if (h->nlmsg_type == NLMSG_ERROR) {
-				const struct nlmsgerr *e = NLMSG_DATA(h);
-
-				if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*e)))
-					return -EBADMSG;
-				return e->error < 0 ? e->error : -EPROTO;
-			}
-			if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY)
-				continue;
-			ret = sockdiag_parse(h, &rec);
-			if (ret == 0)
-				ret = cb(&rec, ctx);
-			if (ret < 0) {
-				const struct nlmsghdr *next = NLMSG_NEXT(h, rem);
-
-				drain_dump(fd, buf, buf_len, seq, next, rem);
-				return ret;
-			}
-			if (stats)
-				stats->sockets++;
-		}
-		if (rem > 0) {
-			drain_dump(fd, buf, buf_len, seq, h, 0);
-			return -EBADMSG;
+		ret = sockdiag_walk(buf, (size_t)n, seq, w);
+		if (ret == 1)
+			return w->verdict;
+		if (ret < 0) {
+			if (w->rest)
+				drain_dump(fd, buf, buf_len, seq, w->rest, w->rest_len);
+			return ret;
 		}
 	}
+}
+
+int sockdiag_request(struct nl_sock *sk, struct nl_msg *msg, void *buf, size_t buf_len)
+{
+	struct sockdiag_walk w = {0};
+
+	if (buf_len < SOCKDIAG_RECV_BUF)
+		return -EINVAL;
+	return exchange(sk, msg, buf, buf_len, NULL, &w);
+}
+
+int sockdiag_dump(struct nl_sock *sk, const struct sockdiag_request *req, void *buf, size_t buf_len,
+		  sockdiag_cb cb, void *ctx, struct sockdiag_stats *stats)
+{
+	struct sockdiag_walk w = {.cb = cb, .ctx = ctx, .stats = stats};
+	struct nl_msg *msg = NULL;
+	int ret;
+
+	if (buf_len < SOCKDIAG_RECV_BUF)
+		return -EINVAL;
+	ret = dump_msg(req, &msg);
+	if (ret < 0)
+		return ret;
+	ret = exchange(sk, msg, buf, buf_len, req, &w);
+	nlmsg_free(msg);
+	return ret;
 }

@@ -10,11 +10,13 @@
 #ifndef HALFOPEN_SOCKDIAG_H
 #define HALFOPEN_SOCKDIAG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "sock_record.h"
 
+struct nl_msg;
 struct nl_sock;
 struct nlmsghdr;
 
@@ -42,7 +44,7 @@ typedef int (*sockdiag_cb)(const struct sock_record *rec, void *ctx);
 struct sockdiag_stats {
 	uint64_t sockets;  /* records handed to the callback */
 	uint64_t messages; /* recv() calls */
-	uint64_t bytes;    /* bytes received */
+	uint64_t bytes;	   /* bytes received */
 };
 
 /* Open a NETLINK_SOCK_DIAG handle in the caller's current network
@@ -52,9 +54,9 @@ int sockdiag_open(struct nl_sock **out);
 void sockdiag_close(struct nl_sock *sk);
 
 struct sockdiag_request {
-	uint8_t family;   /* AF_INET or AF_INET6 */
-	uint32_t states;  /* SOCKDIAG_STATE() mask */
-	uint8_t ext;      /* idiag_ext bits, e.g. 1 << (INET_DIAG_INFO - 1) */
+	uint8_t family;	      /* AF_INET or AF_INET6 */
+	uint32_t states;      /* SOCKDIAG_STATE() mask */
+	uint8_t ext;	      /* idiag_ext bits, e.g. 1 << (INET_DIAG_INFO - 1) */
 	const void *bytecode; /* INET_DIAG_REQ_BYTECODE filter, or NULL */
 	size_t bytecode_len;
 	/* Optional: sees every datagram of this dump as received, before it
@@ -71,7 +73,35 @@ struct sockdiag_request {
  * return. EINTR is retried internally. buf is the caller's receive buffer
  * (>= SOCKDIAG_RECV_BUF bytes), so a long-lived collector allocates none.
  * stats may be NULL; it is added to, not reset. */
-int sockdiag_dump(struct nl_sock *sk, const struct sockdiag_request *req, void *buf,
-		  size_t buf_len, sockdiag_cb cb, void *ctx, struct sockdiag_stats *stats);
+int sockdiag_dump(struct nl_sock *sk, const struct sockdiag_request *req, void *buf, size_t buf_len,
+		  sockdiag_cb cb, void *ctx, struct sockdiag_stats *stats);
+
+/* Send one non-dump request built with libnl (e.g. SOCK_DESTROY with
+ * NLM_F_ACK; libnl numbers it) and wait for its answer through the same
+ * receive loop as the dumps. buf as for sockdiag_dump(). Returns the
+ * kernel's verdict (0 for the ACK, or its -errno), -ETIMEDOUT when the
+ * kernel does not answer within the handle's receive timeout, or another
+ * -errno of send/receive. msg stays the caller's. */
+int sockdiag_request(struct nl_sock *sk, struct nl_msg *msg, void *buf, size_t buf_len);
+
+/* One received datagram read for request seq: the pure part of the
+ * receive loop (exposed for unit tests). */
+struct sockdiag_walk {
+	sockdiag_cb cb; /* each SOCK_DIAG_BY_FAMILY reply; NULL: ignore them */
+	void *ctx;
+	struct sockdiag_stats *stats; /* may be NULL */
+	bool intr;		      /* out: NLM_F_DUMP_INTR seen */
+	int verdict;		      /* out, when the walk returns 1 */
+	/* out, after a negative return: the rest of the reply to read and
+	 * drop (NULL: nothing) */
+	const struct nlmsghdr *rest;
+	int rest_len;
+};
+/* Returns 1 when the datagram ends the reply to seq (NLMSG_DONE, or
+ * NLMSG_ERROR, which is also the ACK) with w->verdict 0, -EAGAIN
+ * (NLM_F_DUMP_INTR) or the kernel's -errno; 0 when more is to come
+ * (messages of other sequence numbers are skipped); -EBADMSG when a
+ * message for seq is malformed, or cb's negative return. */
+int sockdiag_walk(const void *buf, size_t len, uint32_t seq, struct sockdiag_walk *w);
 
 #endif

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/hash.h"
 #include "exporter/exposition.h"
 #include "sockdestroy.h"
 
@@ -152,21 +153,14 @@ static uint32_t hash_u64(uint64_t x)
 	return (uint32_t)x;
 }
 
-static uint32_t fnv_str(uint32_t h, const char *s)
-{
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 16777619u;
-	return (h ^ 0xff) * 16777619u; /* separator: "ab","c" != "a","bc" */
-}
-
 static uint32_t series_hash(const char *name, enum direction dir)
 {
-	return (fnv_str(2166136261u, name) ^ (uint32_t)dir) * 16777619u;
+	return fnv1a_u32(fnv1a_str(FNV1A_INIT, name), (uint32_t)dir);
 }
 
 static uint32_t owner_hash(uint32_t series, const char *pod_ns, const char *pod)
 {
-	return fnv_str(fnv_str(hash_u64(series), pod_ns), pod);
+	return fnv1a_str(fnv1a_str(hash_u64(series), pod_ns), pod);
 }
 
 /* Slots for n keys at a load factor of at most 1/2. */

@@ -28,6 +28,7 @@
 #include <zlib.h>
 
 #include "common/buf.h"
+#include "common/escape.h"
 #include "config/web_config.h"
 
 #define CONTENT_TYPE_METRICS "text/plain; version=0.0.4; charset=utf-8"
@@ -364,31 +365,6 @@ static struct MHD_Response *body_response(const void *data, size_t len, int gzip
 	return r;
 }
 
-static void html_escaped(struct buf *b, const char *s)
-{
-	for (; *s; s++) {
-		switch (*s) {
-		case '&':
-			buf_puts(b, "&amp;");
-			break;
-		case '<':
-			buf_puts(b, "&lt;");
-			break;
-		case '>':
-			buf_puts(b, "&gt;");
-			break;
-		case '"':
-			buf_puts(b, "&quot;");
-			break;
-		case '\'':
-			buf_puts(b, "&#39;");
-			break;
-		default:
-			buf_putc(b, *s);
-		}
-	}
-}
-
 static struct MHD_Response *landing_page(const char *version, const char *path,
 					 const struct web_config *wc)
 {
@@ -399,9 +375,9 @@ static struct MHD_Response *landing_page(const char *version, const char *path,
 	buf_puts(&b, "<!DOCTYPE html>\n<html>\n<head><meta charset=\"utf-8\">"
 		     "<title>halfopen_exporter</title></head>\n<body>\n"
 		     "<h1>halfopen_exporter</h1>\n<p>Version: ");
-	html_escaped(&b, version);
+	html_escape(&b, version);
 	buf_puts(&b, "</p>\n<p><a href=\"");
-	html_escaped(&b, path);
+	html_escape(&b, path);
 	buf_puts(&b, "\">Metrics</a></p>\n</body>\n</html>\n");
 	if (buf_error(&b) == 0)
 		r = make_response(b.data, b.len, CONTENT_TYPE_HTML, MHD_RESPMEM_MUST_COPY, wc);

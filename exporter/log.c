@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/escape.h"
 
 enum log_format {
 	LOG_FORMAT_LOGFMT = 0,
@@ -47,89 +48,6 @@ int log_setup(const char *level, const char *format)
 	return 0;
 }
 
-/* Length of the valid UTF-8 sequence at s, or 0 when s starts an invalid
- * one (overlong forms, surrogates and code points above U+10FFFF included):
- * JSON must be valid UTF-8, and log lines carry peer-supplied text. */
-static size_t utf8_len(const unsigned char *s)
-{
-	unsigned c = s[0];
-	size_t n, i;
-	unsigned cp;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
-/* The escapes JSON strings and quoted logfmt values share (Go's %q and
- * encoding/json agree on these five); true when c was one of them. */
-static bool put_short_escape(struct buf *b, unsigned char c)
-{
-	switch (c) {
-	case '"':
-		buf_puts(b, "\\\"");
-		return true;
-	case '\\':
-		buf_puts(b, "\\\\");
-		return true;
-	case '\n':
-		buf_puts(b, "\\n");
-		return true;
-	case '\r':
-		buf_puts(b, "\\r");
-		return true;
-	case '\t':
-		buf_puts(b, "\\t");
-		return true;
-	default:
-		return false;
-	}
-}
-
-static void json_string(struct buf *b, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-
-	buf_putc(b, '"');
-	while (*p) {
-		size_t n = utf8_len(p);
-
-		if (n == 0) {
-			buf_puts(b, "\\ufffd");
-			p++;
-			continue;
-		}
-		if (!put_short_escape(b, *p)) {
-			if (*p < 0x20)
-				buf_printf(b, "\\u%04x", *p);
-			else
-				buf_append(b, p, n);
-		}
-		p += n;
-	}
-	buf_putc(b, '"');
-}
-
 /* The quoting rule of Go's logfmt encoders: quote when the value would
  * not read back as one token. */
 static int logfmt_needs_quotes(const char *s)
@@ -139,7 +57,7 @@ static int logfmt_needs_quotes(const char *s)
 	if (!*p)
 		return 1;
 	while (*p) {
-		size_t n = utf8_len(p);
+		size_t n = utf8_seq_len(p);
 
 		if (n == 0 || *p <= ' ' || *p == '"' || *p == '=' || *p == 0x7f)
 			return 1;
@@ -158,14 +76,14 @@ static void logfmt_value(struct buf *b, const char *s, int force_quotes)
 	}
 	buf_putc(b, '"');
 	while (*p) {
-		size_t n = utf8_len(p);
+		size_t n = utf8_seq_len(p);
 
 		if (n == 0) {
 			buf_printf(b, "\\x%02x", *p);
 			p++;
 			continue;
 		}
-		if (!put_short_escape(b, *p)) {
+		if (!escape_short(b, *p)) {
 			if (*p < 0x20 || *p == 0x7f)
 				buf_printf(b, "\\x%02x", *p);
 			else

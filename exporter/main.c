@@ -26,6 +26,7 @@
 #include "exporter/sockets_page.h"
 #include "collectors/sockdiag.h"
 #include "common/buf.h"
+#include "common/endpoint.h"
 #include "config/config.h"
 #include "config/web_config.h"
 #include "exporter/exposition.h"
@@ -243,15 +244,6 @@ static uint32_t destroy_after_of(void *ctx, const char *name, enum direction dir
 	return 0;
 }
 
-static void format_endpoint(uint8_t family, const uint8_t *addr, uint16_t port, char *out,
-			    size_t len)
-{
-	char a[INET6_ADDRSTRLEN] = "?";
-
-	inet_ntop(family == AF_INET6 ? AF_INET6 : AF_INET, addr, a, sizeof(a));
-	snprintf(out, len, family == AF_INET6 ? "[%s]:%u" : "%s:%u", a, (unsigned)port);
-}
-
 /* remediation_ops.destroy: SOCK_DESTROY through the handle of the
  * socket's namespace (indices are those of the collection just done),
  * and one log line either way. */
@@ -262,7 +254,7 @@ static int destroy_suspect(void *ctx, const struct suspect_info *s, bool dry_run
 					      ? netns_registry_get(ex->nsreg, s->ns_index)
 					      : NULL;
 	struct sockdestroy_target t;
-	char local[INET6_ADDRSTRLEN + 9], peer[INET6_ADDRSTRLEN + 9], ms[24], ns[12], pod[320];
+	char local[ENDPOINT_STRLEN], peer[ENDPOINT_STRLEN], ms[24], ns[12], pod[320];
 	const char *dir = s->direction == DIRECTION_OUTBOUND ? "outbound" : "inbound";
 	int r = 0;
 

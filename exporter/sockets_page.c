@@ -12,6 +12,8 @@
 #include <arpa/inet.h>
 
 #include "common/buf.h"
+#include "common/endpoint.h"
+#include "common/escape.h"
 #include "exporter/exposition.h"
 
 /* Longest "[v6-address]:port" plus NUL. */
@@ -174,24 +176,6 @@ static const char *timer_name(uint8_t t)
 	}
 }
 
-static void format_addr(uint8_t family, const uint8_t *addr, char *out, size_t len)
-{
-	if (!inet_ntop(family == AF_INET6 ? AF_INET6 : AF_INET, addr, out, (socklen_t)len))
-		snprintf(out, len, "?");
-}
-
-static void format_endpoint(uint8_t family, const uint8_t *addr, uint16_t port, char *out,
-			    size_t len)
-{
-	char a[INET6_ADDRSTRLEN];
-
-	format_addr(family, addr, a, sizeof(a));
-	if (family == AF_INET6)
-		snprintf(out, len, "[%s]:%u", a, (unsigned)port);
-	else
-		snprintf(out, len, "%s:%u", a, (unsigned)port);
-}
-
 static uint64_t age_ms(const struct suspect_snapshot *snap, uint64_t since)
 {
 	return snap->now_ms > since ? snap->now_ms - since : 0;
@@ -205,24 +189,6 @@ static size_t rows_shown(const struct suspect_snapshot *snap, const struct socke
 }
 
 /* -------------------------------------------------------------- JSON */
-
-static void json_string(struct buf *out, const char *s)
-{
-	buf_putc(out, '"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\') {
-			buf_putc(out, '\\');
-			buf_putc(out, (char)c);
-		} else if (c < 0x20 || c == 0x7f) {
-			buf_printf(out, "\\u%04x", c);
-		} else {
-			buf_putc(out, (char)c);
-		}
-	}
-	buf_putc(out, '"');
-}
 
 static void json_string_or_null(struct buf *out, const char *s)
 {
@@ -307,31 +273,6 @@ static void render_json(const struct suspect_snapshot *snap, const struct socket
 
 /* -------------------------------------------------------------- HTML */
 
-static void html_text(struct buf *out, const char *s)
-{
-	for (; *s; s++) {
-		switch (*s) {
-		case '&':
-			buf_puts(out, "&amp;");
-			break;
-		case '<':
-			buf_puts(out, "&lt;");
-			break;
-		case '>':
-			buf_puts(out, "&gt;");
-			break;
-		case '"':
-			buf_puts(out, "&quot;");
-			break;
-		case '\'':
-			buf_puts(out, "&#39;");
-			break;
-		default:
-			buf_putc(out, *s);
-		}
-	}
-}
-
 /* "850ms", "4.2s", "42s", "3m07s", "2h05m": short, and sorts by eye. */
 static void html_duration(struct buf *out, uint64_t ms)
 {
@@ -375,14 +316,14 @@ static void html_row(struct buf *out, const struct suspect_snapshot *snap,
 	char ep[ENDPOINT_LEN];
 
 	buf_printf(out, "<tr%s><td>", s->current ? "" : " class=\"old\"");
-	html_text(out, s->service);
+	html_escape(out, s->service);
 	buf_printf(out, " <span class=\"d\">%s</span></td><td class=\"a\">",
 		   s->direction == DIRECTION_OUTBOUND ? "out" : "in");
 	format_endpoint(s->family, s->saddr, s->sport, ep, sizeof(ep));
-	html_text(out, ep);
+	html_escape(out, ep);
 	buf_puts(out, "</td><td class=\"a\">");
 	format_endpoint(s->family, s->daddr, s->dport, ep, sizeof(ep));
-	html_text(out, ep);
+	html_escape(out, ep);
 	buf_puts(out, "</td><td>");
 	for (int c = 0; c < SUSPECT_NCOND; c++)
 		if (s->conditions & (1u << c))
@@ -403,9 +344,9 @@ static void html_row(struct buf *out, const struct suspect_snapshot *snap,
 		   (unsigned)s->retrans, (unsigned)s->backoff, s->unacked, s->wqueue,
 		   s->keepalive ? "on" : "-", s->ns_index);
 	if (s->pod[0]) {
-		html_text(out, s->pod_namespace);
+		html_escape(out, s->pod_namespace);
 		buf_putc(out, '/');
-		html_text(out, s->pod);
+		html_escape(out, s->pod);
 	} else {
 		buf_putc(out, '-');
 	}

@@ -17,9 +17,9 @@ deb) pkgs+=("${deb[@]}");;
 test) pkgs+=("${demo[@]}" "${deb[@]}" adduser systemd);;
 esac
 if [ "${1:-}" = test ]; then
-	pkgs+=(iptables python3 prometheus curl valgrind clang libclang-rt-14-dev procps psmisc
+	pkgs+=(iptables python3 python3-yaml prometheus curl valgrind clang libclang-rt-14-dev procps psmisc
 	       strace openssl
-	       kubernetes-client buildah nodejs chromium)
+	       kubernetes-client buildah nodejs npm chromium)
 fi
 
 missing=()
@@ -28,6 +28,7 @@ for p in "${pkgs[@]}"; do
 	if [ "$p" = kubernetes-client ] && command -v kubectl >/dev/null; then continue; fi
 	# The machine's Node.js (with its own npm) may not be Debian's.
 	if [ "$p" = nodejs ] && command -v node >/dev/null && command -v npm >/dev/null; then continue; fi
+	if [ "$p" = npm ] && command -v npm >/dev/null; then continue; fi
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0

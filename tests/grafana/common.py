@@ -1,4 +1,4 @@
-"""Helpers shared by the grafana tests (Python standard library only)."""
+"""Helpers shared by the grafana tests (Python 3 and PyYAML, Debian's python3-yaml)."""
 
 import glob
 import json
@@ -15,8 +15,7 @@ RULE_TESTS = os.path.join(HERE, "halfopen.rules.test.yml")
 DASHBOARD_DIR = os.path.join(GRAFANA, "dashboards")
 METRICS_DOC = os.path.join(ROOT, "docs", "metrics.md")
 
-sys.path.insert(0, GRAFANA)
-from generator import yamlmini  # noqa: E402
+import yaml  # noqa: E402
 
 PROMTOOL = os.environ.get("PROMTOOL", "promtool")
 PROMETHEUS = os.environ.get("PROMETHEUS", "prometheus")
@@ -56,9 +55,13 @@ class Runner:
 
 # ------------------------------------------------------------------ rules
 
-def load_rules(path=RULES):
+def load_yaml(path):
     with open(path, encoding="utf-8") as f:
-        return yamlmini.load(f.read())
+        return yaml.safe_load(f)
+
+
+def load_rules(path=RULES):
+    return load_yaml(path)
 
 
 def recording_rules(doc):

@@ -47,7 +47,8 @@ import http.client
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import common  # noqa: E402
-from common import Runner, alerting_rules, load_rules, metric_names, recording_rules, yamlmini  # noqa: E402
+import yaml  # noqa: E402
+from common import Runner, alerting_rules, load_rules, metric_names, recording_rules  # noqa: E402
 
 sys.path.insert(0, os.path.join(common.ROOT, "tests", "scenario"))
 import testlib  # noqa: E402
@@ -351,7 +352,7 @@ class E2E:
     # -- checks on the static inputs
 
     def check_fast_rules(self):
-        fast = yamlmini.load(self.fast_text)
+        fast = yaml.safe_load(self.fast_text)
         orig = alerting_rules(self.rules_doc)
         fa = alerting_rules(fast)
         assert [a["alert"] for a in fa] == [a["alert"] for a in orig]
@@ -448,7 +449,7 @@ class E2E:
             t_zw = time.monotonic()
 
             fr = {a["alert"]: parse_duration(fast_for["for"])
-                  for a, fast_for in zip(alerting_rules(self.rules_doc), alerting_rules(yamlmini.load(self.fast_text)))}
+                  for a, fast_for in zip(alerting_rules(self.rules_doc), alerting_rules(yaml.safe_load(self.fast_text)))}
             slack = 30
             expectations = [
                 # alert, labels, event name, event time, bound (s from the event)
@@ -571,7 +572,7 @@ class E2E:
         for g in groups:
             for x in g["rules"]:
                 loaded[x["name"]] = x
-        fast = yamlmini.load(self.fast_text)
+        fast = yaml.safe_load(self.fast_text)
         want = {x.get("alert") or x.get("record"): x for g in fast["groups"] for x in g["rules"]}
         assert set(loaded) == set(want), (sorted(loaded), sorted(want))
         for name, w in want.items():

@@ -20,7 +20,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 from common import (GRAFANA, RULES, RULE_TESTS, Runner, alerting_rules, documented_metrics,  # noqa: E402
-                    load_rules, metric_names, recording_rules, yamlmini)
+                    load_rules, load_yaml, metric_names, recording_rules)
 
 PREFIX = "HalfOpen"
 SEVERITIES = {"critical", "warning", "info"}
@@ -65,7 +65,7 @@ def t_promtool_test():
 
 
 def t_every_alert_tested():
-    tests = yamlmini.load(open(RULE_TESTS, encoding="utf-8").read())
+    tests = load_yaml(RULE_TESTS)
     fires, silent = set(), set()
     for t in tests["tests"]:
         for a in t.get("alert_rule_test", []) or []:
@@ -219,7 +219,7 @@ def t_generated_up_to_date():
 
 
 def t_prometheusrule_equivalent():
-    pr = yamlmini.load(open(os.path.join(GRAFANA, "alerts", "halfopen.prometheusrule.yaml")).read())
+    pr = load_yaml(os.path.join(GRAFANA, "alerts", "halfopen.prometheusrule.yaml"))
     assert pr["apiVersion"] == "monitoring.coreos.com/v1" and pr["kind"] == "PrometheusRule"
     assert pr["metadata"]["name"]
     assert pr["spec"] == load_rules(), "PrometheusRule spec differs from grafana/alerts/halfopen.rules.yml"
@@ -229,7 +229,7 @@ def t_configmaps():
     for path in common.dashboard_files():
         uid = os.path.splitext(os.path.basename(path))[0]
         cm_path = os.path.join(GRAFANA, "kubernetes", uid + ".configmap.yaml")
-        cm = yamlmini.load(open(cm_path, encoding="utf-8").read())
+        cm = load_yaml(cm_path)
         assert cm["kind"] == "ConfigMap" and cm["apiVersion"] == "v1", cm_path
         assert cm["metadata"]["labels"].get("grafana_dashboard") == "1", f"{cm_path}: label grafana_dashboard: \"1\""
         assert cm["data"] == {uid + ".json": open(path, encoding="utf-8").read()}, f"{cm_path}: data differs"
@@ -238,8 +238,11 @@ def t_configmaps():
 
 def t_grafana_alerts():
     doc = load_rules()
-    prov = yamlmini.load(open(os.path.join(GRAFANA, "provisioning", "alerting", "halfopen-alerts.yaml")).read())
-    assert prov["apiVersion"] == "1"
+    prov = load_yaml(os.path.join(GRAFANA, "provisioning", "alerting", "halfopen-alerts.yaml"))
+    # Grafana's provisioning wants numbers here, Kubernetes wants strings
+    # for label values: 1 and "1" are different things.
+    assert prov["apiVersion"] == 1 and prov["groups"][0]["orgId"] == 1, prov["apiVersion"]
+    assert isinstance(prov["groups"][0]["interval"], str), prov["groups"][0]["interval"]
     rules = [r for g in prov["groups"] for r in g["rules"]]
     by_title = {r["title"]: r for r in rules}
     src = {r["alert"]: r for r in alerting_rules(doc)}
@@ -249,7 +252,8 @@ def t_grafana_alerts():
     recs = set(recording_rules(doc))
     for name, g in by_title.items():
         s = src[name]
-        assert g["for"] == s["for"], name
+        assert g["for"] == s["for"] and isinstance(g["for"], str), name
+        assert g["isPaused"] is False, name
         assert g["labels"] == s["labels"], name
         assert all("$" not in v for v in g["labels"].values()), f"{name}: '$' in labels is interpolated by Grafana"
         assert set(g["annotations"]) == set(s["annotations"]), name
@@ -262,7 +266,7 @@ def t_grafana_alerts():
         assert not (metric_names(expr) & recs), f"{name}: Grafana rule still uses recording rules: {expr}"
         assert metric_names(expr) <= documented_metrics() | common.PROMETHEUS_SERIES, name
         assert g["noDataState"] == "OK" and g["execErrState"], name
-    kcm = yamlmini.load(open(os.path.join(GRAFANA, "kubernetes", "halfopen-grafana-alerts.configmap.yaml")).read())
+    kcm = load_yaml(os.path.join(GRAFANA, "kubernetes", "halfopen-grafana-alerts.configmap.yaml"))
     assert kcm["metadata"]["labels"].get("grafana_alert") == "1"
 
 

@@ -28,7 +28,6 @@ when a tool the check needs cannot run here, with the reason.
 YAML is turned into JSON without a YAML library: `kubectl label --local -o
 json` reads manifests offline and prints them as JSON.
 """
-import hashlib
 import json
 import os
 import re
@@ -42,6 +41,9 @@ import time
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "scenario"))
+import testlib  # noqa: E402
+
 SOURCE_ROOT = os.environ.get("HALFOPEN_SOURCE_ROOT") or os.path.dirname(os.path.dirname(HERE))
 BUILD_ROOT = os.environ.get("HALFOPEN_BUILD_ROOT") or os.path.join(SOURCE_ROOT, "build")
 DEPLOY = os.path.join(SOURCE_ROOT, "deploy")
@@ -198,7 +200,6 @@ def cmd_render():
     rendered = render_all(c)
     version = project_version()
     known = exporter_flags()
-    grafana_wired = os.path.exists(os.path.join(SOURCE_ROOT, "grafana", "kustomization.yaml"))
     with open(os.path.join(K8S, "base", "config.yml")) as f:
         config_text = f.read()
     for variant, path, monitor_kind in VARIANTS:
@@ -208,8 +209,7 @@ def cmd_render():
         v = variant + ": "
         kinds = sorted({o["kind"] for o in objs})
         want = {"Namespace", "ServiceAccount", "DaemonSet", "Service", "ConfigMap", monitor_kind}
-        if grafana_wired:
-            want.add("PrometheusRule")
+        want.add("PrometheusRule")
         c.check(v + "kinds %s" % ", ".join(sorted(want)), want <= set(kinds), "got %s" % kinds)
         other = "PodMonitor" if monitor_kind == "ServiceMonitor" else "ServiceMonitor"
         c.check(v + "no %s besides the %s (no double scrape)" % (other, monitor_kind),
@@ -269,14 +269,9 @@ def cmd_render():
                 cfg_vol in mounts and cfg_arg ==
                 ["--config.file=%s/config.yml" % mounts[cfg_vol]["mountPath"]], str(cfg_arg))
         check_flags(c, v + "DaemonSet args", args, known)
-        if grafana_wired:
-            dash = [o for o in by_kind(objs, "ConfigMap")
-                    if o["metadata"].get("labels", {}).get("grafana_dashboard") == "1"]
-            c.check(v + "dashboard ConfigMaps rendered", len(dash) >= 1)
-    if not grafana_wired:
-        c.note("PLACEHOLDER: grafana/kustomization.yaml does not exist yet, so the PrometheusRule "
-               "and dashboard ConfigMaps are not part of the rendering (see "
-               "deploy/kubernetes/kustomization.yaml); `validate` checks grafana/'s files directly")
+        dash = [o for o in by_kind(objs, "ConfigMap")
+                if o["metadata"].get("labels", {}).get("grafana_dashboard") == "1"]
+        c.check(v + "dashboard ConfigMaps rendered", len(dash) >= 1)
     with tempfile.TemporaryDirectory() as tmp:
         cfg = os.path.join(tmp, "config.yml")
         with open(cfg, "w") as f:
@@ -290,28 +285,13 @@ def cmd_render():
 # ------------------------------------------------------------------ validate
 
 def npm_env(prefix):
-    """node_modules for validate.mjs under prefix, installed once per
-    package-lock.json (npm ci; the stamp is the lock's hash)."""
+    """node_modules for validate.mjs under prefix (testlib.npm_ci)."""
     need("node", "the schemas are npm packages")
     need("npm", "the schemas are npm packages")
-    os.makedirs(prefix, exist_ok=True)
-    with open(os.path.join(HERE, "package-lock.json"), "rb") as f:
-        lock_hash = hashlib.sha256(f.read()).hexdigest()
-    stamp = os.path.join(prefix, ".lock-sha256")
-    if os.path.isdir(os.path.join(prefix, "node_modules")) and os.path.exists(stamp):
-        with open(stamp) as f:
-            if f.read().strip() == lock_hash:
-                return
-    for fn in ("package.json", "package-lock.json"):
-        shutil.copy(os.path.join(HERE, fn), os.path.join(prefix, fn))
-    cp = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-                        cwd=prefix, capture_output=True, text=True, timeout=600)
-    if cp.returncode != 0:
-        if re.search(r"ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNREFUSED|ECONNRESET|network", cp.stderr):
-            raise Skip("npm ci cannot reach the registry: %s" % cp.stderr.strip()[-300:])
-        raise RuntimeError("npm ci failed:\n" + cp.stderr[-2000:])
-    with open(stamp, "w") as f:
-        f.write(lock_hash)
+    try:
+        testlib.npm_ci(HERE, prefix)
+    except testlib.NpmUnreachable as e:
+        raise Skip("npm ci cannot reach the registry: %s" % e)
 
 
 def grafana_objects():
@@ -610,11 +590,8 @@ def cmd_systemd():
         c.check("systemd-analyze verify: clean", cp.returncode == 0 and not out, out[-1500:])
         cp = run(["systemd-analyze", "security", "--offline=yes", local], check=False)
         m = re.search(r"Overall exposure level for \S+: ([0-9.]+)", cp.stdout + cp.stderr)
-        if m:
-            c.check("systemd-analyze security: exposure %s <= 3.0" % m.group(1),
-                    float(m.group(1)) <= 3.0)
-        else:
-            c.note("systemd-analyze security --offline unsupported here: %s" % cp.stderr.strip()[-200:])
+        c.check("systemd-analyze security: exposure %s <= 3.0" % (m.group(1) if m else "?"),
+                m is not None and float(m.group(1)) <= 3.0, (cp.stdout + cp.stderr).strip()[-300:])
     s = unit_settings(unit)
 
     def last(k):

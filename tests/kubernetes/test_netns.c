@@ -541,8 +541,7 @@ DEF_TEST(attribute_cgroup_ids)
 	CHECK_EQ_INT(0, mkdir(cg, 0755));
 	CHECK_EQ_INT(0, mkdir(pods, 0755));
 	if (mount("none", cg, "cgroup2", 0, NULL) < 0) {
-		printf("SKIP: cannot mount cgroup2 here: %s\n", strerror(errno));
-		return 0;
+		SKIP_TEST("cannot mount cgroup2 here: %s", strerror(errno));
 	}
 	snprintf(mounted[MAX_CHILDREN - 1], sizeof(mounted[0]), "%s", cg);
 	snprintf(path, sizeof(path), "%s", cg);

@@ -223,7 +223,10 @@ def seed_verify(ns, exp, cport):
     check_unanswered(exp, s, SERVER, srv)
     for name, want in (("halfopen_collection_errors_total", Cmp("==", 0)),
                        ("halfopen_collections_total", Cmp(">=", 1)),
-                       ("halfopen_collection_sockets", Cmp(">=", 2))):
+                       ("halfopen_collection_sockets", Cmp(">=", 2)),
+                       # Services with ports: the kernel filtered by port (a
+                       # bytecode the kernel rejects would fall back silently).
+                       ("halfopen_collection_kernel_filter", Cmp("==", 1))):
         got = s.value(name)
         agree(want(got), "%s: want %s, got %s" % (name, want, got), exp)
     return s

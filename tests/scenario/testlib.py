@@ -28,6 +28,7 @@ namespace and the exporter's stderr.
 """
 import ctypes
 import glob
+import hashlib
 import http.client
 import itertools
 import os
@@ -35,6 +36,7 @@ import queue
 import random
 import re
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -67,6 +69,35 @@ def exporter_binary():
     if not cands:
         raise ScenarioFailure("no exporter binary: set HALFOPEN_EXPORTER or build into build*/")
     return max(cands, key=os.path.getmtime)
+
+
+class NpmUnreachable(Exception):
+    """npm ci could not reach the registry (str: npm's words)."""
+
+
+def npm_ci(package_dir, prefix):
+    """node_modules under prefix for package_dir's package.json and
+    package-lock.json, installed with `npm ci` once per lock file (the
+    stamp is the lock's hash). Raises NpmUnreachable when the registry
+    cannot be reached, RuntimeError when npm ci fails otherwise."""
+    os.makedirs(prefix, exist_ok=True)
+    with open(os.path.join(package_dir, "package-lock.json"), "rb") as f:
+        lock_hash = hashlib.sha256(f.read()).hexdigest()
+    stamp = os.path.join(prefix, ".lock-sha256")
+    if os.path.isdir(os.path.join(prefix, "node_modules")) and os.path.exists(stamp):
+        with open(stamp) as f:
+            if f.read().strip() == lock_hash:
+                return
+    for fn in ("package.json", "package-lock.json"):
+        shutil.copy(os.path.join(package_dir, fn), os.path.join(prefix, fn))
+    cp = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+                        cwd=prefix, capture_output=True, text=True, timeout=600)
+    if cp.returncode != 0:
+        if re.search(r"ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNREFUSED|ECONNRESET|network", cp.stderr):
+            raise NpmUnreachable(cp.stderr.strip()[-300:])
+        raise RuntimeError("npm ci failed:\n" + cp.stderr[-2000:])
+    with open(stamp, "w") as f:
+        f.write(lock_hash)
 
 
 def install_signal_handlers():

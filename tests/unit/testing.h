@@ -1,7 +1,9 @@
 /* testing.h: a tiny unit-test harness in the spirit of collectd's
  * src/testing.h. Each test file defines DEF_TEST(name) functions and a
  * main() that RUN_TEST()s them and END_TEST's. A failed CHECK reports
- * file:line and the expression and fails the current test, not the run. */
+ * file:line and the expression and fails the current test, not the run.
+ * A test that cannot set up its environment SKIP_TEST()s: the run then
+ * exits 77 (meson's SKIP) unless another test failed, never 0. */
 #ifndef HALFOPEN_TESTING_H
 #define HALFOPEN_TESTING_H
 
@@ -12,6 +14,9 @@
 static int fail_count__ __attribute__((unused));
 static int pass_count__ __attribute__((unused));
 static int check_count__ __attribute__((unused));
+static int skip_count__ __attribute__((unused));
+
+#define TEST_SKIPPED 77
 
 #define DEF_TEST(func) static int test_##func(void)
 
@@ -20,8 +25,12 @@ static int check_count__ __attribute__((unused));
 		int status__;                                                                      \
 		printf("Testing %s ...\n", #func);                                                 \
 		status__ = test_##func();                                                          \
-		printf("%s.\n", (status__ == 0) ? "Success" : "FAILURE");                          \
-		if (status__)                                                                      \
+		printf("%s.\n", status__ == 0		   ? "Success"                             \
+				: status__ == TEST_SKIPPED ? "SKIPPED"                             \
+							   : "FAILURE");                           \
+		if (status__ == TEST_SKIPPED)                                                      \
+			skip_count__++;                                                            \
+		else if (status__)                                                                 \
 			fail_count__++;                                                            \
 		else                                                                               \
 			pass_count__++;                                                            \
@@ -29,8 +38,17 @@ static int check_count__ __attribute__((unused));
 
 #define END_TEST                                                                                   \
 	do {                                                                                       \
-		printf("%d passed, %d failed\n", pass_count__, fail_count__);                      \
-		return fail_count__ ? 1 : 0;                                                       \
+		printf("%d passed, %d failed, %d skipped\n", pass_count__, fail_count__,           \
+		       skip_count__);                                                              \
+		return fail_count__ ? 1 : skip_count__ ? TEST_SKIPPED : 0;                         \
+	} while (0)
+
+/* The current test cannot run here (why: a printf format and arguments). */
+#define SKIP_TEST(...)                                                                             \
+	do {                                                                                       \
+		printf("SKIP: " __VA_ARGS__);                                                      \
+		printf("\n");                                                                      \
+		return TEST_SKIPPED;                                                               \
 	} while (0)
 
 #define CHECK(expr)                                                                                \
@@ -44,7 +62,7 @@ static int check_count__ __attribute__((unused));
 
 #define CHECK_EQ_INT(expect, actual)                                                               \
 	do {                                                                                       \
-		long long e__ = (long long)(expect), a__ = (long long)(actual);                   \
+		long long e__ = (long long)(expect), a__ = (long long)(actual);                    \
 		check_count__++;                                                                   \
 		if (e__ != a__) {                                                                  \
 			printf("%s:%d: %s: expected %lld, got %lld\n", __FILE__, __LINE__,         \
@@ -55,7 +73,7 @@ static int check_count__ __attribute__((unused));
 
 #define CHECK_EQ_UINT(expect, actual)                                                              \
 	do {                                                                                       \
-		unsigned long long e__ = (unsigned long long)(expect),                            \
+		unsigned long long e__ = (unsigned long long)(expect),                             \
 				   a__ = (unsigned long long)(actual);                             \
 		check_count__++;                                                                   \
 		if (e__ != a__) {                                                                  \
@@ -82,7 +100,7 @@ static int check_count__ __attribute__((unused));
 		const char *n__ = (needle), *h__ = (haystack);                                     \
 		check_count__++;                                                                   \
 		if (!h__ || !strstr(h__, n__)) {                                                   \
-			printf("%s:%d: %s: \"%s\" does not contain \"%s\"\n", __FILE__, __LINE__, \
+			printf("%s:%d: %s: \"%s\" does not contain \"%s\"\n", __FILE__, __LINE__,  \
 			       #haystack, h__ ? h__ : "(null)", n__);                              \
 			return -1;                                                                 \
 		}                                                                                  \

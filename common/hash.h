@@ -1,0 +1,20 @@
+/* hash: FNV-1a (32-bit), the one string hash of the tree's hash tables.
+ *
+ * Composable: start from FNV1A_INIT (or any seed), feed strings and small
+ * integers in order, use the result. Each string is followed by a 0xff
+ * separator, a byte no valid UTF-8 text contains, so ("ab", "c") and
+ * ("a", "bc") hash differently. */
+#ifndef HALFOPEN_HASH_H
+#define HALFOPEN_HASH_H
+
+#include <stdint.h>
+
+#define FNV1A_INIT  2166136261u
+#define FNV1A_PRIME 16777619u
+
+/* h extended by the bytes of s and a separator. */
+uint32_t fnv1a_str(uint32_t h, const char *s);
+/* h extended by one small value (an enum, an index) as a single step. */
+uint32_t fnv1a_u32(uint32_t h, uint32_t v);
+
+#endif
