@@ -21,9 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/buf.h"
 #include "common/hash.h"
-#include "exporter/exposition.h"
 #include "sockdestroy.h"
 
 const uint32_t suspect_duration_buckets_s[SUSPECT_DURATION_BUCKETS] = {
@@ -46,17 +44,11 @@ struct series {
 	uint32_t live_gen; /* last collection whose result had it */
 	uint32_t policy_pass;
 	uint32_t destroy_after_ms; /* as of policy_pass */
-	uint64_t transitions[SUSPECT_NCOND];
+	struct suspect_counters c; /* what is published */
 	/* Transitions of the collection that created the series, published
 	 * one collection late so the series is first scraped at 0 and
 	 * increase() sees the first event too. */
 	uint64_t pending[SUSPECT_NCOND];
-	uint64_t closed[SUSPECT_NCOND];
-	uint64_t recovered[SUSPECT_NCOND];
-	uint64_t buckets[SUSPECT_DURATION_BUCKETS]; /* per bucket, not cumulative */
-	uint64_t duration_count;
-	uint64_t duration_sum_ms;
-	uint64_t destroyed, dry_run, destroy_errors;
 };
 
 struct owner {
@@ -624,9 +616,9 @@ static void observe_duration(struct series *se, uint64_t ms)
 		if (ms <= (uint64_t)suspect_duration_buckets_s[b] * 1000)
 			break;
 	if (b < SUSPECT_DURATION_BUCKETS)
-		se->buckets[b]++;
-	se->duration_count++;
-	se->duration_sum_ms += ms;
+		se->c.buckets[b]++;
+	se->c.duration_count++;
+	se->c.duration_sum_ms += ms;
 }
 
 static void count_conditions(uint64_t *counters, unsigned conds)
@@ -659,7 +651,7 @@ void suspects_end(struct suspects *t, bool complete, const struct collection_res
 		if (se->born_gen == t->gen)
 			continue;
 		for (int c = 0; c < SUSPECT_NCOND; c++) {
-			se->transitions[c] += se->pending[c];
+			se->c.transitions[c] += se->pending[c];
 			se->pending[c] = 0;
 		}
 	}
@@ -686,9 +678,9 @@ void suspects_end(struct suspects *t, bool complete, const struct collection_res
 		if (s->seen_gen == t->gen) {
 			unsigned appeared = s->cur & ~s->prev, cleared = s->prev & ~s->cur;
 
-			count_conditions(se->born_gen == t->gen ? se->pending : se->transitions,
+			count_conditions(se->born_gen == t->gen ? se->pending : se->c.transitions,
 					 appeared);
-			count_conditions(se->recovered, cleared);
+			count_conditions(se->c.recovered, cleared);
 			if (s->cur) {
 				s->prev = s->cur;
 			} else {
@@ -700,7 +692,7 @@ void suspects_end(struct suspects *t, bool complete, const struct collection_res
 			}
 		} else if (complete && !ns_is_incomplete(t, s->ns_index)) {
 			if (!res || se->live_gen == t->gen) {
-				count_conditions(se->closed, s->prev);
+				count_conditions(se->c.closed, s->prev);
 				observe_duration(se, dur);
 			}
 			keep = false;
@@ -733,6 +725,31 @@ void suspects_end(struct suspects *t, bool complete, const struct collection_res
 size_t suspects_count(const struct suspects *t)
 {
 	return t->n;
+}
+
+size_t suspects_max(const struct suspects *t)
+{
+	return t->max_suspects;
+}
+
+uint64_t suspects_dropped_total(const struct suspects *t)
+{
+	return t->dropped_total;
+}
+
+size_t suspects_series_count(const struct suspects *t)
+{
+	return t->n_series;
+}
+
+void suspects_series_get(const struct suspects *t, size_t i, struct suspect_series_info *out)
+{
+	const struct series *se = &t->series[i];
+
+	out->service = se->name;
+	out->direction = se->direction;
+	out->opted_in = se->opted_in;
+	out->counters = &se->c;
 }
 
 size_t suspects_memory_bytes(const struct suspects *t)
@@ -863,146 +880,13 @@ size_t suspects_remediate(struct suspects *t, uint64_t now_ms, bool dry_run,
 		s->remediated = true;
 		acted++;
 		if (r == 0 && dry_run)
-			se->dry_run++;
+			se->c.dry_run++;
 		else if (r == 0)
-			se->destroyed++;
+			se->c.destroyed++;
 		else if (r != -ENOENT)
-			se->destroy_errors++;
+			se->c.destroy_errors++;
 	}
 	return acted;
-}
-
-/* ---------------------------------------------------------- rendering */
-
-static const char *direction_name(enum direction d)
-{
-	return d == DIRECTION_OUTBOUND ? "outbound" : "inbound";
-}
-
-static void family_header(struct buf *out, const char *name, const char *type, const char *help)
-{
-	buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-/* name{tcp_service="...",direction="..." then the caller's extra labels. */
-static void series_start(struct buf *out, const char *name, const struct series *se)
-{
-	buf_puts(out, name);
-	buf_puts(out, "{tcp_service=\"");
-	exposition_escape_label(out, se->name);
-	buf_printf(out, "\",direction=\"%s\"", direction_name(se->direction));
-}
-
-static void render_per_condition(const struct suspects *t, struct buf *out, const char *name,
-				 const char *help, size_t offset)
-{
-	family_header(out, name, "counter", help);
-	for (size_t i = 0; i < t->n_series; i++) {
-		const struct series *se = &t->series[i];
-		const uint64_t *v = (const uint64_t *)((const char *)se + offset);
-
-		for (int c = 0; c < SUSPECT_NCOND; c++) {
-			series_start(out, name, se);
-			buf_printf(out, ",condition=\"%s\"} %llu\n", condition_names[c],
-				   (unsigned long long)v[c]);
-		}
-	}
-}
-
-static void render_histogram(const struct suspects *t, struct buf *out)
-{
-	static const char name[] = "halfopen_suspect_duration_seconds";
-
-	family_header(
-	    out, name, "histogram",
-	    "How long sockets stayed suspect before they closed or recovered, from the "
-	    "first collection that saw them suspect to the first that did not (collection "
-	    "interval resolution).");
-	for (size_t i = 0; i < t->n_series; i++) {
-		const struct series *se = &t->series[i];
-		uint64_t cum = 0;
-
-		for (size_t b = 0; b < SUSPECT_DURATION_BUCKETS; b++) {
-			cum += se->buckets[b];
-			series_start(out, "halfopen_suspect_duration_seconds_bucket", se);
-			buf_printf(out, ",le=\"%u\"} %llu\n", suspect_duration_buckets_s[b],
-				   (unsigned long long)cum);
-		}
-		series_start(out, "halfopen_suspect_duration_seconds_bucket", se);
-		buf_printf(out, ",le=\"+Inf\"} %llu\n", (unsigned long long)se->duration_count);
-		series_start(out, "halfopen_suspect_duration_seconds_sum", se);
-		buf_puts(out, "} ");
-		exposition_append_double(out, (double)se->duration_sum_ms / 1000.0);
-		buf_putc(out, '\n');
-		series_start(out, "halfopen_suspect_duration_seconds_count", se);
-		buf_printf(out, "} %llu\n", (unsigned long long)se->duration_count);
-	}
-}
-
-static void render_remediation(const struct suspects *t, struct buf *out, const char *name,
-			       const char *help, size_t offset)
-{
-	bool any = false;
-
-	for (size_t i = 0; i < t->n_series && !any; i++)
-		any = t->series[i].opted_in;
-	if (!any)
-		return;
-	family_header(out, name, "counter", help);
-	for (size_t i = 0; i < t->n_series; i++) {
-		const struct series *se = &t->series[i];
-
-		if (!se->opted_in)
-			continue;
-		series_start(out, name, se);
-		buf_printf(out, "} %llu\n",
-			   (unsigned long long)*(const uint64_t *)((const char *)se + offset));
-	}
-}
-
-int suspects_render(const struct suspects *t, struct buf *out)
-{
-	if (t->n_series) {
-		render_per_condition(
-		    t, out, "halfopen_suspect_transitions_total",
-		    "Sockets newly seen in a suspect condition (a socket entering several counts "
-		    "once under each).",
-		    offsetof(struct series, transitions));
-		render_per_condition(t, out, "halfopen_suspect_closed_total",
-				     "Suspect sockets that disappeared (reset by keepalive or "
-				     "retries running out, aborted, or closed by the application), "
-				     "under each condition they had.",
-				     offsetof(struct series, closed));
-		render_per_condition(t, out, "halfopen_suspect_recovered_total",
-				     "Suspect conditions that cleared while the socket lived on.",
-				     offsetof(struct series, recovered));
-		render_histogram(t, out);
-		render_remediation(
-		    t, out, "halfopen_destroyed_sockets_total",
-		    "Sockets destroyed with SOCK_DESTROY by remediation (destroy_after).",
-		    offsetof(struct series, destroyed));
-		render_remediation(t, out, "halfopen_destroy_dry_run_total",
-				   "Sockets remediation would have destroyed, in dry-run mode.",
-				   offsetof(struct series, dry_run));
-		render_remediation(t, out, "halfopen_destroy_errors_total",
-				   "SOCK_DESTROY attempts that failed (e.g. no CAP_NET_ADMIN).",
-				   offsetof(struct series, destroy_errors));
-	}
-	family_header(out, "halfopen_suspects_tracked", "gauge",
-		      "Suspect sockets tracked across collections now.");
-	buf_printf(out, "halfopen_suspects_tracked %zu\n", t->n);
-	family_header(out, "halfopen_suspects_tracked_max", "gauge",
-		      "The tracker's hard cap on suspect sockets.");
-	buf_printf(out, "halfopen_suspects_tracked_max %zu\n", t->max_suspects);
-	family_header(out, "halfopen_suspects_dropped_total", "counter",
-		      "Suspect socket observations not tracked: the tracker was at its cap (or out "
-		      "of memory); one per socket and collection.");
-	buf_printf(out, "halfopen_suspects_dropped_total %llu\n",
-		   (unsigned long long)t->dropped_total);
-	family_header(out, "halfopen_suspects_memory_bytes", "gauge",
-		      "Memory the suspect tracker holds.");
-	buf_printf(out, "halfopen_suspects_memory_bytes %zu\n", suspects_memory_bytes(t));
-	return buf_error(out);
 }
 
 /* ----------------------------------------------------------- snapshot */

@@ -18,7 +18,10 @@
  *     suspects_ns_incomplete(t, ns) for each namespace whose dump failed;
  *     suspects_end(t, collection_ok, &res);
  *     suspects_remediate(t, now_ms, dry_run, &ops);   (optional)
- *     suspects_render(t, &body);  suspects_snapshot(t, max, &snap);
+ *     suspects_snapshot(t, max, &snap);
+ *
+ * Its counters are read through suspects_series_get(); the exporter
+ * renders them (exporter/metrics_suspects.c).
  *
  * Memory is bounded by the number of suspects, not of sockets: a healthy
  * socket costs one hash probe per collection and nothing kept. A hard cap
@@ -36,7 +39,6 @@
 #include "classify.h"
 #include "sock_record.h"
 
-struct buf;
 struct sockdestroy_target;
 
 /* In order of severity, worst first (the page sorts by it). */
@@ -168,11 +170,34 @@ struct remediation_ops {
 size_t suspects_remediate(struct suspects *t, uint64_t now_ms, bool dry_run,
 			  const struct remediation_ops *ops);
 
-/* Append the tracker's metric families (Prometheus text format 0.0.4):
- * per (service, direction) that ever had a suspect, every condition
- * included at zero; then the tracker's own gauges and counters. 0 or
- * -ENOMEM. */
-int suspects_render(const struct suspects *t, struct buf *out);
+/* What the tracker counts per (service, direction) series. Counters
+ * never go backwards: a series, once created, stays until the process
+ * exits. */
+struct suspect_counters {
+	uint64_t transitions[SUSPECT_NCOND]; /* condition newly seen */
+	uint64_t closed[SUSPECT_NCOND];	     /* suspect disappeared, per condition it had */
+	uint64_t recovered[SUSPECT_NCOND];   /* condition cleared, socket lives on */
+	uint64_t buckets[SUSPECT_DURATION_BUCKETS]; /* per bucket, not cumulative */
+	uint64_t duration_count;
+	uint64_t duration_sum_ms;
+	uint64_t destroyed, dry_run, destroy_errors; /* remediation outcomes */
+};
+
+struct suspect_series_info {
+	const char *service;
+	enum direction direction;
+	bool opted_in; /* remediation ever found a destroy_after for it */
+	const struct suspect_counters *counters;
+};
+
+/* Series that ever had a suspect, in creation order; valid until the
+ * next suspects_observe(). i < suspects_series_count(t). */
+size_t suspects_series_count(const struct suspects *t);
+void suspects_series_get(const struct suspects *t, size_t i, struct suspect_series_info *out);
+/* The hard cap on suspects (max_suspects as in force). */
+size_t suspects_max(const struct suspects *t);
+/* Observations not tracked (cap, memory), published at each end(). */
+uint64_t suspects_dropped_total(const struct suspects *t);
 
 /* An immutable, self-contained copy of the worst suspects, safe to hand
  * to another thread (the HTTP server) and to free after the tracker moved

@@ -414,9 +414,9 @@ static int parse_service(struct ytree *c, yaml_node_t *n, const char *path, stru
 	rc = ytree_scalar(c, f[1].value, child, "inbound or outbound", &s);
 	if (rc)
 		return rc;
-	if (strcmp(s, "inbound") == 0)
+	if (strcmp(s, direction_name(DIRECTION_INBOUND)) == 0)
 		svc->direction = DIRECTION_INBOUND;
-	else if (strcmp(s, "outbound") == 0)
+	else if (strcmp(s, direction_name(DIRECTION_OUTBOUND)) == 0)
 		svc->direction = DIRECTION_OUTBOUND;
 	else
 		return ytree_fail(
@@ -713,4 +713,9 @@ int config_error_format(const struct config_error *err, struct buf *out)
 		buf_printf(out, "%s: ", err->key);
 	buf_puts(out, err->msg);
 	return buf_error(out);
+}
+
+const char *direction_name(enum direction d)
+{
+	return d == DIRECTION_OUTBOUND ? "outbound" : "inbound";
 }

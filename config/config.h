@@ -19,6 +19,9 @@ enum direction {
 	DIRECTION_OUTBOUND = 1, /* match the remote port: we are the client */
 };
 
+/* "inbound" or "outbound": the config's spelling and the label value. */
+const char *direction_name(enum direction d);
+
 struct port_range {
 	uint16_t lo, hi; /* inclusive, 1..65535, lo <= hi */
 };

@@ -1,5 +1,6 @@
-/* exposition: the Prometheus text format (0.0.4) for one collection.
- * Pure: structs in, bytes out into a growable buffer. */
+/* exposition: the metric families of one collection (per-service counts,
+ * collection gauges) and of the exporter itself (self metrics), written
+ * with common/metric_writer. Pure: structs in, bytes out. */
 #ifndef HALFOPEN_EXPOSITION_H
 #define HALFOPEN_EXPOSITION_H
 
@@ -25,15 +26,18 @@ struct exporter_stats {
 	double config_last_reload_success_timestamp; /* unix time */
 };
 
-/* Append v as the text format wants: the shortest decimal that parses back
- * to the same double, "+Inf", "-Inf" or "NaN"; never locale-dependent.
- * Shared with process_metrics.c. 0 or -ENOMEM. */
-int exposition_append_double(struct buf *out, double v);
-/* Append a label value escaped per the text format (\\, \", \n). */
-int exposition_escape_label(struct buf *out, const char *value);
-/* Append the whole body: per-service families (every service, zeros
- * included), then self metrics. res may be NULL before the first good
- * collection (per-service families are then omitted). 0 or -ENOMEM. */
+struct metric_writer;
+
+/* metric_source renderers (common/metric_writer.h). */
+/* ctx: a const struct collection_result, the last good collection:
+ * per-service families (every service, zeros included), then the
+ * collection's own gauges. */
+int exposition_render_collection(void *ctx, struct metric_writer *w);
+/* ctx: a const struct exporter_stats: the self metrics and build info. */
+int exposition_render_self(void *ctx, struct metric_writer *w);
+/* Both into out: the collection's families (res may be NULL before the
+ * first good collection: they are then omitted), then self metrics.
+ * 0 or -ENOMEM. */
 int exposition_render(const struct collection_result *res, const struct exporter_stats *st,
 		      struct buf *out);
 

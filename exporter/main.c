@@ -27,12 +27,14 @@
 #include "collectors/sockdiag.h"
 #include "common/buf.h"
 #include "common/endpoint.h"
+#include "common/metric_writer.h"
 #include "config/config.h"
 #include "config/web_config.h"
 #include "exporter/exposition.h"
 #include "exporter/flags.h"
 #include "exporter/http.h"
 #include "exporter/log.h"
+#include "exporter/metrics_suspects.h"
 #include "exporter/privileges.h"
 #include "exporter/process_metrics.h"
 #include "version.h"
@@ -127,16 +129,33 @@ struct exporter {
 	bool nsreg_denied_logged;
 };
 
+/* metric_source: the last good collection, none before the first. */
+static int render_last_collection(void *ctx, struct metric_writer *w)
+{
+	struct exporter *ex = ctx;
+
+	if (ex->good < 0)
+		return 0;
+	return exposition_render_collection(&ex->results[ex->good], w);
+}
+
+/* Render every metric source into one body and hand it to the server. */
 static int publish(struct exporter *ex)
 {
-	const struct collection_result *res = ex->good >= 0 ? &ex->results[ex->good] : NULL;
+	const struct metric_source sources[] = {
+	    {"collection", render_last_collection, ex},
+	    {"exporter", exposition_render_self, &ex->stats},
+	    {"suspects", metrics_suspects_render, ex->suspects},
+	    {"process", process_metrics_render, "/proc"},
+	};
+	const char *failed = NULL;
+	int r;
 
 	buf_reset(&ex->body);
-	exposition_render(res, &ex->stats, &ex->body);
-	suspects_render(ex->suspects, &ex->body);
-	process_metrics_render("/proc", &ex->body);
-	if (buf_error(&ex->body))
-		return buf_error(&ex->body);
+	r = metric_sources_render(sources, sizeof(sources) / sizeof(sources[0]), &ex->body,
+				  &failed);
+	if (r < 0)
+		return r;
 	return http_server_publish(ex->http, ex->body.data, ex->body.len);
 }
 
@@ -255,7 +274,7 @@ static int destroy_suspect(void *ctx, const struct suspect_info *s, bool dry_run
 					      : NULL;
 	struct sockdestroy_target t;
 	char local[ENDPOINT_STRLEN], peer[ENDPOINT_STRLEN], ms[24], ns[12], pod[320];
-	const char *dir = s->direction == DIRECTION_OUTBOUND ? "outbound" : "inbound";
+	const char *dir = direction_name(s->direction);
 	int r = 0;
 
 	suspect_destroy_target(s, &t);

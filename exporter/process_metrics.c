@@ -12,8 +12,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "common/buf.h"
-#include "exposition.h"
+#include "common/metric_writer.h"
 
 /* The fields of <proc>/self/stat we use, in the kernel's units. */
 struct self_stat {
@@ -223,30 +222,12 @@ static int count_open_fds(const char *root, uint64_t *count)
 	return ret;
 }
 
-static void family(struct buf *out, const char *name, const char *help, const char *type)
-{
-	buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s ", name, help, name, type, name);
-}
-
-static void sample_double(struct buf *out, const char *name, const char *help, const char *type,
-			  double v)
-{
-	family(out, name, help, type);
-	exposition_append_double(out, v);
-	buf_putc(out, '\n');
-}
-
-static void sample_uint(struct buf *out, const char *name, const char *help, uint64_t v)
-{
-	family(out, name, help, "gauge");
-	buf_printf(out, "%" PRIu64 "\n", v);
-}
-
 /* Contract: families in the order client_golang's registry emits them
  * (sorted by name); a metric whose source fails is omitted, the rest are
  * still rendered. Appends to out; 0 or -ENOMEM. */
-int process_metrics_render(const char *proc_root, struct buf *out)
+int process_metrics_render(void *ctx, struct metric_writer *w)
 {
+	const char *proc_root = ctx;
 	struct self_stat st;
 	unsigned long long btime = 0;
 	long ticks = sysconf(_SC_CLK_TCK);
@@ -262,28 +243,30 @@ int process_metrics_render(const char *proc_root, struct buf *out)
 	have_as = getrlimit(RLIMIT_AS, &as) == 0;
 
 	if (have_stat && ticks > 0)
-		sample_double(out, "process_cpu_seconds_total",
-			      "Total user and system CPU time spent in seconds.", "counter",
-			      (double)(st.utime + st.stime) / (double)ticks);
+		metric_single_double(w, "process_cpu_seconds_total", METRIC_COUNTER,
+				     "Total user and system CPU time spent in seconds.",
+				     (double)(st.utime + st.stime) / (double)ticks);
 	/* RLIM_INFINITY renders as 18446744073709551615: the same float64
 	 * as client_golang's 1.8446744073709552e+19 for "unlimited". */
 	if (have_nofile)
-		sample_uint(out, "process_max_fds", "Maximum number of open file descriptors.",
-			    nofile.rlim_cur);
+		metric_single_u64(w, "process_max_fds", METRIC_GAUGE,
+				  "Maximum number of open file descriptors.", nofile.rlim_cur);
 	if (have_fds)
-		sample_uint(out, "process_open_fds", "Number of open file descriptors.", fds);
+		metric_single_u64(w, "process_open_fds", METRIC_GAUGE,
+				  "Number of open file descriptors.", fds);
 	if (have_stat && page > 0)
-		sample_uint(out, "process_resident_memory_bytes", "Resident memory size in bytes.",
-			    st.rss * (uint64_t)page);
+		metric_single_u64(w, "process_resident_memory_bytes", METRIC_GAUGE,
+				  "Resident memory size in bytes.", st.rss * (uint64_t)page);
 	if (have_stat && have_btime && ticks > 0)
-		sample_double(out, "process_start_time_seconds",
-			      "Start time of the process since unix epoch in seconds.", "gauge",
-			      (double)btime + (double)st.starttime / (double)ticks);
+		metric_single_double(w, "process_start_time_seconds", METRIC_GAUGE,
+				     "Start time of the process since unix epoch in seconds.",
+				     (double)btime + (double)st.starttime / (double)ticks);
 	if (have_stat)
-		sample_uint(out, "process_virtual_memory_bytes", "Virtual memory size in bytes.",
-			    st.vsize);
+		metric_single_u64(w, "process_virtual_memory_bytes", METRIC_GAUGE,
+				  "Virtual memory size in bytes.", st.vsize);
 	if (have_as)
-		sample_uint(out, "process_virtual_memory_max_bytes",
-			    "Maximum amount of virtual memory available in bytes.", as.rlim_cur);
-	return buf_error(out);
+		metric_single_u64(w, "process_virtual_memory_max_bytes", METRIC_GAUGE,
+				  "Maximum amount of virtual memory available in bytes.",
+				  as.rlim_cur);
+	return metric_writer_error(w);
 }

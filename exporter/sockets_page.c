@@ -14,7 +14,7 @@
 #include "common/buf.h"
 #include "common/endpoint.h"
 #include "common/escape.h"
-#include "exporter/exposition.h"
+#include "common/metric_writer.h"
 
 /* Longest "[v6-address]:port" plus NUL. */
 #define ENDPOINT_LEN (INET6_ADDRSTRLEN + 9)
@@ -206,8 +206,7 @@ static void json_socket(struct buf *out, const struct suspect_snapshot *snap,
 
 	buf_puts(out, "{\"service\":");
 	json_string(out, s->service);
-	buf_printf(out, ",\"direction\":\"%s\",\"family\":\"%s\"",
-		   s->direction == DIRECTION_OUTBOUND ? "outbound" : "inbound",
+	buf_printf(out, ",\"direction\":\"%s\",\"family\":\"%s\"", direction_name(s->direction),
 		   s->family == AF_INET6 ? "ipv6" : "ipv4");
 	format_addr(s->family, s->saddr, a, sizeof(a));
 	buf_printf(out, ",\"local_address\":\"%s\",\"local_port\":%u", a, (unsigned)s->sport);
@@ -255,7 +254,7 @@ static void render_json(const struct suspect_snapshot *snap, const struct socket
 		   "{\"schema\":\"%s\",\"collected\":%s,\"collection_time\":", SOCKETS_PAGE_SCHEMA,
 		   snap ? "true" : "false");
 	if (snap && snap->unix_time > 0)
-		exposition_append_double(out, snap->unix_time);
+		metric_append_double(out, snap->unix_time);
 	else
 		buf_puts(out, "null");
 	buf_printf(out, ",\"total\":%zu,\"shown\":%zu,\"limit\":%zu,\"truncated\":%s",

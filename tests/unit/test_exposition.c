@@ -14,6 +14,8 @@
 
 #include "collectors/suspects.h"
 #include "common/buf.h"
+#include "common/metric_writer.h"
+#include "exporter/metrics_suspects.h"
 #include "exporter/exposition.h"
 #include "exporter/process_metrics.h"
 #include "testing.h"
@@ -354,20 +356,20 @@ DEF_TEST(escape_label)
 	struct buf b;
 
 	buf_init(&b);
-	CHECK_EQ_INT(0, exposition_escape_label(&b, "plain"));
+	CHECK_EQ_INT(0, metric_escape_label(&b, "plain"));
 	CHECK_EQ_STR("plain", b.data);
 	buf_reset(&b);
-	CHECK_EQ_INT(0, exposition_escape_label(&b, "a\\b\"c\nd"));
+	CHECK_EQ_INT(0, metric_escape_label(&b, "a\\b\"c\nd"));
 	CHECK_EQ_STR("a\\\\b\\\"c\\nd", b.data);
 	buf_reset(&b);
-	CHECK_EQ_INT(0, exposition_escape_label(&b, "\\\\\"\"\n\n"));
+	CHECK_EQ_INT(0, metric_escape_label(&b, "\\\\\"\"\n\n"));
 	CHECK_EQ_STR("\\\\\\\\\\\"\\\"\\n\\n", b.data);
 	buf_reset(&b);
 	/* Only those three: tabs, '{' and UTF-8 stay as they are. */
-	CHECK_EQ_INT(0, exposition_escape_label(&b, "\t{}=,\xc3\xa9"));
+	CHECK_EQ_INT(0, metric_escape_label(&b, "\t{}=,\xc3\xa9"));
 	CHECK_EQ_STR("\t{}=,\xc3\xa9", b.data);
 	buf_reset(&b);
-	CHECK_EQ_INT(0, exposition_escape_label(&b, ""));
+	CHECK_EQ_INT(0, metric_escape_label(&b, ""));
 	CHECK_EQ_UINT(0, b.len);
 	buf_free(&b);
 	return 0;
@@ -379,7 +381,7 @@ static int fmt(double v, char *out, size_t len)
 	int ret;
 
 	buf_init(&b);
-	ret = exposition_append_double(&b, v);
+	ret = metric_append_double(&b, v);
 	if (ret == 0)
 		snprintf(out, len, "%s", b.data);
 	buf_free(&b);
@@ -716,7 +718,7 @@ DEF_TEST(process_metrics_fixture)
 		rm_fixture(dir);
 	CHECK_EQ_INT(0, ret);
 	buf_init(&b);
-	ret = process_metrics_render(dir, &b);
+	ret = metric_render(process_metrics_render, dir, &b);
 	rm_fixture(dir);
 	CHECK_EQ_INT(0, ret);
 	CHECK_EQ_INT(0, check_exposition(b.data));
@@ -741,7 +743,7 @@ DEF_TEST(process_metrics_missing_sources)
 	struct buf b;
 
 	buf_init(&b);
-	CHECK_EQ_INT(0, process_metrics_render("/nonexistent/halfopen", &b));
+	CHECK_EQ_INT(0, metric_render(process_metrics_render, "/nonexistent/halfopen", &b));
 	CHECK_EQ_INT(0, check_exposition(b.data));
 	CHECK(strstr(b.data, "process_cpu_seconds_total") == NULL);
 	CHECK(strstr(b.data, "process_open_fds") == NULL);
@@ -770,7 +772,7 @@ DEF_TEST(process_metrics_real_proc)
 	size_t i;
 
 	buf_init(&b);
-	CHECK_EQ_INT(0, process_metrics_render("/proc", &b));
+	CHECK_EQ_INT(0, metric_render(process_metrics_render, "/proc", &b));
 	CHECK_EQ_INT(0, check_exposition(b.data));
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		snprintf(needle, sizeof(needle), "\n%s ", names[i]);
@@ -853,8 +855,8 @@ DEF_TEST(whole_body_valid)
 
 	buf_init(&b);
 	CHECK_EQ_INT(0, exposition_render(&res, &test_stats, &b));
-	CHECK_EQ_INT(0, suspects_render(t, &b));
-	CHECK_EQ_INT(0, process_metrics_render("/proc", &b));
+	CHECK_EQ_INT(0, metric_render(metrics_suspects_render, t, &b));
+	CHECK_EQ_INT(0, metric_render(process_metrics_render, "/proc", &b));
 	suspects_free(t);
 	CHECK_EQ_INT(0, check_exposition(b.data));
 	for (size_t i = 0; i < sizeof(suspect_families) / sizeof(suspect_families[0]); i++) {

@@ -9,6 +9,8 @@
 #include "collectors/sockdestroy.h"
 #include "collectors/suspects.h"
 #include "common/buf.h"
+#include "common/metric_writer.h"
+#include "exporter/metrics_suspects.h"
 #include "testing.h"
 
 static struct service_result service(const char *name, enum direction dir, const char *pod_ns,
@@ -77,7 +79,7 @@ static double sample(const struct suspects *t, const char *series)
 	size_t len = strlen(series);
 
 	buf_init(&b);
-	if (suspects_render(t, &b) == 0) {
+	if (metric_render(metrics_suspects_render, (void *)t, &b) == 0) {
 		for (const char *p = b.data; p && *p;) {
 			const char *nl = strchr(p, '\n');
 
@@ -602,7 +604,7 @@ DEF_TEST(render_escapes_and_types)
 	see(t, 1, SC_ESTABLISHED | SC_STALE, &odd);
 	suspects_end(t, true, NULL);
 	buf_init(&b);
-	CHECK_EQ_INT(0, suspects_render(t, &b));
+	CHECK_EQ_INT(0, metric_render(metrics_suspects_render, t, &b));
 	CHECK_CONTAINS("tcp_service=\"we\\\"ird\\\\name\"", b.data);
 	CHECK_CONTAINS("# TYPE halfopen_suspect_transitions_total counter\n", b.data);
 	CHECK_CONTAINS("# TYPE halfopen_suspect_duration_seconds histogram\n", b.data);
