@@ -14,6 +14,7 @@
 
 #include "common/buf.h"
 #include "common/hash.h"
+#include "common/oa_index.h"
 #include "sockdiag.h"
 #include "sockdiag_filter.h"
 
@@ -46,9 +47,7 @@ struct collector {
 	size_t cap_pod_scratch;
 	bool per_socket_pods;
 	uint64_t ns_seen, ns_matched;
-	/* Result entries by key, open addressing: index + 1, 0 = empty. */
-	uint32_t *index;
-	size_t index_cap;
+	struct oa_index index; /* result entries by key */
 	struct buf bytecode;
 	bool filter_rejected; /* the kernel refused our bytecode once: stop sending it */
 	struct port_range local[SOCKDIAG_FILTER_MAX_RANGES];
@@ -118,14 +117,15 @@ void collector_free(struct collector *c)
 	free(c->pod_scratch);
 	free(c->listen_seen);
 	free(c->map);
-	free(c->index);
+	oa_index_free(&c->index);
 	free(c->recv_buf);
 	free(c);
 }
 
 static uint32_t key_hash(const char *name, enum direction dir, const char *pod_ns, const char *pod)
 {
-	return fnv1a_u32(fnv1a_str(fnv1a_str(fnv1a_str(FNV1A_INIT, name), pod_ns), pod), (uint32_t)dir);
+	return fnv1a_u32(fnv1a_str(fnv1a_str(fnv1a_str(FNV1A_INIT, name), pod_ns), pod),
+			 (uint32_t)dir);
 }
 
 static bool key_equal(const struct service_result *e, const char *name, enum direction dir,
@@ -145,14 +145,14 @@ static size_t max_series(const struct collector *c)
 static int entry_for(struct collector *c, struct collection_result *res, const char *name,
 		     enum direction dir, const char *pod_ns, const char *pod, size_t *idx)
 {
-	size_t mask = c->index_cap - 1;
-	size_t slot = key_hash(name, dir, pod_ns, pod) & mask;
+	uint32_t h = key_hash(name, dir, pod_ns, pod);
 	struct service_result *e;
+	size_t slot, i;
 
-	for (; c->index[slot]; slot = (slot + 1) & mask) {
-		e = &res->services[c->index[slot] - 1];
-		if (key_equal(e, name, dir, pod_ns, pod)) {
-			*idx = c->index[slot] - 1;
+	for (i = oa_index_first(&c->index, h, &slot); i != OA_NONE;
+	     i = oa_index_next(&c->index, &slot)) {
+		if (key_equal(&res->services[i], name, dir, pod_ns, pod)) {
+			*idx = i;
 			return 0;
 		}
 	}
@@ -173,7 +173,7 @@ static int entry_for(struct collector *c, struct collection_result *res, const c
 	e->direction = dir;
 	snprintf(e->pod_namespace, sizeof(e->pod_namespace), "%s", pod_ns);
 	snprintf(e->pod, sizeof(e->pod), "%s", pod);
-	c->index[slot] = (uint32_t)(res->n_services + 1);
+	oa_index_put(&c->index, h, res->n_services);
 	*idx = res->n_services++;
 	return 0;
 }
@@ -182,24 +182,14 @@ int collector_begin(struct collector *c, const struct config *cfg,
 		    const struct collect_options *opt, struct collection_result *res)
 {
 	static const struct collect_options defaults;
-	size_t need;
+	int r;
 
 	c->cfg = cfg;
 	c->opt = opt ? *opt : defaults;
-	/* Load factor <= 1/2 at the series cap. */
-	for (need = 64; need < 2 * max_series(c); need *= 2)
-		;
-	if (need != c->index_cap) {
-		uint32_t *p = calloc(need, sizeof(*p));
-
-		if (!p)
-			return -ENOMEM;
-		free(c->index);
-		c->index = p;
-		c->index_cap = need;
-	} else {
-		memset(c->index, 0, need * sizeof(*c->index));
-	}
+	/* Sized for the series cap: never grows during the collection. */
+	r = oa_index_reset(&c->index, max_series(c));
+	if (r < 0)
+		return r;
 
 	res->n_services = 0;
 	res->pod_labels = c->opt.pod_labels;
@@ -211,14 +201,14 @@ int collector_begin(struct collector *c, const struct config *cfg,
 	res->kernel_filter = false;
 	for (size_t i = 0; i < cfg->n_services; i++) {
 		size_t idx;
-		int r = entry_for(c, res, cfg->services[i].name, cfg->services[i].direction, "",
-				  "", &idx);
+
+		r = entry_for(c, res, cfg->services[i].name, cfg->services[i].direction, "", "",
+			      &idx);
 		if (r < 0)
 			return r == -E2BIG ? -ENOMEM : r;
 	}
 	return 0;
 }
-
 
 struct count_ctx {
 	struct collector *c;
@@ -304,11 +294,11 @@ static int dump_listeners(struct collector *c, struct nl_sock *sk, uint64_t *cou
 	memset(&c->listening, 0, sizeof(c->listening));
 	for (size_t i = 0; i < sizeof(families); i++) {
 		struct sockdiag_request req = {
-			.family = families[i],
-			.states = SOCKDIAG_STATE(TCPS_LISTEN),
+		    .family = families[i],
+		    .states = SOCKDIAG_STATE(TCPS_LISTEN),
 		};
-		int r = sockdiag_dump(sk, &req, c->recv_buf, SOCKDIAG_RECV_BUF, on_listening, c,
-				      &st);
+		int r =
+		    sockdiag_dump(sk, &req, c->recv_buf, SOCKDIAG_RECV_BUF, on_listening, c, &st);
 		if (r < 0)
 			return r;
 	}
@@ -365,8 +355,7 @@ static bool build_filter(struct collector *c)
 
 /* Map every table entry to its result entry (creating the zeroed ones);
  * over the series cap a pod's series folds into the pod-less one. */
-static int map_table(struct collector *c, const struct pod_ref *pod,
-		     struct collection_result *res)
+static int map_table(struct collector *c, const struct pod_ref *pod, struct collection_result *res)
 {
 	size_t n = service_table_size(c->table);
 	const char *pod_ns = "", *pod_name = "";
@@ -446,11 +435,11 @@ static int collect_ns_once(struct collector *c, struct nl_sock *sk, uint32_t ns_
 	use_filter = build_filter(c);
 	for (size_t i = 0; i < sizeof(families); i++) {
 		struct sockdiag_request req = {
-			.family = families[i],
-			.states = SOCKDIAG_STATES_CONNECTED,
-			.ext = 1u << (INET_DIAG_INFO - 1),
-			.bytecode = use_filter ? c->bytecode.data : NULL,
-			.bytecode_len = use_filter ? c->bytecode.len : 0,
+		    .family = families[i],
+		    .states = SOCKDIAG_STATES_CONNECTED,
+		    .ext = 1u << (INET_DIAG_INFO - 1),
+		    .bytecode = use_filter ? c->bytecode.data : NULL,
+		    .bytecode_len = use_filter ? c->bytecode.len : 0,
 		};
 		r = sockdiag_dump(sk, &req, c->recv_buf, SOCKDIAG_RECV_BUF, on_connected, &cc,
 				  NULL);

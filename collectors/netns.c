@@ -20,6 +20,8 @@
 #include <linux/nsfs.h>
 
 #include "common/buf.h"
+#include "common/hash.h"
+#include "common/oa_index.h"
 #include "sockdiag.h"
 
 /* Bounds of the cgroup2 walk and the pod logs directory: far above the
@@ -34,9 +36,8 @@ struct seen {
 	uint64_t dev, ino;
 	int pid;	   /* first process met in it, 0 when none */
 	uint32_t name_off; /* 1 + offset of its netns_dir name in names, 0 when none */
-	bool used;
-	bool held;  /* a held entry is this namespace (put in before the scan) */
-	bool found; /* the scan met it */
+	bool held;	   /* a held entry is this namespace (put in before the scan) */
+	bool found;	   /* the scan met it */
 };
 
 /* An entry plus what only the registry needs. */
@@ -53,10 +54,10 @@ struct netns_registry {
 	uint64_t nsfs_dev;
 	struct slot *v; /* v[0] is home */
 	size_t n, cap;
-	struct seen *seen;
-	size_t seen_slots; /* a power of two */
-	size_t seen_n;	   /* used slots */
-	size_t seen_new;   /* of those, namespaces not held */
+	struct seen *seen; /* this scan's namespaces, in the order met */
+	size_t seen_n, seen_cap;
+	size_t seen_new;	    /* of those, namespaces not held */
+	struct oa_index seen_index; /* of seen, by (dev, ino) */
 	struct buf names;
 	struct podinfo_cgroups *cgroups;
 };
@@ -77,52 +78,44 @@ static int open_home(void)
 	return fd < 0 ? -errno : fd;
 }
 
-static size_t seen_hash(uint64_t dev, uint64_t ino, size_t slots)
+static uint32_t seen_hash(uint64_t dev, uint64_t ino)
 {
-	uint64_t h = (ino ^ (dev << 32 | dev >> 32)) * 0x9e3779b97f4a7c15ull;
-
-	return (size_t)(h >> 32) & (slots - 1);
+	return hash_u64(ino ^ (dev << 32 | dev >> 32));
 }
 
-/* The slot of namespace (dev, ino) in this scan's set, or NULL. */
+/* Namespace (dev, ino) in this scan's set, or NULL. Valid until the next
+ * seen_add(). */
 static struct seen *seen_find(const struct netns_registry *r, uint64_t dev, uint64_t ino)
 {
-	size_t i;
+	size_t slot, i;
 
-	if (!r->seen_slots)
-		return NULL;
-	for (i = seen_hash(dev, ino, r->seen_slots);; i = (i + 1) & (r->seen_slots - 1)) {
-		struct seen *s = &r->seen[i];
-
-		if (!s->used)
-			return NULL;
-		if (s->dev == dev && s->ino == ino)
-			return s;
-	}
+	for (i = oa_index_first(&r->seen_index, seen_hash(dev, ino), &slot); i != OA_NONE;
+	     i = oa_index_next(&r->seen_index, &slot))
+		if (r->seen[i].dev == dev && r->seen[i].ino == ino)
+			return &r->seen[i];
+	return NULL;
 }
 
-/* Double the set, keeping its contents. 0 or -ENOMEM. */
+/* Room for one more namespace in the set. 0 or -ENOMEM. */
 static int seen_grow(struct netns_registry *r)
 {
-	size_t slots = r->seen_slots ? r->seen_slots * 2 : 64, i;
-	struct seen *old = r->seen, *nv;
+	if (r->seen_n == r->seen_cap) {
+		size_t cap = r->seen_cap ? r->seen_cap * 2 : OA_INDEX_MIN_SLOTS / 2;
+		struct seen *nv = reallocarray(r->seen, cap, sizeof(*nv));
 
-	nv = calloc(slots, sizeof(*nv));
-	if (!nv)
-		return -ENOMEM;
-	for (i = 0; i < r->seen_slots; i++) {
-		size_t j;
-
-		if (!old[i].used)
-			continue;
-		for (j = seen_hash(old[i].dev, old[i].ino, slots); nv[j].used;
-		     j = (j + 1) & (slots - 1))
-			;
-		nv[j] = old[i];
+		if (!nv)
+			return -ENOMEM;
+		r->seen = nv;
+		r->seen_cap = cap;
 	}
-	free(old);
-	r->seen = nv;
-	r->seen_slots = slots;
+	if (oa_index_full(&r->seen_index, r->seen_n)) {
+		int ret = oa_index_reset(&r->seen_index, r->seen_n + 1);
+
+		if (ret < 0)
+			return ret;
+		for (size_t i = 0; i < r->seen_n; i++)
+			oa_index_put(&r->seen_index, seen_hash(r->seen[i].dev, r->seen[i].ino), i);
+	}
 	return 0;
 }
 
@@ -134,19 +127,15 @@ static int seen_add(struct netns_registry *r, uint64_t dev, uint64_t ino, bool h
 		    const char *name)
 {
 	struct seen *s = seen_find(r, dev, ino);
-	size_t i;
 
 	if (!s) {
 		if (!held && r->seen_new >= (size_t)r->max * SEEN_FACTOR)
 			return 1;
-		if ((r->seen_n + 1) * 2 > r->seen_slots && seen_grow(r) < 0)
+		if (seen_grow(r) < 0)
 			return -ENOMEM;
-		for (i = seen_hash(dev, ino, r->seen_slots); r->seen[i].used;
-		     i = (i + 1) & (r->seen_slots - 1))
-			;
-		s = &r->seen[i];
+		oa_index_put(&r->seen_index, seen_hash(dev, ino), r->seen_n);
+		s = &r->seen[r->seen_n];
 		memset(s, 0, sizeof(*s));
-		s->used = true;
 		s->held = held;
 		s->dev = dev;
 		s->ino = ino;
@@ -418,8 +407,10 @@ int netns_registry_refresh(struct netns_registry *r, struct netns_refresh_stats 
 	if (!r)
 		return -EINVAL;
 	memset(&st, 0, sizeof(st));
-	if (r->seen_slots)
-		memset(r->seen, 0, r->seen_slots * sizeof(*r->seen));
+	/* Same size as the last scan: no allocation. */
+	ret = oa_index_reset(&r->seen_index, r->seen_n);
+	if (ret < 0)
+		return ret;
 	r->seen_n = 0;
 	r->seen_new = 0;
 	buf_reset(&r->names);
@@ -451,9 +442,9 @@ int netns_registry_refresh(struct netns_registry *r, struct netns_refresh_stats 
 			r->v[w++] = *sl;
 		}
 		r->n = w;
-		for (i = 0; i < r->seen_slots; i++) {
+		for (i = 0; i < r->seen_n; i++) {
 			s = &r->seen[i];
-			if (!s->used || s->held)
+			if (s->held)
 				continue;
 			if (r->n >= r->max) {
 				st.cap_dropped++;
@@ -564,6 +555,7 @@ void netns_registry_free(struct netns_registry *r)
 		sockdiag_close(r->v[i].e.sk);
 	free(r->v);
 	free(r->seen);
+	oa_index_free(&r->seen_index);
 	buf_free(&r->names);
 	podinfo_cgroups_free(r->cgroups);
 	if (r->home_fd >= 0)

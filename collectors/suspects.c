@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "common/hash.h"
+#include "common/oa_index.h"
 #include "sockdestroy.h"
 
 const uint32_t suspect_duration_buckets_s[SUSPECT_DURATION_BUCKETS] = {
@@ -89,21 +90,18 @@ struct suspects {
 
 	struct suspect *v;
 	size_t n, cap;
-	uint32_t *index; /* v position + 1; 0 empty */
-	size_t index_cap;
+	struct oa_index index; /* of v, by cookie */
 
 	struct owner *owners;
 	size_t n_owners, cap_owners; /* slots ever used, allocated */
 	size_t live_owners;
 	uint32_t free_owner;
-	size_t owner_bytes; /* strings */
-	uint32_t *owner_index;
-	size_t owner_index_cap;
+	size_t owner_bytes;	     /* strings */
+	struct oa_index owner_index; /* of owners in use */
 
 	struct series *series;
 	size_t n_series, cap_series;
-	uint32_t *series_index;
-	size_t series_index_cap;
+	struct oa_index series_index;
 
 	uint32_t *incomplete;
 	size_t n_incomplete, cap_incomplete;
@@ -133,18 +131,6 @@ unsigned suspect_conditions_of(unsigned f)
 
 /* ------------------------------------------------------------ hashing */
 
-static uint32_t hash_u64(uint64_t x)
-{
-	/* splitmix64's finalizer: cookies are sequential, the index wants
-	 * them spread. */
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ull;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebull;
-	x ^= x >> 31;
-	return (uint32_t)x;
-}
-
 static uint32_t series_hash(const char *name, enum direction dir)
 {
 	return fnv1a_u32(fnv1a_str(FNV1A_INIT, name), (uint32_t)dir);
@@ -153,45 +139,6 @@ static uint32_t series_hash(const char *name, enum direction dir)
 static uint32_t owner_hash(uint32_t series, const char *pod_ns, const char *pod)
 {
 	return fnv1a_str(fnv1a_str(hash_u64(series), pod_ns), pod);
-}
-
-/* Slots for n keys at a load factor of at most 1/2. */
-static size_t index_size_for(size_t n)
-{
-	size_t c = MIN_CAPACITY;
-
-	while (c < 2 * n)
-		c *= 2;
-	return c;
-}
-
-/* Make *slots an empty index of want slots. When allocating fails and the
- * current one is large enough, it is reused. 0 or -ENOMEM. */
-static int index_reset(uint32_t **slots, size_t *cap, size_t want)
-{
-	if (*cap != want) {
-		uint32_t *p = calloc(want, sizeof(*p));
-
-		if (p) {
-			free(*slots);
-			*slots = p;
-			*cap = want;
-			return 0;
-		}
-		if (*cap < want)
-			return -ENOMEM;
-	}
-	memset(*slots, 0, *cap * sizeof(**slots));
-	return 0;
-}
-
-static void index_put(uint32_t *slots, size_t cap, uint32_t hash, size_t pos)
-{
-	size_t mask = cap - 1, slot;
-
-	for (slot = hash & mask; slots[slot]; slot = (slot + 1) & mask)
-		;
-	slots[slot] = (uint32_t)(pos + 1);
 }
 
 /* Grow an array of elem-byte entries to hold at least one more, doubling
@@ -220,30 +167,24 @@ static int grow(void **arr, size_t *cap, size_t n, size_t elem, size_t max)
 
 static size_t find_series(const struct suspects *t, const char *name, enum direction dir)
 {
-	size_t mask, slot;
+	size_t slot, i;
 
-	if (!t->series_index_cap)
-		return SIZE_MAX;
-	mask = t->series_index_cap - 1;
-	for (slot = series_hash(name, dir) & mask; t->series_index[slot];
-	     slot = (slot + 1) & mask) {
-		const struct series *se = &t->series[t->series_index[slot] - 1];
-
-		if (se->direction == dir && strcmp(se->name, name) == 0)
-			return t->series_index[slot] - 1;
-	}
+	for (i = oa_index_first(&t->series_index, series_hash(name, dir), &slot); i != OA_NONE;
+	     i = oa_index_next(&t->series_index, &slot))
+		if (t->series[i].direction == dir && strcmp(t->series[i].name, name) == 0)
+			return i;
 	return SIZE_MAX;
 }
 
 static int rehash_series(struct suspects *t, size_t n)
 {
-	int r = index_reset(&t->series_index, &t->series_index_cap, index_size_for(n));
+	int r = oa_index_reset(&t->series_index, n);
 
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < t->n_series; i++)
-		index_put(t->series_index, t->series_index_cap,
-			  series_hash(t->series[i].name, t->series[i].direction), i);
+		oa_index_put(&t->series_index,
+			     series_hash(t->series[i].name, t->series[i].direction), i);
 	return 0;
 }
 
@@ -263,7 +204,7 @@ static int series_for(struct suspects *t, const char *name, enum direction dir, 
 		 t->max_series);
 	if (r < 0)
 		return r;
-	if (2 * (t->n_series + 1) > t->series_index_cap) {
+	if (oa_index_full(&t->series_index, t->n_series)) {
 		/* Rehash without the new entry first: if that fails, the
 		 * table is unchanged. */
 		r = rehash_series(t, t->n_series + 1);
@@ -275,7 +216,7 @@ static int series_for(struct suspects *t, const char *name, enum direction dir, 
 	snprintf(se->name, sizeof(se->name), "%s", name);
 	se->direction = dir;
 	se->born_gen = t->gen;
-	index_put(t->series_index, t->series_index_cap, series_hash(se->name, dir), t->n_series);
+	oa_index_put(&t->series_index, series_hash(se->name, dir), t->n_series);
 	*out = t->n_series++;
 	return 0;
 }
@@ -291,24 +232,18 @@ static bool owner_is(const struct owner *o, uint32_t series, const char *pod_ns,
 static uint32_t find_owner(const struct suspects *t, uint32_t series, const char *pod_ns,
 			   const char *pod)
 {
-	size_t mask, slot;
+	size_t slot, o;
 
-	if (!t->owner_index_cap)
-		return NONE;
-	mask = t->owner_index_cap - 1;
-	for (slot = owner_hash(series, pod_ns, pod) & mask; t->owner_index[slot];
-	     slot = (slot + 1) & mask) {
-		uint32_t o = t->owner_index[slot] - 1;
-
+	for (o = oa_index_first(&t->owner_index, owner_hash(series, pod_ns, pod), &slot);
+	     o != OA_NONE; o = oa_index_next(&t->owner_index, &slot))
 		if (owner_is(&t->owners[o], series, pod_ns, pod))
-			return o;
-	}
+			return (uint32_t)o;
 	return NONE;
 }
 
 static int rehash_owners(struct suspects *t, size_t live)
 {
-	int r = index_reset(&t->owner_index, &t->owner_index_cap, index_size_for(live));
+	int r = oa_index_reset(&t->owner_index, live);
 
 	if (r < 0)
 		return r;
@@ -316,8 +251,8 @@ static int rehash_owners(struct suspects *t, size_t live)
 		const struct owner *o = &t->owners[i];
 
 		if (o->used)
-			index_put(t->owner_index, t->owner_index_cap,
-				  owner_hash(o->series, o->pod_namespace, o->pod), i);
+			oa_index_put(&t->owner_index,
+				     owner_hash(o->series, o->pod_namespace, o->pod), i);
 	}
 	return 0;
 }
@@ -353,7 +288,7 @@ static int owner_for(struct suspects *t, uint32_t series, const char *pod_ns, co
 		if (r < 0)
 			goto fail;
 	}
-	if (2 * (t->live_owners + 1) > t->owner_index_cap) {
+	if (oa_index_full(&t->owner_index, t->live_owners)) {
 		r = rehash_owners(t, t->live_owners + 1);
 		if (r < 0)
 			goto fail;
@@ -374,8 +309,7 @@ static int owner_for(struct suspects *t, uint32_t series, const char *pod_ns, co
 	ow->pod = strings ? strings + lns + 1 : "";
 	t->owner_bytes += strings ? lns + lpod + 2 : 0;
 	t->live_owners++;
-	index_put(t->owner_index, t->owner_index_cap,
-		  owner_hash(series, ow->pod_namespace, ow->pod), o);
+	oa_index_put(&t->owner_index, owner_hash(series, ow->pod_namespace, ow->pod), o);
 	*out = o;
 	return 0;
 fail:
@@ -418,25 +352,23 @@ static int owner_of_service(struct suspects *t, const struct service_result *svc
 
 static size_t find_suspect(const struct suspects *t, uint64_t cookie)
 {
-	size_t mask, slot;
+	size_t slot, i;
 
-	if (!t->index_cap)
-		return SIZE_MAX;
-	mask = t->index_cap - 1;
-	for (slot = hash_u64(cookie) & mask; t->index[slot]; slot = (slot + 1) & mask)
-		if (t->v[t->index[slot] - 1].cookie == cookie)
-			return t->index[slot] - 1;
+	for (i = oa_index_first(&t->index, hash_u64(cookie), &slot); i != OA_NONE;
+	     i = oa_index_next(&t->index, &slot))
+		if (t->v[i].cookie == cookie)
+			return i;
 	return SIZE_MAX;
 }
 
 static int rehash_suspects(struct suspects *t, size_t n)
 {
-	int r = index_reset(&t->index, &t->index_cap, index_size_for(n));
+	int r = oa_index_reset(&t->index, n);
 
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < t->n; i++)
-		index_put(t->index, t->index_cap, hash_u64(t->v[i].cookie), i);
+		oa_index_put(&t->index, hash_u64(t->v[i].cookie), i);
 	return 0;
 }
 
@@ -448,7 +380,7 @@ static int add_suspect(struct suspects *t, uint64_t cookie, size_t *out)
 
 	if (r < 0)
 		return r;
-	if (2 * (t->n + 1) > t->index_cap) {
+	if (oa_index_full(&t->index, t->n)) {
 		r = rehash_suspects(t, t->n + 1);
 		if (r < 0)
 			return r;
@@ -457,7 +389,7 @@ static int add_suspect(struct suspects *t, uint64_t cookie, size_t *out)
 	memset(s, 0, sizeof(*s));
 	s->cookie = cookie;
 	s->owner = NONE;
-	index_put(t->index, t->index_cap, hash_u64(cookie), t->n);
+	oa_index_put(&t->index, hash_u64(cookie), t->n);
 	*out = t->n++;
 	return 0;
 }
@@ -487,11 +419,11 @@ void suspects_free(struct suspects *t)
 	for (size_t i = 0; i < t->n_owners; i++)
 		free(t->owners[i].strings);
 	free(t->owners);
-	free(t->owner_index);
+	oa_index_free(&t->owner_index);
 	free(t->v);
-	free(t->index);
+	oa_index_free(&t->index);
 	free(t->series);
-	free(t->series_index);
+	oa_index_free(&t->series_index);
 	free(t->incomplete);
 	free(t);
 }
@@ -754,11 +686,10 @@ void suspects_series_get(const struct suspects *t, size_t i, struct suspect_seri
 
 size_t suspects_memory_bytes(const struct suspects *t)
 {
-	return sizeof(*t) + t->cap * sizeof(*t->v) + t->index_cap * sizeof(*t->index) +
-	       t->cap_owners * sizeof(*t->owners) + t->owner_index_cap * sizeof(*t->owner_index) +
+	return sizeof(*t) + t->cap * sizeof(*t->v) + oa_index_bytes(&t->index) +
+	       t->cap_owners * sizeof(*t->owners) + oa_index_bytes(&t->owner_index) +
 	       t->owner_bytes + t->cap_series * sizeof(*t->series) +
-	       t->series_index_cap * sizeof(*t->series_index) +
-	       t->cap_incomplete * sizeof(*t->incomplete);
+	       oa_index_bytes(&t->series_index) + t->cap_incomplete * sizeof(*t->incomplete);
 }
 
 static void fill_info(const struct suspects *t, const struct suspect *s, struct suspect_info *o)

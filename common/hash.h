@@ -1,4 +1,5 @@
-/* hash: FNV-1a (32-bit), the one string hash of the tree's hash tables.
+/* hash: FNV-1a (32-bit), the one string hash of the tree's hash tables,
+ * and splitmix64's finalizer for integer keys.
  *
  * Composable: start from FNV1A_INIT (or any seed), feed strings and small
  * integers in order, use the result. Each string is followed by a 0xff
@@ -16,5 +17,9 @@
 uint32_t fnv1a_str(uint32_t h, const char *s);
 /* h extended by one small value (an enum, an index) as a single step. */
 uint32_t fnv1a_u32(uint32_t h, uint32_t v);
+
+/* x mixed so that sequential keys (socket cookies, inode numbers) spread
+ * over an index: splitmix64's finalizer, truncated. */
+uint32_t hash_u64(uint64_t x);
 
 #endif

@@ -1,0 +1,53 @@
+/* oa_index: see oa_index.h. */
+#include "oa_index.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+size_t oa_index_size_for(size_t n)
+{
+	size_t c = OA_INDEX_MIN_SLOTS;
+
+	while (c < 2 * n)
+		c *= 2;
+	return c;
+}
+
+int oa_index_reset(struct oa_index *ix, size_t n)
+{
+	size_t want = oa_index_size_for(n);
+
+	if (ix->cap != want) {
+		uint32_t *p = calloc(want, sizeof(*p));
+
+		if (p) {
+			free(ix->slots);
+			ix->slots = p;
+			ix->cap = want;
+			return 0;
+		}
+		if (ix->cap < want)
+			return -ENOMEM;
+	}
+	memset(ix->slots, 0, ix->cap * sizeof(*ix->slots));
+	return 0;
+}
+
+void oa_index_put(struct oa_index *ix, uint32_t hash, size_t pos)
+{
+	size_t mask = ix->cap - 1, slot;
+
+	for (slot = hash & mask; ix->slots[slot]; slot = (slot + 1) & mask)
+		;
+	ix->slots[slot] = (uint32_t)(pos + 1);
+}
+
+void oa_index_free(struct oa_index *ix)
+{
+	if (!ix)
+		return;
+	free(ix->slots);
+	ix->slots = NULL;
+	ix->cap = 0;
+}
