@@ -174,9 +174,9 @@ size_t suspects_remediate(struct suspects *t, uint64_t now_ms, bool dry_run,
  * never go backwards: a series, once created, stays until the process
  * exits. */
 struct suspect_counters {
-	uint64_t transitions[SUSPECT_NCOND]; /* condition newly seen */
-	uint64_t closed[SUSPECT_NCOND];	     /* suspect disappeared, per condition it had */
-	uint64_t recovered[SUSPECT_NCOND];   /* condition cleared, socket lives on */
+	uint64_t transitions[SUSPECT_NCOND];	    /* condition newly seen */
+	uint64_t closed[SUSPECT_NCOND];		    /* suspect disappeared, per condition it had */
+	uint64_t recovered[SUSPECT_NCOND];	    /* condition cleared, socket lives on */
 	uint64_t buckets[SUSPECT_DURATION_BUCKETS]; /* per bucket, not cumulative */
 	uint64_t duration_count;
 	uint64_t duration_sum_ms;
