@@ -58,26 +58,18 @@ void aggregate_add(struct service_counts *c, const struct classification *cls)
 {
 	unsigned f = cls->flags;
 
-	c->established += !!(f & SC_ESTABLISHED);
-	c->stale += !!(f & SC_STALE);
-	c->retransmitting += !!(f & SC_RETRANSMITTING);
-	c->keepalive_probing += !!(f & SC_KEEPALIVE_PROBING);
-	c->zero_window += !!(f & SC_ZERO_WINDOW);
-	c->close_wait += !!(f & SC_CLOSE_WAIT);
-	c->keepalive += !!(f & SC_KEEPALIVE);
+#define SOCK_CLASS_X(id, field, help) c->field += !!(f & SC_##id);
+	SOCK_CLASSES(SOCK_CLASS_X, SOCK_CLASS_AS_CLASS)
+#undef SOCK_CLASS_X
 	if (cls->unanswered_ms > c->longest_unanswered_ms)
 		c->longest_unanswered_ms = cls->unanswered_ms;
 }
 
 void aggregate_merge(struct service_counts *a, const struct service_counts *b)
 {
-	a->established += b->established;
-	a->stale += b->stale;
-	a->retransmitting += b->retransmitting;
-	a->keepalive_probing += b->keepalive_probing;
-	a->zero_window += b->zero_window;
-	a->close_wait += b->close_wait;
-	a->keepalive += b->keepalive;
+#define SOCK_CLASS_X(id, field, help) a->field += b->field;
+	SOCK_CLASSES(SOCK_CLASS_X, SOCK_CLASS_AS_CLASS)
+#undef SOCK_CLASS_X
 	if (b->longest_unanswered_ms > a->longest_unanswered_ms)
 		a->longest_unanswered_ms = b->longest_unanswered_ms;
 }

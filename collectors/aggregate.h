@@ -20,14 +20,11 @@
 
 struct nl_sock;
 
+/* One count per class of sock_classes.h, then the longest age. */
 struct service_counts {
-	uint64_t established;
-	uint64_t stale;
-	uint64_t retransmitting;
-	uint64_t keepalive_probing;
-	uint64_t zero_window;
-	uint64_t close_wait;
-	uint64_t keepalive;
+#define SOCK_CLASS_X(id, field, help) uint64_t field;
+	SOCK_CLASSES(SOCK_CLASS_X, SOCK_CLASS_AS_CLASS)
+#undef SOCK_CLASS_X
 	uint32_t longest_unanswered_ms;
 };
 

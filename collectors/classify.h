@@ -5,16 +5,22 @@
 
 #include <stdint.h>
 
+#include "sock_classes.h"
 #include "sock_record.h"
 
+/* Bit positions and bits of the classes of sock_classes.h, in its order
+ * (the rule of each is in classify.c). */
+enum sock_class_bit {
+#define SOCK_CLASS_X(id, field, help) SCB_##id,
+	SOCK_CLASSES(SOCK_CLASS_X, SOCK_CLASS_AS_CLASS)
+#undef SOCK_CLASS_X
+	SCB_COUNT
+};
+
 enum sock_class {
-	SC_ESTABLISHED = 1u << 0,       /* state ESTABLISHED */
-	SC_STALE = 1u << 1,             /* ESTABLISHED, nothing received for >= stale_after */
-	SC_RETRANSMITTING = 1u << 2,    /* RTO timer with >= 1 unanswered retransmission */
-	SC_KEEPALIVE_PROBING = 1u << 3, /* keepalive timer with >= 1 unanswered probe */
-	SC_ZERO_WINDOW = 1u << 4,       /* zero-window probe timer armed */
-	SC_CLOSE_WAIT = 1u << 5,        /* peer closed, application did not */
-	SC_KEEPALIVE = 1u << 6,         /* ESTABLISHED with keepalive timer pending */
+#define SOCK_CLASS_X(id, field, help) SC_##id = 1u << SCB_##id,
+	SOCK_CLASSES(SOCK_CLASS_X, SOCK_CLASS_AS_CLASS)
+#undef SOCK_CLASS_X
 };
 
 struct classification {

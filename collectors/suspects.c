@@ -16,8 +16,16 @@ const uint32_t suspect_duration_buckets_s[SUSPECT_DURATION_BUCKETS] = {
 #define MAX_INCOMPLETE 4096
 
 static const char *const condition_names[SUSPECT_NCOND] = {
-    "retransmitting", "keepalive_probing", "zero_window", "stale", "close_wait",
+#define SUSPECT_NAME(id, field, rank, help) [SUSPECT_##id] = #field,
+    SOCK_CLASSES(SOCK_CLASS_NONE, SUSPECT_NAME)
+#undef SUSPECT_NAME
 };
+
+/* The ranks are 0..SUSPECT_NCOND-1, each once. */
+#define SUSPECT_RANK_BIT(id, field, rank, help) | (1u << (rank))
+_Static_assert((0 SOCK_CLASSES(SOCK_CLASS_NONE, SUSPECT_RANK_BIT)) == (1u << SUSPECT_NCOND) - 1,
+	       "suspect ranks in sock_classes.h must be 0..n-1, each once");
+#undef SUSPECT_RANK_BIT
 
 const char *suspect_condition_name(enum suspect_condition c)
 {
@@ -26,11 +34,9 @@ const char *suspect_condition_name(enum suspect_condition c)
 
 unsigned suspect_conditions_of(unsigned f)
 {
-	return (f & SC_RETRANSMITTING ? 1u << SUSPECT_RETRANSMITTING : 0) |
-	       (f & SC_KEEPALIVE_PROBING ? 1u << SUSPECT_KEEPALIVE_PROBING : 0) |
-	       (f & SC_ZERO_WINDOW ? 1u << SUSPECT_ZERO_WINDOW : 0) |
-	       (f & SC_STALE ? 1u << SUSPECT_STALE : 0) |
-	       (f & SC_CLOSE_WAIT ? 1u << SUSPECT_CLOSE_WAIT : 0);
+#define SUSPECT_BIT(id, field, rank, help) | (f & SC_##id ? 1u << SUSPECT_##id : 0)
+	return 0 SOCK_CLASSES(SOCK_CLASS_NONE, SUSPECT_BIT);
+#undef SUSPECT_BIT
 }
 
 int suspects_new(const struct suspects_options *opt, struct suspects **out)

@@ -41,15 +41,16 @@
 
 struct sockdestroy_target;
 
-/* In order of severity, worst first (the page sorts by it). */
+/* The SUSPECT classes of sock_classes.h, valued by their rank: in order
+ * of severity, worst first (the page sorts by it). */
+#define SUSPECT_CONDITION_X(id, field, rank, help) SUSPECT_##id = rank,
+#define SUSPECT_CONDITION_ONE(id, field, rank, help) +1
 enum suspect_condition {
-	SUSPECT_RETRANSMITTING = 0,
-	SUSPECT_KEEPALIVE_PROBING,
-	SUSPECT_ZERO_WINDOW,
-	SUSPECT_STALE,
-	SUSPECT_CLOSE_WAIT,
-	SUSPECT_NCOND,
+	SOCK_CLASSES(SOCK_CLASS_NONE, SUSPECT_CONDITION_X)
+	SUSPECT_NCOND = 0 SOCK_CLASSES(SOCK_CLASS_NONE, SUSPECT_CONDITION_ONE),
 };
+#undef SUSPECT_CONDITION_X
+#undef SUSPECT_CONDITION_ONE
 
 #define SUSPECTS_DEFAULT_MAX	    10000
 #define SUSPECTS_DEFAULT_MAX_SERIES 2048 /* (service, direction) pairs with counters */

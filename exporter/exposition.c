@@ -13,37 +13,12 @@ struct count_family {
 	size_t offset;
 };
 
-/* HELP texts are the meanings of docs/metrics.md, so dashboards and the
- * docs say the same thing. */
+/* One family per class of collectors/sock_classes.h, in its order. */
 static const struct count_family count_families[] = {
-    {"halfopen_established_sockets", "ESTABLISHED sockets of the service.",
-     offsetof(struct service_counts, established)},
-    {"halfopen_stale_sockets",
-     "ESTABLISHED sockets that received nothing, neither data nor an ACK, for at least the "
-     "service's stale_after. Half-open, or idle and never verified: the kernel cannot tell "
-     "which.",
-     offsetof(struct service_counts, stale)},
-    {"halfopen_retransmitting_sockets",
-     "Sockets, in any state, whose retransmission timer is pending with at least one "
-     "unanswered retransmission. Requests on them are hanging now.",
-     offsetof(struct service_counts, retransmitting)},
-    {"halfopen_keepalive_probing_sockets",
-     "Sockets whose keepalive probes go unanswered (keepalive timer pending, at least one "
-     "probe out). The peer is probably gone; the kernel will reset the connection after "
-     "tcp_keepalive_probes probes.",
-     offsetof(struct service_counts, keepalive_probing)},
-    {"halfopen_zero_window_sockets",
-     "Sockets probing a peer that advertises a zero receive window (persist timer armed): the "
-     "peer stopped reading.",
-     offsetof(struct service_counts, zero_window)},
-    {"halfopen_close_wait_sockets",
-     "Sockets in CLOSE_WAIT: the peer closed, our application never did. Growing means a "
-     "leak.",
-     offsetof(struct service_counts, close_wait)},
-    {"halfopen_keepalive_sockets",
-     "ESTABLISHED sockets with the keepalive timer armed (keepalive is on). Compare with "
-     "halfopen_established_sockets for keepalive coverage.",
-     offsetof(struct service_counts, keepalive)},
+#define SOCK_CLASS_X(id, field, help)                                                             \
+	{"halfopen_" #field "_sockets", help, offsetof(struct service_counts, field)},
+    SOCK_CLASSES(SOCK_CLASS_X, SOCK_CLASS_AS_CLASS)
+#undef SOCK_CLASS_X
 };
 
 #define LONGEST_NAME "halfopen_longest_unanswered_seconds"
