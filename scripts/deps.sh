@@ -8,7 +8,7 @@ set -euo pipefail
 pkgs=(gcc meson ninja-build pkg-config libmicrohttpd-dev libnl-3-dev libyaml-dev zlib1g-dev
       libcap-dev libcrypt-dev libgnutls28-dev iproute2)
 if [ "${1:-}" = test ]; then
-	pkgs+=(iptables python3 prometheus curl valgrind clang libclang-rt-14-dev procps psmisc
+	pkgs+=(iptables python3 prometheus prometheus-alertmanager curl valgrind clang libclang-rt-14-dev procps psmisc
 	       strace openssl
 	       kubernetes-client buildah nodejs chromium)
 fi

@@ -253,6 +253,34 @@ def t_runbook_base_url():
     assert cp.returncode == 2 and "runbook-base-url" in cp.stderr, (cp.returncode, cp.stderr)
 
 
+def t_runbook_base_kustomize():
+    """deploy/kubernetes (both the root and the podmonitor overlay) takes the
+    runbook base from components/runbooks: the default keeps the repo path,
+    a set base reaches every runbook_url of the PrometheusRule, and the
+    ConfigMap that carries it is not deployed."""
+    if not shutil.which("kubectl"):
+        raise AssertionError("kubectl not installed (scripts/deps.sh test installs kubernetes-client)")
+    names = [a["alert"] for a in alerting_rules(load_rules())]
+    comp = os.path.join("deploy", "kubernetes", "components", "runbooks", "kustomization.yaml")
+    with tempfile.TemporaryDirectory() as d:
+        for top in ("deploy", "grafana"):
+            shutil.copytree(os.path.join(common.ROOT, top), os.path.join(d, top))
+        for base in ("grafana/runbooks", "https://runbooks.test/on-call/halfopen"):
+            path = os.path.join(d, comp)
+            text = open(path, encoding="utf-8").read()
+            text = re.sub(r"runbook-base-url=\S+", "runbook-base-url=" + base, text)
+            open(path, "w", encoding="utf-8").write(text)
+            for k in ("deploy/kubernetes", "deploy/kubernetes/overlays/podmonitor"):
+                cp = subprocess.run(["kubectl", "kustomize", os.path.join(d, k)], capture_output=True, text=True,
+                                    timeout=120)
+                assert cp.returncode == 0, cp.stderr[-800:]
+                rule = cp.stdout[cp.stdout.index("kind: PrometheusRule"):]
+                rule = rule[:rule.find("\n---")] if "\n---" in rule else rule
+                urls = re.findall(r"runbook_url: (\S+)", rule)
+                assert urls == [f"{base}/{a}.md" for a in names], (k, base, urls)
+                assert "halfopen-runbooks" not in cp.stdout, f"{k}: the local-config ConfigMap is deployed"
+
+
 def t_prometheusrule_equivalent():
     pr = yamlmini.load(open(os.path.join(GRAFANA, "alerts", "halfopen.prometheusrule.yaml")).read())
     assert pr["apiVersion"] == "monitoring.coreos.com/v1" and pr["kind"] == "PrometheusRule"
@@ -445,6 +473,7 @@ def main():
     r.check("one runbook per alert", t_runbooks)
     r.check("derived files up to date (generate.py --check)", t_generated_up_to_date)
     r.check("runbook base URL is a setting of generate.py", t_runbook_base_url)
+    r.check("runbook base URL is a setting of the kustomize rendering", t_runbook_base_kustomize)
     r.check("PrometheusRule equals the rules file", t_prometheusrule_equivalent)
     r.check("dashboard ConfigMaps", t_configmaps)
     r.check("Grafana-managed alerts match the rules", t_grafana_alerts)
