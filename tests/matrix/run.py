@@ -93,6 +93,15 @@ class Matrix:
         case.t_created = time.monotonic()
         return c, s
 
+    def start_connect(self, case):
+        """A nonblocking connect() that will hang in the handshake."""
+        c = self.ns.socket()
+        c.setblocking(False)
+        c.connect_ex(("127.0.0.1", case.port))
+        case.socks.append(c)
+        case.cport = c.getsockname()[1]
+        case.t_created = case.t_hang = time.monotonic()
+
     def drop_to(self, port, addr="127.0.0.1"):
         self.ns.iptables("-A", "INPUT", "-p", "tcp", "-d", addr, "--dport", str(port), "-j", "DROP")
 
@@ -118,24 +127,14 @@ class Matrix:
             # Dropped on the way in: the SYN leaves the socket (as to a
             # black-holed peer), unlike an OUTPUT drop that fails the send.
             self.ns.iptables("-A", "INPUT", "-p", "tcp", "--dport", str(case.port), "--syn", "-j", "DROP")
-            c = self.ns.socket()
-            c.setblocking(False)
-            c.connect_ex(("127.0.0.1", case.port))
-            case.socks.append(c)
-            case.cport = c.getsockname()[1]
-            case.t_created = case.t_hang = time.monotonic()
+            self.start_connect(case)
         elif n == "synrecv":
             self.listener(case)
             # On the way in: a SYN-ACK refused at OUTPUT is not counted as
             # retransmitted (num_retrans stays 0) and the request dies.
             self.ns.iptables("-A", "INPUT", "-p", "tcp", "--sport", str(case.port), "--tcp-flags", "SYN,ACK",
                              "SYN,ACK", "-j", "DROP")
-            c = self.ns.socket()
-            c.setblocking(False)
-            c.connect_ex(("127.0.0.1", case.port))
-            case.socks.append(c)
-            case.cport = c.getsockname()[1]
-            case.t_created = case.t_hang = time.monotonic()
+            self.start_connect(case)
         elif n in ("estab", "stale"):
             self.pair(case)
         elif n in ("rto", "tlp"):
