@@ -20,6 +20,7 @@ from generator import yamlmini  # noqa: E402
 
 PROMTOOL = os.environ.get("PROMTOOL", "promtool")
 PROMETHEUS = os.environ.get("PROMETHEUS", "prometheus")
+ALERTMANAGER = os.environ.get("ALERTMANAGER", "prometheus-alertmanager")
 
 # Series that exist without the exporter exposing them.
 PROMETHEUS_SERIES = {"up", "ALERTS", "ALERTS_FOR_STATE"}
