@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Suite `matrix`: every (TCP state, timer) the kernel can produce, one real
+"""Test `matrix` (suite `scenario`): every (TCP state, timer) the kernel can produce, one real
 socket each in a network namespace, against the exporter's classes and
 numbers. The cases and what each must count as are in cases.py (also the
 source of the table in docs/metrics.md).
