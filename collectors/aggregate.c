@@ -38,7 +38,7 @@ struct collector {
 	/* Since when each hanging socket has been seen hanging (by cookie);
 	 * NULL when it could not be allocated (hanging ages then read 0). */
 	struct sock_ages *ages;
-	uint64_t now_ms; /* monotonic, taken once per collection */
+	uint64_t now_ms;       /* monotonic, taken once per collection */
 	uint16_t ephemeral_lo; /* net.ipv4.ip_local_port_range start (host) */
 	/* Per namespace: the table's counts before they are merged, and
 	 * where each table entry lands in the result. */
