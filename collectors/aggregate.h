@@ -28,7 +28,8 @@ struct service_counts {
 	uint64_t zero_window;
 	uint64_t close_wait;
 	uint64_t keepalive;
-	uint32_t longest_unanswered_ms;
+	uint32_t longest_unanswered_ms; /* max classification.unanswered_ms */
+	uint32_t longest_hanging_ms;    /* max classification.hanging_ms */
 };
 
 #define POD_NAMESPACE_MAX 63 /* Kubernetes: DNS label */

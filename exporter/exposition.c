@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -10,11 +11,13 @@
 
 #include "common/buf.h"
 
-/* A per-service family whose value is one uint64 field of service_counts. */
+/* A per-service family whose value is one field of service_counts: a
+ * uint64 count, or a uint32 age in ms rendered in seconds. */
 struct count_family {
 	const char *name;
 	const char *help;
 	size_t offset;
+	bool age_ms;
 };
 
 /* HELP texts are the meanings of docs/metrics.md, so dashboards and the
@@ -48,12 +51,19 @@ static const struct count_family count_families[] = {
      "ESTABLISHED sockets with the keepalive timer armed (keepalive is on). Compare with "
      "halfopen_established_sockets for keepalive coverage.",
      offsetof(struct service_counts, keepalive)},
-};
 
-#define LONGEST_NAME "halfopen_longest_unanswered_seconds"
-#define LONGEST_HELP                                                                               \
-	"Over the service's retransmitting and keepalive-probing sockets, the longest time "       \
-	"since the peer last acknowledged anything; 0 when there are none."
+    {"halfopen_longest_unanswered_seconds",
+     "Over the service's retransmitting and keepalive-probing sockets, the longest time since "
+     "the peer last acknowledged anything, idle time before the hang included; for a socket "
+     "that never received anything (SYN-SENT), since the exporter first saw it hang. 0 when "
+     "there are none.",
+     offsetof(struct service_counts, longest_unanswered_ms), true},
+    {"halfopen_longest_hanging_seconds",
+     "Over the service's retransmitting and keepalive-probing sockets, the longest time the "
+     "exporter has seen one hang without a break (by socket cookie): how long a request or "
+     "probe has waited, short by up to one collection interval. 0 when there are none.",
+     offsetof(struct service_counts, longest_hanging_ms), true},
+};
 
 /* Rewrite the locale's decimal separator (possibly multibyte) in a printf
  * %g result to '.', so a process that calls setlocale() still emits the
@@ -231,20 +241,22 @@ static void render_services(const struct collection_result *res, struct buf *out
 		append_help(out, fam->name, fam->help, "gauge");
 		for (i = 0; i < res->n_services; i++) {
 			const struct service_result *s = &res->services[i];
-			uint64_t v;
+			const char *field = (const char *)&s->counts + fam->offset;
 
-			memcpy(&v, (const char *)&s->counts + fam->offset, sizeof(v));
 			append_service_labels(out, fam->name, s);
-			buf_printf(out, "%" PRIu64 "\n", v);
-		}
-	}
-	append_help(out, LONGEST_NAME, LONGEST_HELP, "gauge");
-	for (i = 0; i < res->n_services; i++) {
-		const struct service_result *s = &res->services[i];
+			if (fam->age_ms) {
+				uint32_t ms;
 
-		append_service_labels(out, LONGEST_NAME, s);
-		exposition_append_double(out, (double)s->counts.longest_unanswered_ms / 1000.0);
-		buf_putc(out, '\n');
+				memcpy(&ms, field, sizeof(ms));
+				exposition_append_double(out, (double)ms / 1000.0);
+				buf_putc(out, '\n');
+			} else {
+				uint64_t v;
+
+				memcpy(&v, field, sizeof(v));
+				buf_printf(out, "%" PRIu64 "\n", v);
+			}
+		}
 	}
 }
 
