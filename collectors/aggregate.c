@@ -17,6 +17,7 @@
 #include "common/oa_index.h"
 #include "sockdiag.h"
 #include "sockdiag_filter.h"
+#include "sock_ages.h"
 
 /* NLM_F_DUMP_INTR restarts before a namespace is declared failed. */
 #define COLLECT_MAX_ATTEMPTS 4
@@ -36,6 +37,11 @@ struct collector {
 	 * orphaned FIN-WAIT-1 socket outlives the killed server. */
 	uint32_t *listen_seen;
 	struct service_table *table;
+	/* Since when each hanging socket has been seen hanging (by cookie);
+	 * NULL when it could not be allocated (hanging ages then read 0). */
+	struct sock_ages *ages;
+	uint64_t now_ms;       /* monotonic, taken once per collection */
+	uint16_t ephemeral_lo; /* net.ipv4.ip_local_port_range start (host) */
 	/* Per namespace: the table's counts before they are merged, and
 	 * where each table entry lands in the result. */
 	struct service_counts *scratch;
@@ -63,6 +69,8 @@ void aggregate_add(struct service_counts *c, const struct classification *cls)
 #undef SOCK_CLASS_X
 	if (cls->unanswered_ms > c->longest_unanswered_ms)
 		c->longest_unanswered_ms = cls->unanswered_ms;
+	if (cls->hanging_ms > c->longest_hanging_ms)
+		c->longest_hanging_ms = cls->hanging_ms;
 }
 
 void aggregate_merge(struct service_counts *a, const struct service_counts *b)
@@ -72,6 +80,8 @@ void aggregate_merge(struct service_counts *a, const struct service_counts *b)
 #undef SOCK_CLASS_X
 	if (b->longest_unanswered_ms > a->longest_unanswered_ms)
 		a->longest_unanswered_ms = b->longest_unanswered_ms;
+	if (b->longest_hanging_ms > a->longest_hanging_ms)
+		a->longest_hanging_ms = b->longest_hanging_ms;
 }
 
 void collection_result_free(struct collection_result *res)
@@ -95,6 +105,8 @@ int collector_new(struct collector **out)
 		free(c);
 		return -ENOMEM;
 	}
+	/* Without it hanging ages read 0: degraded, not fatal. */
+	(void)sock_ages_new(&c->ages);
 	*out = c;
 	return 0;
 }
@@ -104,6 +116,7 @@ void collector_free(struct collector *c)
 	if (!c)
 		return;
 	service_table_free(c->table);
+	sock_ages_free(c->ages);
 	buf_free(&c->bytecode);
 	free(c->scratch);
 	free(c->pod_scratch);
@@ -125,6 +138,32 @@ static bool key_equal(const struct service_result *e, const char *name, enum dir
 {
 	return e->direction == dir && strcmp(e->name, name) == 0 &&
 	       strcmp(e->pod_namespace, pod_ns) == 0 && strcmp(e->pod, pod) == 0;
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The first port the kernel picks for outgoing connections
+ * (net.ipv4.ip_local_port_range, the host's); 32768, the kernel's
+ * default, when it cannot be read. */
+static uint16_t ephemeral_port_start(void)
+{
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");
+	unsigned lo = 0, hi = 0;
+	int n;
+
+	if (!f)
+		return 32768;
+	n = fscanf(f, "%u %u", &lo, &hi);
+	fclose(f);
+	if (n != 2 || lo == 0 || lo > 65535)
+		return 32768;
+	return (uint16_t)lo;
 }
 
 static size_t max_series(const struct collector *c)
@@ -178,6 +217,10 @@ int collector_begin(struct collector *c, const struct config *cfg,
 
 	c->cfg = cfg;
 	c->opt = opt ? *opt : defaults;
+	c->now_ms = mono_ms();
+	c->ephemeral_lo = ephemeral_port_start();
+	if (c->ages)
+		sock_ages_next(c->ages);
 	/* Sized for the series cap: never grows during the collection. */
 	r = oa_index_reset(&c->index, max_series(c));
 	if (r < 0)
@@ -265,6 +308,12 @@ static int on_connected(const struct sock_record *rec, void *ctx)
 		return 0;
 	e = service_table_entry(c->table, (size_t)idx);
 	classify_socket(rec, e->stale_after_ms, &cls);
+	if ((cls.flags & SC_HANGING) && c->ages) {
+		uint64_t since = sock_ages_since(c->ages, rec->cookie, c->now_ms);
+		uint64_t seen = c->now_ms - since;
+
+		classify_set_hanging(&cls, seen > UINT32_MAX ? UINT32_MAX : (uint32_t)seen);
+	}
 	target = c->map[idx];
 	if (c->per_socket_pods && socket_pod_entry(c, cc->res, rec, e, &target))
 		aggregate_add(&c->pod_scratch[target], &cls);
@@ -415,6 +464,7 @@ static int collect_ns_once(struct collector *c, struct nl_sock *sk, uint32_t ns_
 	r = service_table_build(c->cfg, listeners ? &c->listening : NULL, &c->table, dropped);
 	if (r < 0)
 		return r;
+	service_table_set_ephemeral_start(c->table, c->ephemeral_lo);
 	r = map_table(c, pod, res);
 	if (r < 0)
 		return r;

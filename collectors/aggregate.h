@@ -20,12 +20,13 @@
 
 struct nl_sock;
 
-/* One count per class of sock_classes.h, then the longest age. */
+/* One count per class of sock_classes.h, then the longest ages. */
 struct service_counts {
 #define SOCK_CLASS_X(id, field, help) uint64_t field;
 	SOCK_CLASSES(SOCK_CLASS_X, SOCK_CLASS_AS_CLASS)
 #undef SOCK_CLASS_X
-	uint32_t longest_unanswered_ms;
+	uint32_t longest_unanswered_ms; /* max classification.unanswered_ms */
+	uint32_t longest_hanging_ms;    /* max classification.hanging_ms */
 };
 
 #define POD_NAMESPACE_MAX 63 /* Kubernetes: DNS label */

@@ -3,6 +3,7 @@
 #ifndef HALFOPEN_CLASSIFY_H
 #define HALFOPEN_CLASSIFY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "sock_classes.h"
@@ -23,16 +24,39 @@ enum sock_class {
 #undef SOCK_CLASS_X
 };
 
+#define SC_HANGING (SC_RETRANSMITTING | SC_KEEPALIVE_PROBING)
+
 struct classification {
-	unsigned flags;        /* enum sock_class bits */
-	uint32_t idle_ms;      /* since anything (data or ACK) was last received */
-	uint32_t unanswered_ms; /* RETRANSMITTING/KEEPALIVE_PROBING: since the peer last ACKed; else 0 */
+	unsigned flags; /* enum sock_class bits */
+	/* tcp_info's receive stamps are set: the socket received something.
+	 * False for SYN-SENT, for a socket with tcpi_segs_in == 0 and without
+	 * tcp_info (request sockets): their stamps would read as the time
+	 * since boot. */
+	bool received;
+	/* Since anything (data or ACK) was last received. Not received:
+	 * hanging_ms when hanging, else 0 (unknown). */
+	uint32_t idle_ms;
+	/* SC_HANGING: since the peer last acknowledged anything (ss lastack),
+	 * idle time before the hang included. Not received: hanging_ms.
+	 * Else 0. */
+	uint32_t unanswered_ms;
+	/* SC_HANGING: since the exporter first saw the socket hang, without a
+	 * break, capped by unanswered_ms. A lower bound of how long a request
+	 * (or probe) has waited: short by up to one collection interval plus
+	 * the time before the first retransmission. Else 0. */
+	uint32_t hanging_ms;
 };
 
-/* Classify rec. stale_after_ms is the service's threshold (0 disables
- * stale). Sockets without tcp_info (TIME_WAIT, SYN_RECV minisocks) get
- * only the flags their state and timer give. Always succeeds. */
+/* Classify rec from the kernel's fields alone. stale_after_ms is the
+ * service's threshold (0 disables stale). Sockets without tcp_info
+ * (TIME_WAIT, SYN_RECV minisocks) get only the flags their state and
+ * timer give. hanging_ms is left 0: see classify_set_hanging(). Always
+ * succeeds. */
 void classify_socket(const struct sock_record *rec, uint32_t stale_after_ms,
 		     struct classification *out);
+
+/* Fill the ages that need history: seen_hanging_ms is how long the
+ * exporter has seen this socket hang (sock_ages). No-op unless hanging. */
+void classify_set_hanging(struct classification *cls, uint32_t seen_hanging_ms);
 
 #endif

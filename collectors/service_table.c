@@ -16,6 +16,7 @@ struct service_table {
 	int unmatched_inbound;  /* index or -1 */
 	int unmatched_outbound; /* index or -1 */
 	const struct port_set *listening; /* may be NULL; borrowed */
+	uint16_t ephemeral_start;         /* see service_table_set_ephemeral_start */
 	/* First configured service naming the port, per direction; a scan
 	 * from there handles CIDR mismatches. Auto services are found
 	 * through auto_by_port. */
@@ -114,6 +115,7 @@ int service_table_build(const struct config *cfg, const struct port_set *listeni
 	memset(t->auto_by_port, 0xff, sizeof(t->auto_by_port));
 	t->n = 0;
 	t->listening = listening;
+	t->ephemeral_start = 32768;
 	t->unmatched_inbound = t->unmatched_outbound = -1;
 	cap = cfg->n_services + (cfg->listening_ports ? cfg->max_listening_services : 0) + 2;
 	t->entries = calloc(cap, sizeof(*t->entries));
@@ -245,6 +247,21 @@ int service_table_port_ranges(const struct service_table *t, struct port_range *
 	return port_runs(t->first_outbound, NULL, remote, n_remote, max);
 }
 
+void service_table_set_ephemeral_start(struct service_table *t, uint16_t port)
+{
+	t->ephemeral_start = port;
+}
+
+/* Whether an unclaimed socket is a server's: its local port listens, or
+ * is one the kernel never hands to connect() (an orphan of a server whose
+ * listener went away before any collection saw it). */
+static bool unmatched_is_inbound(const struct service_table *t, const struct sock_record *rec)
+{
+	if (t->listening && port_set_has(t->listening, rec->sport))
+		return true;
+	return rec->sport < t->ephemeral_start;
+}
+
 int service_match(const struct service_table *t, const struct sock_record *rec)
 {
 	uint16_t a = t->first_inbound[rec->sport];
@@ -260,10 +277,7 @@ int service_match(const struct service_table *t, const struct sock_record *rec)
 	}
 	if (t->auto_by_port[rec->sport] != NO_SERVICE)
 		return t->auto_by_port[rec->sport];
-	if (t->unmatched_inbound >= 0) {
-		if (t->listening && port_set_has(t->listening, rec->sport))
-			return t->unmatched_inbound;
-		return t->unmatched_outbound;
-	}
+	if (t->unmatched_inbound >= 0)
+		return unmatched_is_inbound(t, rec) ? t->unmatched_inbound : t->unmatched_outbound;
 	return -1;
 }

@@ -64,6 +64,12 @@ bool service_table_needs_listeners(const struct config *cfg);
 int service_table_port_ranges(const struct service_table *t, struct port_range *local,
 			      size_t *n_local, struct port_range *remote, size_t *n_remote,
 			      size_t max);
+/* Direction of "unmatched" for a socket whose local port is not (or no
+ * longer) listening: a local port below port (the start of
+ * net.ipv4.ip_local_port_range) is never picked for an outgoing
+ * connection, so the socket is a server's, inbound: the orphans of a
+ * server whose listener is gone. Default 32768, the kernel's. */
+void service_table_set_ephemeral_start(struct service_table *t, uint16_t port);
 /* The service index rec belongs to, or -1 when none claims it. Pure. */
 int service_match(const struct service_table *t, const struct sock_record *rec);
 

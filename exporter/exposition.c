@@ -1,30 +1,41 @@
 #include "exposition.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 
 #include "common/buf.h"
 #include "common/metric_writer.h"
 
-/* A per-service family whose value is one uint64 field of service_counts. */
+/* A per-service family whose value is one field of service_counts: a
+ * uint64 count, or a uint32 age in ms rendered in seconds. */
 struct count_family {
 	const char *name;
 	const char *help;
 	size_t offset;
+	bool age_ms;
 };
 
-/* One family per class of collectors/sock_classes.h, in its order. */
+/* One family per class of collectors/sock_classes.h, in its order; then
+ * the ages. HELP texts are the meanings of docs/metrics.md. */
 static const struct count_family count_families[] = {
 #define SOCK_CLASS_X(id, field, help)                                                             \
-	{"halfopen_" #field "_sockets", help, offsetof(struct service_counts, field)},
+	{"halfopen_" #field "_sockets", help, offsetof(struct service_counts, field), false},
     SOCK_CLASSES(SOCK_CLASS_X, SOCK_CLASS_AS_CLASS)
 #undef SOCK_CLASS_X
-};
 
-#define LONGEST_NAME "halfopen_longest_unanswered_seconds"
-#define LONGEST_HELP                                                                               \
-	"Over the service's retransmitting and keepalive-probing sockets, the longest time "       \
-	"since the peer last acknowledged anything; 0 when there are none."
+    {"halfopen_longest_unanswered_seconds",
+     "Over the service's retransmitting and keepalive-probing sockets, the longest time since "
+     "the peer last acknowledged anything, idle time before the hang included; for a socket "
+     "that never received anything (SYN-SENT), since the exporter first saw it hang. 0 when "
+     "there are none.",
+     offsetof(struct service_counts, longest_unanswered_ms), true},
+    {"halfopen_longest_hanging_seconds",
+     "Over the service's retransmitting and keepalive-probing sockets, the longest time the "
+     "exporter has seen one hang without a break (by socket cookie): how long a request or "
+     "probe has waited, short by up to one collection interval. 0 when there are none.",
+     offsetof(struct service_counts, longest_hanging_ms), true},
+};
 
 /* namespace/pod only on series that have a pod: an empty label value
  * means an absent label to Prometheus anyway, and this keeps host series
@@ -54,19 +65,21 @@ static void render_services(const struct collection_result *res, struct metric_w
 		metric_family(w, fam->name, METRIC_GAUGE, fam->help);
 		for (i = 0; i < res->n_services; i++) {
 			const struct service_result *s = &res->services[i];
-			uint64_t v;
+			const char *field = (const char *)&s->counts + fam->offset;
 
-			memcpy(&v, (const char *)&s->counts + fam->offset, sizeof(v));
 			service_sample(w, fam->name, s);
-			metric_value_u64(w, v);
-		}
-	}
-	metric_family(w, LONGEST_NAME, METRIC_GAUGE, LONGEST_HELP);
-	for (i = 0; i < res->n_services; i++) {
-		const struct service_result *s = &res->services[i];
+			if (fam->age_ms) {
+				uint32_t ms;
 
-		service_sample(w, LONGEST_NAME, s);
-		metric_value_double(w, (double)s->counts.longest_unanswered_ms / 1000.0);
+				memcpy(&ms, field, sizeof(ms));
+				metric_value_double(w, (double)ms / 1000.0);
+			} else {
+				uint64_t v;
+
+				memcpy(&v, field, sizeof(v));
+				metric_value_u64(w, v);
+			}
+		}
 	}
 }
 

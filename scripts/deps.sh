@@ -17,7 +17,7 @@ deb) pkgs+=("${deb[@]}");;
 test) pkgs+=("${demo[@]}" "${deb[@]}" adduser systemd);;
 esac
 if [ "${1:-}" = test ]; then
-	pkgs+=(iptables python3 python3-yaml prometheus curl valgrind clang libclang-rt-14-dev procps psmisc
+	pkgs+=(iptables python3 python3-yaml prometheus prometheus-alertmanager curl valgrind clang libclang-rt-14-dev procps psmisc
 	       strace openssl
 	       kubernetes-client buildah nodejs npm chromium)
 fi

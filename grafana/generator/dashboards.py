@@ -242,10 +242,11 @@ def overview():
                    "requests on them are hanging now because the peer acknowledges nothing.",
                    "short", f"sum(instance_tcp_service:halfopen_hanging_sockets:sum{{{S}}})",
                    (0, 0, 4, 4), thresholds=RED_AT(1), decimals=0))
-    p.append(_stat(2, "Longest unanswered",
-                   "The oldest hang: over all retransmitting and keepalive-probing sockets, the longest time "
-                   "since the peer acknowledged anything. HalfOpenPoolHanging fires above 60 s for 2 minutes.",
-                   "s", f"max(halfopen_longest_unanswered_seconds{{{S}}})",
+    p.append(_stat(2, "Longest hang",
+                   "The oldest hang: over all retransmitting and keepalive-probing sockets, the longest time a "
+                   "request or probe has waited unanswered, as the exporter saw it (halfopen_longest_hanging_seconds). "
+                   "HalfOpenPoolHanging fires above 60 s for 2 minutes.",
+                   "s", f"max(halfopen_longest_hanging_seconds{{{S}}})",
                    (4, 0, 4, 4), thresholds=_thresholds(GREEN, (10, "orange"), (60, "red"))))
     p.append(_stat(3, "Stale share",
                    "Stale ESTABLISHED sockets (nothing received, not even an ACK, for stale_after) over all "
@@ -289,10 +290,11 @@ def overview():
                         instant=True, table=True)],
                     (12, 4, 12, 8), organize=ALERTS_TABLE_COLUMNS))
 
-    p.append(_timeseries(9, "Longest unanswered by service",
-                         "Per node and service, the longest time since the peer of a retransmitting or "
-                         "keepalive-probing socket acknowledged anything. The red line is the 60 s alert threshold.",
-                         "s", [_target(f"max by ({BY_SVC}) (halfopen_longest_unanswered_seconds{{{S}}})",
+    p.append(_timeseries(9, "Longest hang by service",
+                         "Per node and service, the longest time a request or probe on a retransmitting or "
+                         "keepalive-probing socket has waited unanswered (halfopen_longest_hanging_seconds). The red "
+                         "line is the 60 s alert threshold.",
+                         "s", [_target(f"max by ({BY_SVC}) (halfopen_longest_hanging_seconds{{{S}}})",
                                        LEGEND_SVC)], (0, 12, 12, 8),
                          thresholds=RED_AT(60), threshold_style="line"))
     p.append(_timeseries(10, "Hanging sockets by service",
@@ -334,7 +336,7 @@ def overview():
          "Keepalive coverage", "percentunit", KEEPALIVE_COVERAGE_THRESHOLDS),
         ("D", f"sum by ({BY_SVC}) (instance_tcp_service:halfopen_hanging_sockets:sum{{{S}}})", "Hanging", "short",
          RED_AT(1)),
-        ("E", f"max by ({BY_SVC}) (halfopen_longest_unanswered_seconds{{{S}}})", "Longest unanswered", "s",
+        ("E", f"max by ({BY_SVC}) (halfopen_longest_hanging_seconds{{{S}}})", "Longest hang", "s",
          _thresholds(GREEN, (10, "orange"), (60, "red"))),
         ("F", f"sum by ({BY_SVC}) (halfopen_close_wait_sockets{{{S}}})", "CLOSE_WAIT", "short", ORANGE_AT(10)),
         ("G", f"sum by ({BY_SVC}) (halfopen_zero_window_sockets{{{S}}})", "Zero window", "short", ORANGE_AT(1)),
@@ -375,10 +377,10 @@ def service():
                    "Retransmitting plus keepalive-probing sockets of the service: requests on them hang now.",
                    "short", f"sum(instance_tcp_service:halfopen_hanging_sockets:sum{{{S}}})", (4, 0, 4, 4),
                    thresholds=RED_AT(1), decimals=0))
-    p.append(_stat(3, "Longest unanswered",
-                   "Longest time since the peer of a retransmitting or keepalive-probing socket of the service "
-                   "acknowledged anything.",
-                   "s", f"max(halfopen_longest_unanswered_seconds{{{S}}})", (8, 0, 4, 4),
+    p.append(_stat(3, "Longest hang",
+                   "Longest time a request or probe on a retransmitting or keepalive-probing socket of the service "
+                   "has waited unanswered (halfopen_longest_hanging_seconds).",
+                   "s", f"max(halfopen_longest_hanging_seconds{{{S}}})", (8, 0, 4, 4),
                    thresholds=_thresholds(GREEN, (10, "orange"), (60, "red"))))
     p.append(_stat(4, "Stale share", "Stale over ESTABLISHED sockets of the service.", "percentunit",
                    f"sum(halfopen_stale_sockets{{{S}}}) / sum(halfopen_established_sockets{{{S}}})", (12, 0, 4, 4),
@@ -403,10 +405,10 @@ def service():
                              _target(f"sum by (direction) (halfopen_zero_window_sockets{{{S}}})", "zero window {{direction}}", "F"),
                              _target(f"sum by (direction) (halfopen_close_wait_sockets{{{S}}})", "CLOSE_WAIT {{direction}}", "G"),
                          ], (0, 4, 24, 9)))
-    p.append(_timeseries(8, "Longest unanswered by node",
-                         "Per node, the age of the oldest hang on this service. The red line is the 60 s "
-                         "HalfOpenPoolHanging threshold.",
-                         "s", [_target(f"max by ({BY_NODE}) (halfopen_longest_unanswered_seconds{{{S}}})", LEGEND_NODE)],
+    p.append(_timeseries(8, "Longest hang by node",
+                         "Per node, the age of the oldest hang on this service (halfopen_longest_hanging_seconds). "
+                         "The red line is the 60 s HalfOpenPoolHanging threshold.",
+                         "s", [_target(f"max by ({BY_NODE}) (halfopen_longest_hanging_seconds{{{S}}})", LEGEND_NODE)],
                          (0, 13, 12, 8), thresholds=RED_AT(60), threshold_style="line"))
     p.append(_timeseries(9, "Hanging sockets by node",
                          "Per node, retransmitting plus keepalive-probing sockets of this service.",
@@ -440,7 +442,7 @@ def service():
         ("D", f"sum by ({BY_SVC}) (halfopen_retransmitting_sockets{{{S}}})", "Retransmitting", "short", RED_AT(1)),
         ("E", f"sum by ({BY_SVC}) (halfopen_keepalive_probing_sockets{{{S}}})", "Keepalive probing", "short",
          ORANGE_AT(1)),
-        ("F", f"max by ({BY_SVC}) (halfopen_longest_unanswered_seconds{{{S}}})", "Longest unanswered", "s",
+        ("F", f"max by ({BY_SVC}) (halfopen_longest_hanging_seconds{{{S}}})", "Longest hang", "s",
          _thresholds(GREEN, (10, "orange"), (60, "red"))),
         ("G", f"sum by ({BY_SVC}) (halfopen_close_wait_sockets{{{S}}})", "CLOSE_WAIT", "short", None),
         ("H", f"sum by ({BY_SVC}) (halfopen_zero_window_sockets{{{S}}})", "Zero window", "short", None),
@@ -461,7 +463,7 @@ def service():
         ("C", f"sum by ({BY_POD}) (halfopen_keepalive_sockets{{{S}}})", "With keepalive", "short", None),
         ("D", f"sum by ({BY_POD}) (instance_tcp_service:halfopen_hanging_sockets:sum{{{S}}})", "Hanging", "short",
          RED_AT(1)),
-        ("E", f"max by ({BY_POD}) (halfopen_longest_unanswered_seconds{{{S}}})", "Longest unanswered", "s",
+        ("E", f"max by ({BY_POD}) (halfopen_longest_hanging_seconds{{{S}}})", "Longest hang", "s",
          _thresholds(GREEN, (10, "orange"), (60, "red"))),
         ("F", f"sum by ({BY_POD}) (halfopen_close_wait_sockets{{{S}}})", "CLOSE_WAIT", "short", None),
     ]

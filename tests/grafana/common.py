@@ -19,6 +19,7 @@ import yaml  # noqa: E402
 
 PROMTOOL = os.environ.get("PROMTOOL", "promtool")
 PROMETHEUS = os.environ.get("PROMETHEUS", "prometheus")
+ALERTMANAGER = os.environ.get("ALERTMANAGER", "prometheus-alertmanager")
 
 # Series that exist without the exporter exposing them.
 PROMETHEUS_SERIES = {"up", "ALERTS", "ALERTS_FOR_STATE"}

@@ -21,7 +21,16 @@
     down      at the end the exporter is stopped: HalfOpenExporterDown.
 - Alerts are read from Prometheus's /api/v1/alerts (bounded polling). Each alert
   must reach `firing` with the expected labels and annotations within a bound;
-  the time from its scenario event to `firing` is printed.
+  the time from its scenario event to `firing` is printed. A failing API call
+  fails the test.
+- Delivery: Prometheus sends to a real Alertmanager (Debian's
+  prometheus-alertmanager; ALERTMANAGER_ROUTE: one group per alert and pool,
+  group_wait 1s, group_interval 2s) whose webhook is a receiver in this test.
+  The seed's HalfOpenPoolHanging notification must carry the rule's labels,
+  summary, runbook_url and a description whose duration is the hang's age;
+  when the fault ends (the hung socket destroyed, as `ss -K`) one resolved
+  notification follows, and before it the group got exactly one firing one.
+  The healthy pool must cause no notification. Delivery times are printed.
 - Every dashboard query (panels and variables, template variables substituted)
   runs against the live Prometheus (instant and range): it must succeed, return
   data, and name only metrics the exporter exposes (or recording rules, up, ALERTS).
@@ -97,7 +106,7 @@ class NsHTTP(http.client.HTTPConnection):
 
 
 class Prometheus:
-    def __init__(self, ns, rules_text, targets):
+    def __init__(self, ns, rules_text, targets, alertmanager=None):
         self.ns = ns
         self.dir = tempfile.mkdtemp(prefix="ho-prom-")
         self.rules_path = os.path.join(self.dir, "halfopen.fast.rules.yml")
@@ -109,7 +118,9 @@ class Prometheus:
                 "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n"
                 f"rule_files:\n  - {self.rules_path}\n"
                 f"scrape_configs:\n  - job_name: {JOB}\n    static_configs:\n"
-                f"      - targets: {json.dumps(targets)}\n")
+                f"      - targets: {json.dumps(targets)}\n"
+                + (f"alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['{alertmanager}']\n"
+                   if alertmanager else ""))
         self.port = None
         self.proc = None
         self.log_path = os.path.join(self.dir, "prometheus.log")
@@ -179,6 +190,149 @@ class Prometheus:
     def value(self, expr):
         r = self.query(expr)["result"]
         return [float(x["value"][1]) for x in r]
+
+
+# The route the test runs Alertmanager with (docs/alerting.md recommends the
+# same grouping): one group per alert and pool, so one pool's outage is one
+# notification, and its resolution another. Timers shortened like `for:`.
+ALERTMANAGER_ROUTE = """route:
+  receiver: hook
+  group_by: [alertname, job, instance, tcp_service, direction, namespace, pod]
+  group_wait: 1s
+  group_interval: 2s
+  repeat_interval: 1h
+receivers:
+  - name: hook
+    webhook_configs:
+      - url: http://127.0.0.1:{port}/hook
+        send_resolved: true
+"""
+
+
+class Webhook:
+    """An Alertmanager webhook receiver (http.server) on a socket in the
+    namespace; remembers every notification with its arrival time."""
+
+    def __init__(self, ns):
+        import http.server
+
+        hook = self
+        self.lock = threading.Lock()
+        self.received = []   # (monotonic, payload)
+        self.errors = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                try:
+                    doc = json.loads(body)
+                except ValueError as e:
+                    hook.errors.append(f"not JSON: {e}: {body[:200]!r}")
+                    doc = None
+                if doc is not None:
+                    with hook.lock:
+                        hook.received.append((time.monotonic(), doc))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.port = ns.free_port()
+        sock = ns.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", self.port))
+        sock.listen(16)
+        self.server = http.server.HTTPServer(("127.0.0.1", self.port), Handler, bind_and_activate=False)
+        self.server.socket.close()
+        self.server.socket = sock
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def notifications(self, alertname, status=None, **labels):
+        """[(time, payload, alert)] of notified alerts matching, in order."""
+        out = []
+        with self.lock:
+            for t, doc in self.received:
+                for a in doc.get("alerts", []):
+                    L = a.get("labels", {})
+                    if L.get("alertname") == alertname and all(L.get(k) == v for k, v in labels.items()) \
+                            and (status is None or a.get("status") == status):
+                        out.append((t, doc, a))
+        return out
+
+    def wait(self, alertname, status, deadline, **labels):
+        while time.monotonic() < deadline:
+            got = self.notifications(alertname, status, **labels)
+            if got:
+                return got[0]
+            time.sleep(0.2)
+        got = self.notifications(alertname, status, **labels)
+        return got[0] if got else None
+
+
+class Alertmanager:
+    def __init__(self, ns, hook_port):
+        self.ns = ns
+        self.dir = tempfile.mkdtemp(prefix="ho-am-")
+        self.config_path = os.path.join(self.dir, "alertmanager.yml")
+        with open(self.config_path, "w") as f:
+            f.write(ALERTMANAGER_ROUTE.format(port=hook_port))
+        self.log_path = os.path.join(self.dir, "alertmanager.log")
+        self.port = None
+        self.proc = None
+
+    def start(self):
+        self.port = self.ns.free_port()
+        self.log = open(self.log_path, "w")
+        self.proc = self.ns.popen(
+            [common.ALERTMANAGER, f"--config.file={self.config_path}",
+             f"--storage.path={os.path.join(self.dir, 'data')}",
+             f"--web.listen-address=127.0.0.1:{self.port}", "--cluster.listen-address=", "--log.level=warn"],
+            stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise testlib.ScenarioFailure(f"alertmanager exited ({self.proc.returncode}):\n{self.log_tail()}")
+            try:
+                c = NsHTTP(self.ns, self.port, timeout=2)
+                c.request("GET", "/-/ready")
+                if c.getresponse().status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise testlib.ScenarioFailure("alertmanager not ready within 30s\n" + self.log_tail())
+
+    def log_tail(self, n=20):
+        try:
+            return "".join(open(self.log_path).readlines()[-n:])
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        if getattr(self, "log", None):
+            self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def parse_humanized(text):
+    """Seconds of a Prometheus humanizeDuration string ("1m 3s", "2h 0m 1s")."""
+    m = re.fullmatch(r"(?:(\d+)d )?(?:(\d+)h )?(?:(\d+)m )?(\d+(?:\.\d+)?)s", text)
+    if not m:
+        raise AssertionError(f"not a humanized duration: {text!r}")
+    d, h, mi, sec = m.groups()
+    return int(d or 0) * 86400 + int(h or 0) * 3600 + int(mi or 0) * 60 + float(sec)
 
 
 class AlertWatcher(threading.Thread):
@@ -345,6 +499,7 @@ class E2E:
     def __init__(self, runner):
         self.r = runner
         self.timings = []    # (alert, event, seconds to firing, bound)
+        self.deliveries = []  # (what, seconds)
         self.rules_doc = load_rules()
         self.rules_text = open(common.RULES, encoding="utf-8").read()
         self.fast_text = fast_rules_text(self.rules_text)
@@ -371,7 +526,7 @@ class E2E:
         ns = testlib.Netns("graf")
         ns.create()
         self.ns = ns
-        self.prom = None
+        self.prom = self.am = self.hook = None
         self.pool = self.leaker = None
         try:
             self._run(ns)
@@ -380,6 +535,10 @@ class E2E:
                 self.watcher.stop_event.set()
             if self.prom:
                 self.prom.stop()
+            if self.am:
+                self.am.stop()
+            if self.hook:
+                self.hook.stop()
             for x in (self.pool, self.leaker):
                 if x:
                     x.close()
@@ -405,7 +564,10 @@ class E2E:
             self.exp = exp
             self.instance = f"127.0.0.1:{exp.port}"
             self.exposed = {k[0] for k in exp.samples()}
-            self.prom = Prometheus(ns, self.fast_text, [self.instance])
+            self.hook = Webhook(ns)
+            self.am = Alertmanager(ns, self.hook.port)
+            self.am.start()
+            self.prom = Prometheus(ns, self.fast_text, [self.instance], alertmanager=f"127.0.0.1:{self.am.port}")
             self.prom.start()
             watcher = AlertWatcher(self.prom)
             self.watcher = watcher
@@ -472,6 +634,10 @@ class E2E:
             r.check("the healthy pool is healthy and scraped", self.check_healthy_pool)
             r.check("dashboard queries run against the live Prometheus", self.check_dashboards)
             r.check("Prometheus loaded exactly the rules of the file", self.check_loaded_rules)
+            # After the dashboards: ending the fault empties the seed's series.
+            r.check("HalfOpenPoolHanging reaches the webhook through Alertmanager", self.check_delivered, t_hang)
+            r.check("one notification for the pool's outage, then its resolution when the fault ends",
+                    self.check_resolved, cport)
 
             # configuration reload failure: a broken file, then SIGHUP
             with open(exp.config_path, "w") as f:
@@ -492,6 +658,8 @@ class E2E:
             watcher.join(5)
             r.check("no alert ever raised for the healthy pool", self.check_no_healthy_alerts)
             r.check("no alert on services the scenario keeps healthy", self.check_no_unexpected)
+            r.check("no notification for the healthy pool", self.check_no_healthy_notifications)
+            r.check("the alert watcher and the webhook saw no errors", self.check_watch_errors)
 
     def wait_up(self):
         deadline = time.monotonic() + 30
@@ -529,6 +697,66 @@ class E2E:
         if "tcp_service" in labels:
             assert f"{labels['tcp_service']} ({labels['direction']})" in desc, desc
         assert "{{" not in desc and "<no value>" not in desc, desc
+
+    SEED = {"tcp_service": "seed-client", "direction": "outbound"}
+
+    def check_delivered(self, t_hang):
+        """The notification Alertmanager sends for the seed's hang: labels,
+        annotations as the rule says, a description whose duration is the
+        hang's age, and how long delivery took after Prometheus fired."""
+        fired = self.watcher.firing("HalfOpenPoolHanging", **self.SEED)
+        assert fired, "HalfOpenPoolHanging never fired for seed-client"
+        t_fire, prom_alert = fired
+        got = self.hook.wait("HalfOpenPoolHanging", "firing", time.monotonic() + 30, **self.SEED)
+        assert got, (f"no webhook notification 30s after HalfOpenPoolHanging fired; received "
+                     f"{len(self.hook.received)} notifications\n{self.am.log_tail()}")
+        t_recv, doc, a = got
+        src = next(x for x in alerting_rules(self.rules_doc) if x["alert"] == "HalfOpenPoolHanging")
+        L, A = a["labels"], a["annotations"]
+        want = dict(self.SEED, alertname="HalfOpenPoolHanging", job=JOB, instance=self.instance,
+                    severity=src["labels"]["severity"])
+        assert L == want, f"labels {L}, want {want}"
+        assert doc["status"] == "firing" and doc["receiver"] == "hook", doc
+        assert doc["groupLabels"] == {k: v for k, v in want.items() if k != "severity"}, doc["groupLabels"]
+        assert A["summary"] == src["annotations"]["summary"], A
+        assert A["runbook_url"] == src["annotations"]["runbook_url"], A
+        m = re.search(r"has waited unanswered for ([^.]+(?:\.\d+)?s)\. ", A["description"])
+        assert m, A["description"]
+        age = parse_humanized(m.group(1))
+        # Prometheus renders the value when the alert goes pending->firing:
+        # over the 60 s threshold, and no older than the hang itself.
+        assert 60 < age <= t_fire - t_hang + 1, (age, t_fire - t_hang, A["description"])
+        assert a["generatorURL"] and a["startsAt"], a
+        print(f"     notified: {A['description']}")
+        self.deliveries.append(("HalfOpenPoolHanging firing: Prometheus firing -> webhook", t_recv - t_fire))
+        self.deliveries.append(("HalfOpenPoolHanging firing: client write -> webhook", t_recv - t_hang))
+
+    def check_resolved(self, cport):
+        """The fault ends (the hung socket is destroyed, as ss -K or the
+        exporter's remediation would): one resolved notification follows;
+        until then the group got exactly one firing notification."""
+        self.ns.exec(["ss", "-K", "dst", "127.0.0.1", "dport", "=", f":{SEED_PORT}", "sport", "=", f":{cport}"])
+        t_end = time.monotonic()
+        got = self.hook.wait("HalfOpenPoolHanging", "resolved", t_end + 30, **self.SEED)
+        assert got, f"no resolved notification 30s after the fault ended\n{self.am.log_tail()}"
+        t_recv = got[0]
+        firing = [x for x in self.hook.notifications("HalfOpenPoolHanging", **self.SEED) if x[0] < t_recv]
+        assert len([x for x in firing if x[2]["status"] == "firing"]) == 1, \
+            f"{len(firing)} notifications before the resolution, want 1 firing: " + json.dumps(
+                [{"status": d["status"], "alerts": len(d["alerts"])} for _, d, _ in firing])
+        assert all(len(d["alerts"]) == 1 for _, d, _ in firing), "the group carries more than the one pool"
+        self.deliveries.append(("HalfOpenPoolHanging resolved: fault ended -> webhook", t_recv - t_end))
+
+    def check_no_healthy_notifications(self):
+        bad = [(a["labels"].get("alertname"), a["labels"].get("tcp_service"), a["status"])
+               for _, doc in self.hook.received for a in doc.get("alerts", [])
+               if a["labels"].get("tcp_service", "").startswith("healthy-")]
+        assert not bad, f"notifications for the healthy pool: {bad}"
+        print(f"     {len(self.hook.received)} notifications in all, none for healthy-*")
+
+    def check_watch_errors(self):
+        assert not self.watcher.errors, f"/api/v1/alerts errors: {self.watcher.errors[:5]}"
+        assert not self.hook.errors, f"webhook: {self.hook.errors[:5]}"
 
     def check_healthy_pool(self):
         assert self.pool.error is None, self.pool.error
@@ -635,6 +863,10 @@ class E2E:
         assert not failures, "\n  " + "\n  ".join(failures)
 
     def report(self):
+        if self.deliveries:
+            print("alert delivery (Alertmanager group_wait 1s, group_interval 2s):")
+            for what, secs in self.deliveries:
+                print(f"  {what:<58} {secs:6.1f}s")
         if not self.timings:
             return
         print("time to firing (from the scenario event; `for:` divided by %d):" % FOR_SCALE)
@@ -645,9 +877,10 @@ class E2E:
 def preflight():
     if os.geteuid() != 0:
         raise AssertionError("needs root (ip netns, iptables)")
-    for tool in (common.PROMETHEUS, common.PROMTOOL, "ip", "iptables"):
+    for tool in (common.PROMETHEUS, common.PROMTOOL, common.ALERTMANAGER, "ip", "iptables", "ss"):
         if not shutil.which(tool):
-            raise AssertionError(f"{tool} not found (apt-get install prometheus iptables iproute2)")
+            raise AssertionError(f"{tool} not found (scripts/deps.sh test: prometheus prometheus-alertmanager "
+                                 "iptables iproute2)")
     exe = testlib.exporter_binary()
     out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=10)
     assert out.returncode == 0, f"{exe} --version: rc={out.returncode} {out.stderr}"

@@ -87,8 +87,9 @@ def t_every_alert_tested():
 # Mutations that must each make `promtool test rules` fail: they prove that the
 # just-below-threshold and not-yet-for cases really constrain the rules.
 MUTATIONS = [
-    ("halfopen_longest_unanswered_seconds > 60", "halfopen_longest_unanswered_seconds >= 60"),
-    ("halfopen_longest_unanswered_seconds > 60", "halfopen_longest_unanswered_seconds > 59"),
+    ("halfopen_longest_hanging_seconds > 60", "halfopen_longest_hanging_seconds >= 60"),
+    ("halfopen_longest_hanging_seconds > 60", "halfopen_longest_hanging_seconds > 59"),
+    ("halfopen_longest_hanging_seconds > 60", "halfopen_longest_unanswered_seconds > 60"),
     ("halfopen_stale_sockets:ratio > 0.5", "halfopen_stale_sockets:ratio >= 0.5"),
     ("halfopen_keepalive_sockets:ratio < 0.5", "halfopen_keepalive_sockets:ratio <= 0.5"),
     ("halfopen_close_wait_sockets > 10 and", "halfopen_close_wait_sockets >= 10 and"),
@@ -101,8 +102,8 @@ MUTATIONS = [
     ("instance:halfopen_collection_duration:ratio > 1", "instance:halfopen_collection_duration:ratio >= 1"),
     ("halfopen_config_last_reload_successful == 0\n        for: 10m",
      "halfopen_config_last_reload_successful == 0\n        for: 8m"),
-    ("expr: halfopen_longest_unanswered_seconds > 60\n        for: 2m",
-     "expr: halfopen_longest_unanswered_seconds > 60\n        for: 1m"),
+    ("expr: halfopen_longest_hanging_seconds > 60\n        for: 2m",
+     "expr: halfopen_longest_hanging_seconds > 60\n        for: 1m"),
 ]
 
 
@@ -157,7 +158,9 @@ def t_alert_conventions():
             if "$labels.job" not in desc:
                 problems.append(f"{a}: exporter description lacks $labels.job")
         url = ann.get("runbook_url", "")
-        m = re.fullmatch(r"https://\S+/grafana/runbooks/(\w+)\.md", url)
+        # A path in this repository, rebased by generate.py --runbook-base-url:
+        # no made-up web address is shipped.
+        m = re.fullmatch(r"grafana/runbooks/(\w+)\.md", url)
         if not m or m.group(1) != a:
             problems.append(f"{a}: runbook_url {url!r} does not point to grafana/runbooks/{a}.md")
         elif not os.path.isfile(os.path.join(GRAFANA, "runbooks", a + ".md")):
@@ -216,6 +219,66 @@ def t_runbooks():
 def t_generated_up_to_date():
     r = run([sys.executable, os.path.join(GRAFANA, "generate.py"), "--check"])
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def t_runbook_base_url():
+    """generate.py --runbook-base-url renders every file with runbook_url =
+    <base>/<alertname>.md and changes nothing else; a bad base is refused."""
+    base = "https://runbooks.test/halfopen"
+    gen = os.path.join(GRAFANA, "generate.py")
+    with tempfile.TemporaryDirectory() as d:
+        cp = subprocess.run([sys.executable, gen, "--runbook-base-url", base + "/", "--output-dir", d],
+                            capture_output=True, text=True, timeout=60)
+        assert cp.returncode == 0, cp.stdout + cp.stderr
+        names = [a["alert"] for a in alerting_rules(load_rules())]
+        rendered = 0
+        for rel in ("alerts/halfopen.rules.yml", "alerts/halfopen.prometheusrule.yaml",
+                    "provisioning/alerting/halfopen-alerts.yaml",
+                    "kubernetes/halfopen-grafana-alerts.configmap.yaml"):
+            got = open(os.path.join(d, rel), encoding="utf-8").read()
+            orig = open(os.path.join(GRAFANA, rel), encoding="utf-8").read()
+            for a in names:
+                assert f"{base}/{a}.md" in got, f"{rel}: no {base}/{a}.md"
+                rendered += 1
+            assert "grafana/runbooks/HalfOpen" not in got, f"{rel}: a runbook_url kept the repo path"
+            unquote = re.compile(r'(runbook_url: )"([^"\s]+)"$', re.M)  # YAML may quote a URL
+            assert unquote.sub(r"\1\2", got.replace(base + "/", "grafana/runbooks/")) == unquote.sub(r"\1\2", orig), \
+                f"{rel}: differs beyond runbook_url"
+        assert rendered == 4 * len(names)
+        promtool = subprocess.run([common.PROMTOOL, "check", "rules", os.path.join(d, "alerts/halfopen.rules.yml")],
+                                  capture_output=True, text=True, timeout=60)
+        assert promtool.returncode == 0, promtool.stdout + promtool.stderr
+    cp = subprocess.run([sys.executable, gen, "--runbook-base-url", "http://x/{{ bad }}", "--check"],
+                        capture_output=True, text=True, timeout=60)
+    assert cp.returncode == 2 and "runbook-base-url" in cp.stderr, (cp.returncode, cp.stderr)
+
+
+def t_runbook_base_kustomize():
+    """deploy/kubernetes (both the root and the podmonitor overlay) takes the
+    runbook base from components/runbooks: the default keeps the repo path,
+    a set base reaches every runbook_url of the PrometheusRule, and the
+    ConfigMap that carries it is not deployed."""
+    if not shutil.which("kubectl"):
+        raise AssertionError("kubectl not installed (scripts/deps.sh test installs kubernetes-client)")
+    names = [a["alert"] for a in alerting_rules(load_rules())]
+    comp = os.path.join("deploy", "kubernetes", "components", "runbooks", "kustomization.yaml")
+    with tempfile.TemporaryDirectory() as d:
+        for top in ("deploy", "grafana"):
+            shutil.copytree(os.path.join(common.ROOT, top), os.path.join(d, top))
+        for base in ("grafana/runbooks", "https://runbooks.test/on-call/halfopen"):
+            path = os.path.join(d, comp)
+            text = open(path, encoding="utf-8").read()
+            text = re.sub(r"runbook-base-url=\S+", "runbook-base-url=" + base, text)
+            open(path, "w", encoding="utf-8").write(text)
+            for k in ("deploy/kubernetes", "deploy/kubernetes/overlays/podmonitor"):
+                cp = subprocess.run(["kubectl", "kustomize", os.path.join(d, k)], capture_output=True, text=True,
+                                    timeout=120)
+                assert cp.returncode == 0, cp.stderr[-800:]
+                rule = cp.stdout[cp.stdout.index("kind: PrometheusRule"):]
+                rule = rule[:rule.find("\n---")] if "\n---" in rule else rule
+                urls = re.findall(r"runbook_url: (\S+)", rule)
+                assert urls == [f"{base}/{a}.md" for a in names], (k, base, urls)
+                assert "halfopen-runbooks" not in cp.stdout, f"{k}: the local-config ConfigMap is deployed"
 
 
 def t_prometheusrule_equivalent():
@@ -413,6 +476,8 @@ def main():
     r.check("rules use documented metrics", t_rules_use_documented_metrics)
     r.check("one runbook per alert", t_runbooks)
     r.check("derived files up to date (generate.py --check)", t_generated_up_to_date)
+    r.check("runbook base URL is a setting of generate.py", t_runbook_base_url)
+    r.check("runbook base URL is a setting of the kustomize rendering", t_runbook_base_kustomize)
     r.check("PrometheusRule equals the rules file", t_prometheusrule_equivalent)
     r.check("dashboard ConfigMaps", t_configmaps)
     r.check("Grafana-managed alerts match the rules", t_grafana_alerts)

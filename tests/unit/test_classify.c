@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include "collectors/classify.h"
+#include "collectors/sock_ages.h"
 #include "fixture.h"
 #include "testing.h"
 
@@ -118,6 +119,86 @@ DEF_TEST(ages)
 	return 0;
 }
 
+/* A socket that never received anything: its receive stamps read as the
+ * time since boot. Seen on a SYN-SENT connect to a black hole. */
+DEF_TEST(never_received)
+{
+	const uint32_t boot = 1234567; /* jiffies since boot, in ms */
+	struct classification c;
+	struct sock_record r = rec(TCPS_SYN_SENT, DIAG_TIMER_RETRANS, 2, boot, boot);
+
+	r.info_len = sizeof(r.info);
+	classify_socket(&r, 3000, &c);
+	CHECK_EQ_UINT(SC_RETRANSMITTING, c.flags);
+	CHECK(!c.received);
+	CHECK_EQ_UINT(0, c.unanswered_ms);
+	CHECK_EQ_UINT(0, c.idle_ms);
+	classify_set_hanging(&c, 4000);
+	CHECK_EQ_UINT(4000, c.unanswered_ms);
+	CHECK_EQ_UINT(4000, c.hanging_ms);
+	CHECK_EQ_UINT(4000, c.idle_ms);
+	/* any state: nothing ever came in (tcpi_segs_in == 0) */
+	r = rec(TCPS_FIN_WAIT1, DIAG_TIMER_RETRANS, 1, boot, boot);
+	r.info_len = sizeof(r.info);
+	classify_socket(&r, 3000, &c);
+	CHECK(!c.received);
+	r.info.tcpi_segs_in = 3;
+	classify_socket(&r, 3000, &c);
+	CHECK(c.received);
+	CHECK_EQ_UINT(boot, c.unanswered_ms);
+	/* a kernel too old for tcpi_segs_in: the stamps are trusted */
+	r.info.tcpi_segs_in = 0;
+	r.info_len = 100;
+	classify_socket(&r, 3000, &c);
+	CHECK(c.received);
+	return 0;
+}
+
+/* Hanging age: the exporter's sighting, capped by the peer's silence. */
+DEF_TEST(hanging)
+{
+	struct classification c;
+	struct sock_record r = rec(TCPS_ESTABLISHED, DIAG_TIMER_RETRANS, 3, 600000, 600000);
+
+	classify_socket(&r, 0, &c);
+	classify_set_hanging(&c, 5000);
+	CHECK_EQ_UINT(600000, c.unanswered_ms); /* idle 10 min, then a request */
+	CHECK_EQ_UINT(5000, c.hanging_ms);      /* ...that waits 5 s */
+	classify_set_hanging(&c, 700000);
+	CHECK_EQ_UINT(600000, c.hanging_ms);
+	/* not hanging: no ages at all */
+	r = rec(TCPS_ESTABLISHED, DIAG_TIMER_PROBE0, 1, 10, 10);
+	classify_socket(&r, 0, &c);
+	classify_set_hanging(&c, 5000);
+	CHECK_EQ_UINT(0, c.hanging_ms);
+	CHECK_EQ_UINT(0, c.unanswered_ms);
+	return 0;
+}
+
+/* sock_ages: first sighting kept across consecutive collections only. */
+DEF_TEST(sock_ages)
+{
+	struct sock_ages *a = NULL;
+
+	CHECK_EQ_INT(0, sock_ages_new(&a));
+	sock_ages_next(a);
+	CHECK_EQ_UINT(1000, sock_ages_since(a, 7, 1000));
+	CHECK_EQ_UINT(1000, sock_ages_since(a, 7, 1500)); /* dump redone */
+	CHECK_EQ_UINT(1500, sock_ages_since(a, 0, 1500)); /* no cookie: age 0 */
+	for (uint64_t k = 100; k < 1100; k++) /* forces growth */
+		CHECK_EQ_UINT(1000, sock_ages_since(a, k, 1000));
+	sock_ages_next(a);
+	CHECK_EQ_UINT(1000, sock_ages_since(a, 7, 2000));
+	CHECK_EQ_UINT(1, sock_ages_count(a));
+	sock_ages_next(a); /* 7 not seen hanging in this one */
+	sock_ages_next(a);
+	CHECK_EQ_UINT(4000, sock_ages_since(a, 7, 4000));
+	CHECK_EQ_UINT(4000, sock_ages_since(a, 100, 4000));
+	sock_ages_free(a);
+	sock_ages_free(NULL);
+	return 0;
+}
+
 /* Expected verdicts of tests/fixtures/states.nldump (see record.py),
  * keyed by the socket's own port pair; stale_after 3s. */
 struct expect_ctx {
@@ -182,6 +263,9 @@ int main(void)
 	RUN_TEST(established_timers);
 	RUN_TEST(other_states);
 	RUN_TEST(ages);
+	RUN_TEST(never_received);
+	RUN_TEST(hanging);
+	RUN_TEST(sock_ages);
 	RUN_TEST(recorded_dump);
 	END_TEST;
 }

@@ -291,11 +291,19 @@ static const char services_text[] =
     "halfopen_keepalive_sockets" WEB "7\n"
     "halfopen_keepalive_sockets" PG "0\n"
     "# HELP halfopen_longest_unanswered_seconds Over the service's retransmitting and "
-    "keepalive-probing sockets, the longest time since the peer last acknowledged anything; "
-    "0 when there are none.\n"
+    "keepalive-probing sockets, the longest time since the peer last acknowledged anything, "
+    "idle time before the hang included; for a socket that never received anything "
+    "(SYN-SENT), since the exporter first saw it hang. 0 when there are none.\n"
     "# TYPE halfopen_longest_unanswered_seconds gauge\n"
     "halfopen_longest_unanswered_seconds" WEB "12.345\n"
-    "halfopen_longest_unanswered_seconds" PG "0\n";
+    "halfopen_longest_unanswered_seconds" PG "0\n"
+    "# HELP halfopen_longest_hanging_seconds Over the service's retransmitting and "
+    "keepalive-probing sockets, the longest time the exporter has seen one hang without a "
+    "break (by socket cookie): how long a request or probe has waited, short by up to one "
+    "collection interval. 0 when there are none.\n"
+    "# TYPE halfopen_longest_hanging_seconds gauge\n"
+    "halfopen_longest_hanging_seconds" WEB "2.5\n"
+    "halfopen_longest_hanging_seconds" PG "0\n";
 
 static const char collection_text[] =
     "# HELP halfopen_collection_matched_sockets Sockets of the last successful collection "
@@ -337,6 +345,7 @@ static void fill_result(struct collection_result *res, struct service_result *sv
 	svc[0].counts.close_wait = 4;
 	svc[0].counts.keepalive = 7;
 	svc[0].counts.longest_unanswered_ms = 12345;
+	svc[0].counts.longest_hanging_ms = 2500;
 	snprintf(svc[1].name, sizeof(svc[1].name), "postgres");
 	svc[1].direction = DIRECTION_OUTBOUND;
 	svc[1].counts.established = UINT64_MAX;

@@ -134,6 +134,16 @@ DEF_TEST(listening_and_unmatched)
 		i = service_match(t, &r);
 		CHECK_EQ_STR("unmatched", service_table_entry(t, (size_t)i)->name);
 		CHECK_EQ_INT(DIRECTION_OUTBOUND, service_table_entry(t, (size_t)i)->direction);
+		/* an orphan of a listener no collection saw: its local port is
+		 * below the ephemeral range, so it is a server's, inbound */
+		r = sock4("10.0.0.1", 6380, "10.1.1.1", 41000);
+		i = service_match(t, &r);
+		CHECK_EQ_STR("unmatched", service_table_entry(t, (size_t)i)->name);
+		CHECK_EQ_INT(DIRECTION_INBOUND, service_table_entry(t, (size_t)i)->direction);
+		/* the range is the host's setting, not a constant */
+		service_table_set_ephemeral_start(t, 6000);
+		i = service_match(t, &r);
+		CHECK_EQ_INT(DIRECTION_OUTBOUND, service_table_entry(t, (size_t)i)->direction);
 	}
 	service_table_free(t);
 	free(ls);
