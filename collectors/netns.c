@@ -83,6 +83,13 @@ static uint32_t seen_hash(uint64_t dev, uint64_t ino)
 	return hash_u64(ino ^ (dev << 32 | dev >> 32));
 }
 
+static uint32_t seen_hash_at(const void *ctx, size_t pos)
+{
+	const struct netns_registry *r = ctx;
+
+	return seen_hash(r->seen[pos].dev, r->seen[pos].ino);
+}
+
 /* Namespace (dev, ino) in this scan's set, or NULL. Valid until the next
  * seen_add(). */
 static struct seen *seen_find(const struct netns_registry *r, uint64_t dev, uint64_t ino)
@@ -108,14 +115,8 @@ static int seen_grow(struct netns_registry *r)
 		r->seen = nv;
 		r->seen_cap = cap;
 	}
-	if (oa_index_full(&r->seen_index, r->seen_n)) {
-		int ret = oa_index_reset(&r->seen_index, r->seen_n + 1);
-
-		if (ret < 0)
-			return ret;
-		for (size_t i = 0; i < r->seen_n; i++)
-			oa_index_put(&r->seen_index, seen_hash(r->seen[i].dev, r->seen[i].ino), i);
-	}
+	if (oa_index_full(&r->seen_index, r->seen_n))
+		return oa_index_rebuild(&r->seen_index, r->seen_n + 1, r->seen_n, seen_hash_at, r);
 	return 0;
 }
 

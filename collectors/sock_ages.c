@@ -1,24 +1,27 @@
-/* sock_ages: two open-addressing tables of (cookie, since), swapped per
- * collection. Memory follows the number of hanging sockets, not of all
- * sockets, and is capped. */
+/* sock_ages: two tables of (cookie, since) (dense arrays with an
+ * oa_index by cookie), swapped per collection. Memory follows the number of hanging sockets, not of
+ * all sockets, and is capped. */
 #include "sock_ages.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hash.h"
+#include "common/oa_index.h"
+
 /* Hanging sockets remembered at most; past it new ones get age 0. */
 #define SOCK_AGES_MAX (1u << 20)
 
-struct age_slot {
-	uint64_t cookie; /* 0: empty */
+struct age_entry {
+	uint64_t cookie;
 	uint64_t since_ms;
 };
 
 struct age_table {
-	struct age_slot *slots;
-	size_t cap; /* power of two, or 0 */
-	size_t n;
+	struct age_entry *v;
+	size_t n, cap;
+	struct oa_index ix; /* of v, by cookie */
 };
 
 struct sock_ages {
@@ -39,8 +42,10 @@ void sock_ages_free(struct sock_ages *a)
 {
 	if (!a)
 		return;
-	free(a->cur.slots);
-	free(a->prev.slots);
+	free(a->cur.v);
+	free(a->prev.v);
+	oa_index_free(&a->cur.ix);
+	oa_index_free(&a->prev.ix);
 	free(a);
 }
 
@@ -50,68 +55,60 @@ void sock_ages_next(struct sock_ages *a)
 
 	a->prev = a->cur;
 	a->cur = t;
-	if (a->cur.slots)
-		memset(a->cur.slots, 0, a->cur.cap * sizeof(*a->cur.slots));
 	a->cur.n = 0;
+	/* At its own size: reuses the memory, cannot fail. */
+	if (a->cur.ix.cap)
+		oa_index_reset(&a->cur.ix, a->cur.ix.cap / 2);
 }
 
-static size_t slot_of(uint64_t cookie, size_t cap)
+static const struct age_entry *find(const struct age_table *t, uint64_t cookie)
 {
-	/* Cookies are sequential: mix before masking. */
-	cookie ^= cookie >> 33;
-	cookie *= 0xff51afd7ed558ccdull;
-	cookie ^= cookie >> 33;
-	return (size_t)cookie & (cap - 1);
-}
+	size_t slot, i;
 
-static struct age_slot *find(const struct age_table *t, uint64_t cookie)
-{
-	size_t i;
-
-	if (!t->cap)
-		return NULL;
-	for (i = slot_of(cookie, t->cap); t->slots[i].cookie; i = (i + 1) & (t->cap - 1))
-		if (t->slots[i].cookie == cookie)
-			return &t->slots[i];
+	for (i = oa_index_first(&t->ix, hash_u64(cookie), &slot); i != OA_NONE;
+	     i = oa_index_next(&t->ix, &slot))
+		if (t->v[i].cookie == cookie)
+			return &t->v[i];
 	return NULL;
 }
 
-static void put(struct age_table *t, uint64_t cookie, uint64_t since_ms)
+static uint32_t hash_at(const void *ctx, size_t pos)
 {
-	size_t i = slot_of(cookie, t->cap);
+	const struct age_table *t = ctx;
 
-	while (t->slots[i].cookie)
-		i = (i + 1) & (t->cap - 1);
-	t->slots[i].cookie = cookie;
-	t->slots[i].since_ms = since_ms;
-	t->n++;
+	return hash_u64(t->v[pos].cookie);
 }
 
-/* Room for one more entry at load <= 1/2. */
-static int reserve(struct age_table *t)
+/* Append (cookie, since_ms), growing the array and the index as needed.
+ * 0, -E2BIG at SOCK_AGES_MAX, -ENOMEM. */
+static int put(struct age_table *t, uint64_t cookie, uint64_t since_ms)
 {
-	struct age_table g;
-
-	if (t->cap && 2 * (t->n + 1) <= t->cap)
-		return 0;
 	if (t->n >= SOCK_AGES_MAX)
 		return -E2BIG;
-	g.cap = t->cap ? 2 * t->cap : 64;
-	g.n = 0;
-	g.slots = calloc(g.cap, sizeof(*g.slots));
-	if (!g.slots)
-		return -ENOMEM;
-	for (size_t i = 0; i < t->cap; i++)
-		if (t->slots[i].cookie)
-			put(&g, t->slots[i].cookie, t->slots[i].since_ms);
-	free(t->slots);
-	*t = g;
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? 2 * t->cap : OA_INDEX_MIN_SLOTS / 2;
+		struct age_entry *v = reallocarray(t->v, cap, sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		t->v = v;
+		t->cap = cap;
+	}
+	if (oa_index_full(&t->ix, t->n)) {
+		int r = oa_index_rebuild(&t->ix, t->n + 1, t->n, hash_at, t);
+
+		if (r < 0)
+			return r;
+	}
+	t->v[t->n].cookie = cookie;
+	t->v[t->n].since_ms = since_ms;
+	oa_index_put(&t->ix, hash_u64(cookie), t->n++);
 	return 0;
 }
 
 uint64_t sock_ages_since(struct sock_ages *a, uint64_t cookie, uint64_t now_ms)
 {
-	const struct age_slot *s;
+	const struct age_entry *s;
 	uint64_t since = now_ms;
 
 	if (!cookie)
@@ -122,9 +119,8 @@ uint64_t sock_ages_since(struct sock_ages *a, uint64_t cookie, uint64_t now_ms)
 	s = find(&a->prev, cookie);
 	if (s)
 		since = s->since_ms;
-	if (reserve(&a->cur) < 0)
+	if (put(&a->cur, cookie, since) < 0)
 		return now_ms;
-	put(&a->cur, cookie, since);
 	return since;
 }
 

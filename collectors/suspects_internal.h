@@ -122,7 +122,8 @@ int suspects_rehash_owners(struct suspects *t, size_t live);
 size_t suspects_find(const struct suspects *t, uint64_t cookie);
 /* Append a zeroed suspect for cookie. -E2BIG at max_suspects, -ENOMEM. */
 int suspects_add(struct suspects *t, uint64_t cookie, size_t *out);
-int suspects_rehash(struct suspects *t, size_t n);
+/* Rebuild the cookie index with room for room suspects. */
+int suspects_rehash(struct suspects *t, size_t room);
 
 /* suspects.c */
 

@@ -54,16 +54,11 @@ size_t suspects_find_series(const struct suspects *t, const char *name, enum dir
 	return SIZE_MAX;
 }
 
-static int rehash_series(struct suspects *t, size_t n)
+static uint32_t series_hash_at(const void *ctx, size_t pos)
 {
-	int r = oa_index_reset(&t->series_index, n);
+	const struct suspects *t = ctx;
 
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < t->n_series; i++)
-		oa_index_put(&t->series_index,
-			     series_hash(t->series[i].name, t->series[i].direction), i);
-	return 0;
+	return series_hash(t->series[pos].name, t->series[pos].direction);
 }
 
 /* The series of (name, dir), created when new. -E2BIG over max_series,
@@ -85,7 +80,8 @@ static int series_for(struct suspects *t, const char *name, enum direction dir, 
 	if (oa_index_full(&t->series_index, t->n_series)) {
 		/* Rehash without the new entry first: if that fails, the
 		 * table is unchanged. */
-		r = rehash_series(t, t->n_series + 1);
+		r = oa_index_rebuild(&t->series_index, t->n_series + 1, t->n_series, series_hash_at,
+				     t);
 		if (r < 0)
 			return r;
 	}
@@ -239,15 +235,16 @@ size_t suspects_find(const struct suspects *t, uint64_t cookie)
 	return SIZE_MAX;
 }
 
-int suspects_rehash(struct suspects *t, size_t n)
+static uint32_t cookie_hash_at(const void *ctx, size_t pos)
 {
-	int r = oa_index_reset(&t->index, n);
+	const struct suspects *t = ctx;
 
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < t->n; i++)
-		oa_index_put(&t->index, hash_u64(t->v[i].cookie), i);
-	return 0;
+	return hash_u64(t->v[pos].cookie);
+}
+
+int suspects_rehash(struct suspects *t, size_t room)
+{
+	return oa_index_rebuild(&t->index, room, t->n, cookie_hash_at, t);
 }
 
 /* Append a zeroed suspect for cookie. -E2BIG at max_suspects, -ENOMEM. */

@@ -34,6 +34,18 @@ int oa_index_reset(struct oa_index *ix, size_t n)
 	return 0;
 }
 
+int oa_index_rebuild(struct oa_index *ix, size_t room, size_t n,
+		     uint32_t (*hash_at)(const void *ctx, size_t pos), const void *ctx)
+{
+	int r = oa_index_reset(ix, room);
+
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++)
+		oa_index_put(ix, hash_at(ctx, i), i);
+	return 0;
+}
+
 void oa_index_put(struct oa_index *ix, uint32_t hash, size_t pos)
 {
 	size_t mask = ix->cap - 1, slot;

@@ -44,6 +44,10 @@ static inline bool oa_index_full(const struct oa_index *ix, size_t n)
 {
 	return 2 * (n + 1) > ix->cap;
 }
+/* Reset ix with room for room entries and put positions 0..n-1
+ * (n <= room), hashed by hash_at. 0 or -ENOMEM (ix unchanged). */
+int oa_index_rebuild(struct oa_index *ix, size_t room, size_t n,
+		     uint32_t (*hash_at)(const void *ctx, size_t pos), const void *ctx);
 /* Record position pos under hash. The index must have room
  * (!oa_index_full). */
 void oa_index_put(struct oa_index *ix, uint32_t hash, size_t pos);
