@@ -173,8 +173,9 @@ static size_t max_series(const struct collector *c)
 
 /* The result entry for the key, created (zeroed) when new. -E2BIG when
  * the series cap is reached, -ENOMEM. */
-static int entry_for(struct collector *c, struct collection_result *res, const char *name,
-		     enum direction dir, const char *pod_ns, const char *pod, size_t *idx)
+static int entry_for(struct collector *c, struct collection_result *res, uint32_t id,
+		     const char *name, enum direction dir, const char *pod_ns, const char *pod,
+		     size_t *idx)
 {
 	uint32_t h = key_hash(name, dir, pod_ns, pod);
 	struct service_result *e;
@@ -200,6 +201,7 @@ static int entry_for(struct collector *c, struct collection_result *res, const c
 	}
 	e = &res->services[res->n_services];
 	memset(e, 0, sizeof(*e));
+	e->service_id = id;
 	snprintf(e->name, sizeof(e->name), "%s", name);
 	e->direction = dir;
 	snprintf(e->pod_namespace, sizeof(e->pod_namespace), "%s", pod_ns);
@@ -235,10 +237,10 @@ int collector_begin(struct collector *c, const struct config *cfg,
 	res->namespaces = res->namespace_errors = 0;
 	res->kernel_filter = false;
 	for (size_t i = 0; i < cfg->n_services; i++) {
+		const struct service_config *sc = &cfg->services[i];
 		size_t idx;
 
-		r = entry_for(c, res, cfg->services[i].name, cfg->services[i].direction, "", "",
-			      &idx);
+		r = entry_for(c, res, (uint32_t)i, sc->name, sc->direction, "", "", &idx);
 		if (r < 0)
 			return r == -E2BIG ? -ENOMEM : r;
 	}
@@ -270,8 +272,8 @@ static bool socket_pod_entry(struct collector *c, struct collection_result *res,
 	if (!rec->cgroup_id || !c->opt.pod_of_cgroup(c->opt.pod_ctx, rec->cgroup_id, &pod) ||
 	    !pod.pod || !pod.pod[0])
 		return false;
-	switch (entry_for(c, res, e->name, e->direction, pod.pod_namespace ? pod.pod_namespace : "",
-			  pod.pod, idx)) {
+	switch (entry_for(c, res, e->id, e->name, e->direction,
+			  pod.pod_namespace ? pod.pod_namespace : "", pod.pod, idx)) {
 	case 0:
 		break;
 	case -E2BIG:
@@ -420,11 +422,12 @@ static int map_table(struct collector *c, const struct pod_ref *pod, struct coll
 	}
 	for (size_t i = 0; i < n; i++) {
 		const struct service_entry *e = service_table_entry(c->table, i);
-		int r = entry_for(c, res, e->name, e->direction, pod_ns, pod_name, &c->map[i]);
+		int r =
+		    entry_for(c, res, e->id, e->name, e->direction, pod_ns, pod_name, &c->map[i]);
 
 		if (r == -E2BIG && pod_name[0]) {
 			res->series_dropped++;
-			r = entry_for(c, res, e->name, e->direction, "", "", &c->map[i]);
+			r = entry_for(c, res, e->id, e->name, e->direction, "", "", &c->map[i]);
 		}
 		if (r == -E2BIG) {
 			/* Even the pod-less series is over the cap: the sockets

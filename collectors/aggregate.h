@@ -33,6 +33,7 @@ struct service_counts {
 #define POD_NAME_MAX 253     /* Kubernetes: DNS subdomain */
 
 struct service_result {
+	uint32_t service_id; /* service_entry.id: SERVICE_ID_NONE for auto, unmatched */
 	char name[SERVICE_NAME_MAX + 1];
 	enum direction direction;
 	/* Both "" unless pod labels are on and the sockets are a pod's. */

@@ -94,6 +94,7 @@ static int add_entry(struct service_table *t, size_t cap, const char *name, enum
 	e = &t->entries[t->n];
 	memset(e, 0, sizeof(*e));
 	snprintf(e->name, sizeof(e->name), "%s", name);
+	e->id = SERVICE_ID_NONE;
 	e->direction = dir;
 	e->stale_after_ms = stale_after_ms;
 	return (int)t->n++;
@@ -136,6 +137,7 @@ int service_table_build(const struct config *cfg, const struct port_set *listeni
 		if (r < 0)
 			goto fail;
 		t->entries[r].cfg = s;
+		t->entries[r].id = (uint32_t)i;
 		for (size_t p = 0; p < s->n_ports; p++)
 			for (uint32_t port = s->ports[p].lo; port <= s->ports[p].hi; port++)
 				if (first[port] == NO_SERVICE)

@@ -17,8 +17,17 @@
 #include "sock_record.h"
 
 #define SERVICE_NAME_MAX 64
+/* The id of auto ("listen_<port>") and "unmatched" services: they have
+ * no configuration of their own. */
+#define SERVICE_ID_NONE UINT32_MAX
 
 struct service_entry {
+	/* The service's identity for everything downstream (results,
+	 * suspects, remediation): its index in cfg->services, so a
+	 * per-service setting is cfg->services[id]; SERVICE_ID_NONE for auto
+	 * and unmatched services. Valid for the config the table was built
+	 * from (a reload renumbers). */
+	uint32_t id;
 	char name[SERVICE_NAME_MAX + 1];
 	enum direction direction;
 	uint32_t stale_after_ms;

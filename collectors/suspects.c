@@ -237,8 +237,10 @@ void suspects_end(struct suspects *t, bool complete, const struct collection_res
 			size_t se = suspects_find_series(t, res->services[i].name,
 							 res->services[i].direction);
 
-			if (se != SIZE_MAX)
+			if (se != SIZE_MAX) {
 				t->series[se].live_gen = t->gen;
+				t->series[se].service_id = res->services[i].service_id;
+			}
 		}
 	if (t->n_incomplete)
 		qsort(t->incomplete, t->n_incomplete, sizeof(*t->incomplete), cmp_u32);
@@ -370,6 +372,7 @@ void suspects_fill_info(const struct suspects *t, const struct suspect *s, struc
 	for (int c = 0; c < SUSPECT_NCOND; c++)
 		o->since_ms[c] = (s->prev & (1u << c)) ? s->since_ms[c] : 0;
 	o->seen_ms = s->seen_ms;
+	o->service_id = se->service_id;
 	o->service = se->name;
 	o->direction = se->direction;
 	o->pod_namespace = ow->pod_namespace;

@@ -90,6 +90,7 @@ struct suspect_info {
 	uint64_t suspect_since_ms;	  /* collection time it became a suspect */
 	uint64_t since_ms[SUSPECT_NCOND]; /* per active condition: first seen */
 	uint64_t seen_ms;		  /* collection time of the last observation */
+	uint32_t service_id; /* as of the last collection that saw it */
 	const char *service;
 	enum direction direction;
 	const char *pod_namespace; /* "" when unknown */
@@ -151,10 +152,11 @@ bool suspect_remediation_due(const struct suspect_info *s, uint32_t destroy_afte
 void suspect_destroy_target(const struct suspect_info *s, struct sockdestroy_target *out);
 
 struct remediation_ops {
-	/* The service's destroy_after in ms; 0 when it did not opt in (auto
-	 * and unmatched services never do). Asked once per (service,
-	 * direction) and pass. */
-	uint32_t (*destroy_after_ms)(void *ctx, const char *service, enum direction dir);
+	/* The destroy_after in ms of the service with id service_id
+	 * (service_entry.id, of the config the last collection used); 0 when
+	 * it did not opt in (auto and unmatched services, SERVICE_ID_NONE,
+	 * never do). Asked once per (service, direction) and pass. */
+	uint32_t (*destroy_after_ms)(void *ctx, uint32_t service_id);
 	/* Destroy s, or in a dry run only log it. 0 on success (dry run:
 	 * always), -ENOENT when the socket was already gone, another -errno
 	 * on failure. */

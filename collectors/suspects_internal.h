@@ -37,6 +37,7 @@ struct series {
 	bool opted_in;	   /* remediation ever found a destroy_after for it */
 	uint32_t born_gen; /* collection that created it */
 	uint32_t live_gen; /* last collection whose result had it */
+	uint32_t service_id; /* service_result.service_id as of live_gen */
 	uint32_t policy_pass;
 	uint32_t destroy_after_ms; /* as of policy_pass */
 	struct suspect_counters c; /* what is published */

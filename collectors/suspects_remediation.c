@@ -67,7 +67,7 @@ size_t suspects_remediate(struct suspects *t, uint64_t now_ms, bool dry_run,
 		if (se->policy_pass != t->pass) {
 			se->policy_pass = t->pass;
 			se->destroy_after_ms =
-			    ops->destroy_after_ms(ops->ctx, se->name, se->direction);
+			    ops->destroy_after_ms(ops->ctx, se->service_id);
 			if (se->destroy_after_ms)
 				se->opted_in = true;
 		}

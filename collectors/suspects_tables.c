@@ -219,6 +219,7 @@ int suspects_owner_of_service(struct suspects *t, const struct service_result *s
 	if (r < 0)
 		return r;
 	t->series[se].live_gen = t->gen;
+	t->series[se].service_id = svc->service_id;
 	return owner_for(t, (uint32_t)se, svc->pod_namespace, svc->pod, out);
 }
 

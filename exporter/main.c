@@ -249,18 +249,14 @@ static void check_overrun(struct exporter *ex)
 }
 
 /* remediation_ops.destroy_after_ms: the configured service's
- * destroy_after; auto and unmatched services have none. */
-static uint32_t destroy_after_of(void *ctx, const char *name, enum direction dir)
+ * destroy_after, by its id (the index in the config the collection just
+ * used); auto and unmatched services (SERVICE_ID_NONE) have none. */
+static uint32_t destroy_after_of(void *ctx, uint32_t service_id)
 {
 	const struct exporter *ex = ctx;
 
-	for (size_t i = 0; i < ex->cfg->n_services; i++) {
-		const struct service_config *s = &ex->cfg->services[i];
-
-		if (s->direction == dir && strcmp(s->name, name) == 0)
-			return s->destroy_after_ms;
-	}
-	return 0;
+	return service_id < ex->cfg->n_services ? ex->cfg->services[service_id].destroy_after_ms
+						  : 0;
 }
 
 /* remediation_ops.destroy: SOCK_DESTROY through the handle of the

@@ -225,6 +225,9 @@ DEF_TEST(collect_counts_per_service)
 	CHECK(web && pg);
 	CHECK_EQ_INT(DIRECTION_INBOUND, web->direction);
 	CHECK_EQ_INT(DIRECTION_OUTBOUND, pg->direction);
+	/* results carry the service's id: its index in the config */
+	CHECK_EQ_UINT(0, web->service_id);
+	CHECK_EQ_UINT(1, pg->service_id);
 	CHECK_EQ_UINT(2, web->counts.established);
 	CHECK_EQ_UINT(1, web->counts.stale);
 	CHECK_EQ_UINT(1, web->counts.keepalive);
@@ -307,11 +310,14 @@ DEF_TEST(unmatched_disables_filter)
 	CHECK(!res.kernel_filter);
 	CHECK_EQ_UINT(0, filtered_dumps);
 	CHECK_EQ_UINT(1, find("pg", "")->counts.established);
+	CHECK_EQ_UINT(0, find("pg", "")->service_id);
 	/* Nothing listens on the local port: an outbound "unmatched". */
 	for (size_t i = 0; i < res.n_services; i++)
-		if (strcmp(res.services[i].name, "unmatched") == 0)
+		if (strcmp(res.services[i].name, "unmatched") == 0) {
 			CHECK_EQ_UINT(res.services[i].direction == DIRECTION_OUTBOUND,
 				      res.services[i].counts.established);
+			CHECK_EQ_UINT(SERVICE_ID_NONE, res.services[i].service_id);
+		}
 	CHECK_EQ_UINT(2, res.sockets_matched);
 	return 0;
 }

@@ -346,6 +346,7 @@ static void fill_result(struct collection_result *res, struct service_result *sv
 	svc[0].counts.keepalive = 7;
 	svc[0].counts.longest_unanswered_ms = 12345;
 	svc[0].counts.longest_hanging_ms = 2500;
+	svc[1].service_id = 1;
 	snprintf(svc[1].name, sizeof(svc[1].name), "postgres");
 	svc[1].direction = DIRECTION_OUTBOUND;
 	svc[1].counts.established = UINT64_MAX;
@@ -820,12 +821,12 @@ static void track(struct suspects *t, uint64_t now_ms, uint64_t last,
 	suspects_end(t, true, res);
 }
 
-/* Remediation: "web" opted in (its families are rendered), nothing due. */
-static uint32_t web_destroy_after(void *ctx, const char *service, enum direction dir)
+/* Remediation: "web" (id 0) opted in (its families are rendered),
+ * nothing due. */
+static uint32_t web_destroy_after(void *ctx, uint32_t service_id)
 {
 	(void)ctx;
-	(void)dir;
-	return strcmp(service, "web") == 0 ? 60000 : 0;
+	return service_id == 0 ? 60000 : 0;
 }
 
 static int never_destroy(void *ctx, const struct suspect_info *s, bool dry_run)

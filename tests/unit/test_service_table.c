@@ -92,6 +92,9 @@ DEF_TEST(configured)
 	CHECK_EQ_STR("-", match_name(t, sock6("::1", 40000, "fe80::1", 9000)));
 	CHECK_EQ_STR("-", match_name(t, sock4("10.0.0.1", 40000, "10.1.1.1", 9000)));
 	CHECK_EQ_UINT(2000, service_table_entry(t, 1)->stale_after_ms);
+	/* a configured service's id is its index in the config */
+	for (size_t i = 0; i < 4; i++)
+		CHECK_EQ_UINT(i, service_table_entry(t, i)->id);
 	service_table_free(t);
 	service_table_free(NULL);
 	return 0;
@@ -117,6 +120,9 @@ DEF_TEST(listening_and_unmatched)
 	CHECK_EQ_INT(0, service_table_build(&cfg, ls, &t, &dropped));
 	CHECK_EQ_UINT(1, dropped);
 	CHECK_EQ_UINT(4 + 2 + 2, service_table_size(t));
+	/* auto and unmatched services have no configuration: no id */
+	for (size_t i = 4; i < 8; i++)
+		CHECK_EQ_UINT(SERVICE_ID_NONE, service_table_entry(t, i)->id);
 	CHECK_EQ_STR("listen_22", match_name(t, sock4("10.0.0.1", 22, "10.1.1.1", 50000)));
 	CHECK_EQ_STR("listen_9100", match_name(t, sock4("10.0.0.1", 9100, "10.1.1.1", 50000)));
 	CHECK_EQ_STR("web", match_name(t, sock4("10.0.0.1", 8080, "10.1.1.1", 50000)));

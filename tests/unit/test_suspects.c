@@ -19,6 +19,7 @@ static struct service_result service(const char *name, enum direction dir, const
 	struct service_result s;
 
 	memset(&s, 0, sizeof(s));
+	s.service_id = SERVICE_ID_NONE;
 	snprintf(s.name, sizeof(s.name), "%s", name);
 	s.direction = dir;
 	snprintf(s.pod_namespace, sizeof(s.pod_namespace), "%s", pod_ns);
@@ -31,7 +32,9 @@ static struct service_result A, B; /* "a" outbound, "b" inbound */
 static void setup(void)
 {
 	A = service("a", DIRECTION_OUTBOUND, "", "");
+	A.service_id = 1;
 	B = service("b", DIRECTION_INBOUND, "", "");
+	B.service_id = 2;
 }
 
 /* One observation of socket cookie with classification flags. */
@@ -498,10 +501,11 @@ struct fake_ops {
 	struct sockdestroy_target target;
 };
 
-static uint32_t fake_destroy_after(void *ctx, const char *service, enum direction dir)
+/* Service A ("a" outbound, id 1) opted in. */
+static uint32_t fake_destroy_after(void *ctx, uint32_t service_id)
 {
 	(void)ctx;
-	return strcmp(service, "a") == 0 && dir == DIRECTION_OUTBOUND ? 2000 : 0;
+	return service_id == 1 ? 2000 : 0;
 }
 
 static int fake_destroy(void *ctx, const struct suspect_info *s, bool dry_run)
