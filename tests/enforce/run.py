@@ -24,6 +24,9 @@ port in B, both ways, then SIGKILL of the server (its RST is dropped too).
   no_cap          without CAP_BPF/CAP_PERFMON/CAP_SYS_ADMIN: a config with
                   enforce is refused at start; a reload adding it is refused
                   (restart needed), the old config kept, collection goes on
+  netns_all       --collector.netns=all: the pool lives in another namespace
+                  (found through a --path.procfs holding only it); the pass
+                  enters it and arms keepalive there
   redis           redis-py (Debian python3-redis, default: no timeouts)
                   pools against two redis-servers whose host vanishes: the
                   pool of the service with enforce is reset by keepalive,
@@ -244,6 +247,37 @@ def dry_run():
             want("Would enforce" in exp.stderr_text(40), exp.stderr_text(20))
 
 
+def netns_all():
+    """The pool in namespace B, the exporter in A with --collector.netns=all.
+    Its discovery sees only B: a fake --path.procfs whose one "process"
+    links to B, and an empty --collector.netns.dir, so no other namespace
+    of the machine is ever entered."""
+    with tempfile.TemporaryDirectory(prefix="ho-enfns-") as d, Netns("enfn", veth=True) as ns:
+        port, other = 23461, 23462
+        os.makedirs(os.path.join(d, "proc", "4242", "ns"))
+        os.symlink("/run/netns/" + ns.peer_ns.name, os.path.join(d, "proc", "4242", "ns", "net"))
+        os.makedirs(os.path.join(d, "netns"))
+        srv = ns.peer("server", "--addr", VETH_V4[0], "--port", str(port), "--mode", "sink")
+        srv.expect("LISTEN")
+        cli = Peer(ns.peer_ns, [sys.executable, POOL_PY, "--addr", VETH_V4[0], "--port",
+                                str(port), "--conns", str(N)])
+        for _ in range(N):
+            cli.expect("CONNECTED")
+        args = ["--collector.netns=all", "--path.procfs=" + os.path.join(d, "proc"),
+                "--collector.netns.dir=" + os.path.join(d, "netns")]
+        with Exporter(ns, config(port, other, "{keepalive: %s}" % KEEPALIVE),
+                      extra_args=args) as exp:
+            s = exp.wait_for(lambda s: counter(s, "halfopen_enforced_sockets_total") == N, 10,
+                             "keepalive enforced in the other namespace")
+            want(s.value("halfopen_enforce_pass_errors_total") == 0, s.report())
+            want(len(keepalive_armed(ns.peer_ns, port)) == N,
+                 "want keepalive timers in %s:\n%s" % (ns.peer_ns.name, ns.peer_ns.ss_text()))
+            cli.send("opts")
+            for _ in range(N):
+                o = cli.expect("OPTS")
+                want(o["keepalive"] == "1", "the application in B reads %r" % o)
+
+
 def no_cap_wrapper(d):
     wrapper = os.path.join(d, "halfopen_exporter")
     drop = "-bpf,-perfmon,-sys_admin"
@@ -379,7 +413,7 @@ def redis():
 
 
 SCENARIOS = {f.__name__: f for f in (keepalive_dead, keepalive_live, user_timeout, dry_run, no_cap,
-                                     redis)}
+                                     netns_all, redis)}
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["redis"] and redis_missing():
