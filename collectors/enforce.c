@@ -80,17 +80,6 @@ static int state_configure(struct enforce_state *st, const struct config *cfg, b
 	return 0;
 }
 
-static void counts_add(struct enforce_counts *to, const struct enforce_counts *c)
-{
-	to->matched += c->matched;
-	for (int o = 0; o < 2; o++) {
-		to->set[o] += c->set[o];
-		to->chosen[o] += c->chosen[o];
-		to->reverted[o] += c->reverted[o];
-		to->errors[o] += c->errors[o];
-	}
-}
-
 static const char *const option_names[2] = {"keepalive", "user_timeout"};
 
 static const char *dir_name(enum direction d)
@@ -199,6 +188,17 @@ static void state_render(const struct enforce_state *st, struct buf *out)
 
 #include "bpf/enforce_abi.h"
 #include "enforce.skel.h"
+
+static void counts_add(struct enforce_counts *to, const struct enforce_counts *c)
+{
+	to->matched += c->matched;
+	for (int o = 0; o < 2; o++) {
+		to->set[o] += c->set[o];
+		to->chosen[o] += c->chosen[o];
+		to->reverted[o] += c->reverted[o];
+		to->errors[o] += c->errors[o];
+	}
+}
 
 struct enforce {
 	struct enforce_state st;
