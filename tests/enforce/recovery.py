@@ -34,19 +34,22 @@ def main():
     ap.add_argument("--conns", type=int, default=10)
     ap.add_argument("--request", action="store_true")
     ap.add_argument("--max", type=float, default=60.0)
+    ap.add_argument("--keepalive", default="2,1,3", help="IDLE,INTERVAL,COUNT seconds (on)")
+    ap.add_argument("--interval", default="1s", help="--collector.interval")
     a = ap.parse_args()
     install_signal_handlers()
     port, other = 23491, 23492
-    enforce = "{keepalive: %s}" % enf.KEEPALIVE
+    idle, intvl, cnt = (int(x) for x in a.keepalive.split(","))
+    enforce = "{keepalive: {idle: %ds, interval: %ds, count: %d}}" % (idle, intvl, cnt)
     cfg = enf.config(port, other, enforce) if a.mode == "on" else \
         "services:\n  - {name: pool, direction: outbound, ports: [%d]}\n" % port
     with Netns("enfrec", veth=True) as ns:
         srv, = enf.servers(ns, port)
         cli, _ = enf.pool(ns, port, a.conns)
-        with Exporter(ns, cfg) as exp:
+        with Exporter(ns, cfg, interval=a.interval) as exp:
             if a.mode == "on":
                 exp.wait_for(lambda s: enf.counter(s, "halfopen_enforced_sockets_total") ==
-                             a.conns, 10, "enforced")
+                             a.conns, 120, "enforced")
             t0 = enf.vanish(ns.peer_ns, port, srv)
             if a.request:
                 cli.send("send")
@@ -60,6 +63,7 @@ def main():
                     got.append((time.monotonic() - t0, line))
             for t, line in got:
                 print("%.2fs %s" % (t, line))
+            print("keepalive idle,interval,count=%s collector.interval=%s" % (a.keepalive, a.interval))
             if got:
                 print("mode=%s request=%s conns=%d learned=%d first=%.2fs last=%.2fs" % (
                     a.mode, a.request, a.conns, len(got), got[0][0], got[-1][0]))

@@ -24,6 +24,10 @@ port in B, both ways, then SIGKILL of the server (its RST is dropped too).
   no_cap          without CAP_BPF/CAP_PERFMON/CAP_SYS_ADMIN: a config with
                   enforce is refused at start; a reload adding it is refused
                   (restart needed), the old config kept, collection goes on
+  reload          a process started with enforce: a reload changes the
+                  options (the new one is applied to the same sockets), then
+                  removes enforce (no more passes); an invalid enforce block
+                  is refused with its place, the old config kept
   netns_all       --collector.netns=all: the pool lives in another namespace
                   (found through a --path.procfs holding only it); the pass
                   enters it and arms keepalive there
@@ -247,6 +251,47 @@ def dry_run():
             want("Would enforce" in exp.stderr_text(40), exp.stderr_text(20))
 
 
+def reload():
+    with Netns("enfre", veth=True) as ns:
+        port, other = 23471, 23472
+        servers(ns, port, other)
+        cli, _ = pool(ns, port)
+        with Exporter(ns, config(port, other, "{user_timeout: 30s}")) as exp:
+            exp.wait_for(lambda s: counter(s, "halfopen_enforced_sockets_total",
+                                           option="user_timeout") == N, 10, "user_timeout set")
+
+            def reload_with(text):
+                with open(exp.config_path, "w") as f:
+                    f.write(text)
+                t = exp.samples().value("halfopen_config_last_reload_success_timestamp_seconds")
+                exp.proc.send_signal(signal.SIGHUP)
+                return t
+
+            reload_with(config(port, other, "{keepalive: %s}" % KEEPALIVE))
+            s = exp.wait_for(lambda s: counter(s, "halfopen_enforced_sockets_total") == N, 5,
+                             "keepalive set on the same sockets after the reload")
+            want(counter(s, "halfopen_enforced_sockets_total", option="user_timeout") == 0 or
+                 s.value("halfopen_enforced_sockets_total", tcp_service="pool",
+                         direction="outbound", option="user_timeout") is None,
+                 "user_timeout series gone with its option")
+            want(len(keepalive_armed(ns, port)) == N, ns.ss_text())
+            # A bad block: refused with file:line:col, the old config kept.
+            reload_with(config(port, other, "{keepalive: {idle: 1500ms, interval: 1s, count: 3}}"))
+            exp.wait_for(lambda s: s.value("halfopen_config_last_reload_successful") == 0, 5,
+                         "the bad reload refused")
+            want(re.search(r"config.yaml:6:33: services\[0\]\.enforce\.keepalive\.idle: must be "
+                           r"whole seconds", exp.stderr_text(10)), exp.stderr_text(10))
+            # enforce removed: no more passes.
+            reload_with("services:\n  - {name: pool, direction: outbound, ports: [%d]}\n" % port)
+            s = exp.wait_for(lambda s: s.value("halfopen_config_last_reload_successful") == 1, 5,
+                             "the reload without enforce")
+            time.sleep(2 * INTERVAL)
+            p = exp.samples().value("halfopen_enforce_passes_total")
+            time.sleep(3 * INTERVAL)
+            want(exp.samples().value("halfopen_enforce_passes_total") == p,
+                 "passes go on without enforce")
+
+
 def netns_all():
     """The pool in namespace B, the exporter in A with --collector.netns=all.
     Its discovery sees only B: a fake --path.procfs whose one "process"
@@ -413,7 +458,7 @@ def redis():
 
 
 SCENARIOS = {f.__name__: f for f in (keepalive_dead, keepalive_live, user_timeout, dry_run, no_cap,
-                                     netns_all, redis)}
+                                     reload, netns_all, redis)}
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["redis"] and redis_missing():
