@@ -111,7 +111,8 @@ static void render_family(const struct enforce_state *st, struct buf *out, const
 		for (int o = 0; o < 2; o++) {
 			if (!(o == 0 ? s->keepalive : s->user_timeout))
 				continue;
-			buf_printf(out, "%s{tcp_service=\"%s\",direction=\"%s\",option=\"%s\"} %llu\n",
+			buf_printf(out,
+				   "%s{tcp_service=\"%s\",direction=\"%s\",option=\"%s\"} %llu\n",
 				   name, s->name, dir_name(s->direction), option_names[o],
 				   (unsigned long long)field(c, o));
 		}
@@ -280,7 +281,8 @@ static int fill_ports(int map_fd, const struct config *cfg, enum direction dir)
 		if (bpf_map_update_batch(map_fd, keys, owner + base, &n, &o) < 0) {
 			/* Kernels without batch ops for arrays: one by one. */
 			for (uint32_t k = 0; k < 1024; k++)
-				if (bpf_map_update_elem(map_fd, &keys[k], &owner[base + k], BPF_ANY) < 0)
+				if (bpf_map_update_elem(map_fd, &keys[k], &owner[base + k],
+							BPF_ANY) < 0)
 					return -errno;
 		}
 	}

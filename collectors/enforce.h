@@ -26,14 +26,14 @@ struct enforce;
 
 /* One service's counts: per collection (sum over namespaces) or totals. */
 struct enforce_counts {
-	uint64_t matched;	      /* ESTABLISHED sockets of the service visited */
-	uint64_t set[2];	      /* [0] keepalive, [1] user_timeout: given (or would be) */
-	uint64_t chosen[2];	      /* had the option already: kept their own */
-	uint64_t reverted[2];	      /* we set it, the application cleared it again */
-	uint64_t errors[2];	      /* bpf_{get,set}sockopt failed */
+	uint64_t matched;     /* ESTABLISHED sockets of the service visited */
+	uint64_t set[2];      /* [0] keepalive, [1] user_timeout: given (or would be) */
+	uint64_t chosen[2];   /* had the option already: kept their own */
+	uint64_t reverted[2]; /* we set it, the application cleared it again */
+	uint64_t errors[2];   /* bpf_{get,set}sockopt failed */
 };
 
-#define ENFORCE_OPT_KEEPALIVE 0
+#define ENFORCE_OPT_KEEPALIVE	 0
 #define ENFORCE_OPT_USER_TIMEOUT 1
 
 /* Whether any service of cfg has an enforce block. */

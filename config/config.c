@@ -379,8 +379,8 @@ static int parse_cidrs(struct ytree *c, const yaml_node_t *n, const char *path,
 }
 
 /* A duration in whole seconds lo..hi, for the kernel's keepalive knobs. */
-static int parse_seconds_field(struct ytree *c, const yaml_node_t *n, const char *path,
-			       uint32_t lo, uint32_t hi, uint32_t *out)
+static int parse_seconds_field(struct ytree *c, const yaml_node_t *n, const char *path, uint32_t lo,
+			       uint32_t hi, uint32_t *out)
 {
 	uint32_t ms;
 	int rc = parse_duration_field(c, n, path, &ms);

@@ -17,13 +17,13 @@
 #include "enforce_abi.h"
 
 /* From the UAPI headers, which do not mix with vmlinux.h. */
-#define SOL_SOCKET 1
-#define SO_KEEPALIVE 9
-#define SOL_TCP 6
-#define TCP_KEEPIDLE 4
-#define TCP_KEEPINTVL 5
-#define TCP_KEEPCNT 6
-#define TCP_USER_TIMEOUT 18
+#define SOL_SOCKET	      1
+#define SO_KEEPALIVE	      9
+#define SOL_TCP		      6
+#define TCP_KEEPIDLE	      4
+#define TCP_KEEPINTVL	      5
+#define TCP_KEEPCNT	      6
+#define TCP_USER_TIMEOUT      18
 #define TCP_ESTABLISHED_STATE 1
 
 char LICENSE[] SEC("license") = "GPL";

@@ -31,7 +31,8 @@ DEF_TEST(good)
 		   "      keepalive: {idle: 1m, interval: 10s, count: 6}\n"
 		   "      user_timeout: 30s\n"
 		   "  - {name: web, direction: inbound, ports: [80]}\n"
-		   "  - {name: r, direction: outbound, ports: [6379], enforce: {user_timeout: 1500ms}}\n",
+		   "  - {name: r, direction: outbound, ports: [6379], enforce: {user_timeout: "
+		   "1500ms}}\n",
 		   &cfg) == 0);
 	if (!cfg)
 		return -1;
@@ -94,8 +95,9 @@ DEF_TEST(errors)
 		struct config *cfg;
 		int rc = load(bad[i].yaml, &cfg);
 
-		if (rc != -EINVAL || cfg || err.line != bad[i].line || err.column != bad[i].column ||
-		    strcmp(err.key, bad[i].key) != 0 || !strstr(err.msg, bad[i].frag)) {
+		if (rc != -EINVAL || cfg || err.line != bad[i].line ||
+		    err.column != bad[i].column || strcmp(err.key, bad[i].key) != 0 ||
+		    !strstr(err.msg, bad[i].frag)) {
 			printf("  case %zu: rc=%d %u:%u key=\"%s\" msg=\"%s\"\n", i, rc, err.line,
 			       err.column, err.key, err.msg);
 			config_free(cfg);
