@@ -184,6 +184,9 @@ static void state_render(const struct enforce_state *st, struct buf *out)
 #ifdef HALFOPEN_HAVE_BPF
 
 #include <time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -217,6 +220,66 @@ static int no_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 	return 0;
 }
 
+static int run_pass(int link_fd);
+
+/* Contract: one dry pass over a loopback connection made for it, in the
+ * calling thread's namespace, proves the kernel lets the program read the
+ * options ("already chose"): bpf_getsockopt of SO_KEEPALIVE and
+ * TCP_USER_TIMEOUT answers EINVAL before Linux 6.1. 0 when it can (or
+ * when no loopback connection could be made to find out); -EOPNOTSUPP
+ * when it cannot; the -errno of a map update or of the pass. */
+static int selftest(struct enforce *e)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct enforce_policy p = {.kind = ENFORCE_KIND_ENFORCE,
+				   .keepalive = 1,
+				   .idle_s = 1,
+				   .interval_s = 1,
+				   .count = 1,
+				   .user_timeout_ms = 1,
+				   .dry_run = 1};
+	int pfd = bpf_map__fd(e->skel->maps.policy), sfd = bpf_map__fd(e->skel->maps.stats);
+	int ofd = bpf_map__fd(e->skel->maps.outbound);
+	uint32_t id = ENFORCE_SELFTEST_ID, port, cport, none = ENFORCE_NO_SERVICE;
+	struct enforce_stats st = {0};
+	socklen_t len = sizeof(sa);
+	int lfd, cfd = -1, r = 0;
+
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 1) < 0 ||
+	    getsockname(lfd, (struct sockaddr *)&sa, &len) < 0)
+		goto out; /* no loopback here: cannot tell */
+	cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (cfd < 0 || connect(cfd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		goto out;
+	port = ntohs(sa.sin_port);
+	len = sizeof(sa);
+	if (getsockname(cfd, (struct sockaddr *)&sa, &len) < 0)
+		goto out;
+	cport = ntohs(sa.sin_port);
+	/* The maps start zeroed (every port service 0's): the client's local
+	 * port must name no service for its remote port to decide. */
+	if (bpf_map_update_elem(bpf_map__fd(e->skel->maps.inbound), &cport, &none, BPF_ANY) < 0 ||
+	    bpf_map_update_elem(pfd, &id, &p, BPF_ANY) < 0 ||
+	    bpf_map_update_elem(sfd, &id, &st, BPF_ANY) < 0 ||
+	    bpf_map_update_elem(ofd, &port, &id, BPF_ANY) < 0) {
+		r = -errno;
+		goto out;
+	}
+	r = run_pass(bpf_link__fd(e->link));
+	if (r == 0 && bpf_map_lookup_elem(sfd, &id, &st) < 0)
+		r = -errno;
+	(void)bpf_map_update_elem(ofd, &port, &none, BPF_ANY);
+	if (r == 0 && st.matched && (st.keepalive_errors || st.user_timeout_errors))
+		r = -EOPNOTSUPP;
+out:
+	if (cfd >= 0)
+		close(cfd);
+	if (lfd >= 0)
+		close(lfd);
+	return r;
+}
+
 int enforce_open(struct enforce **out, char *why, size_t why_len)
 {
 	struct enforce *e = calloc(1, sizeof(*e));
@@ -245,6 +308,18 @@ int enforce_open(struct enforce **out, char *why, size_t why_len)
 	if (!e->link) {
 		r = -errno;
 		snprintf(why, why_len, "attaching the BPF socket iterator: %s", strerror(-r));
+		goto fail;
+	}
+	r = selftest(e);
+	if (r == -EOPNOTSUPP) {
+		snprintf(why, why_len,
+			 "this kernel does not let BPF read SO_KEEPALIVE and TCP_USER_TIMEOUT "
+			 "(bpf_getsockopt, Linux >= 6.1), so enforce could not tell what an "
+			 "application already chose");
+		goto fail;
+	}
+	if (r) {
+		snprintf(why, why_len, "self-test of the BPF socket iterator: %s", strerror(-r));
 		goto fail;
 	}
 	*out = e;
@@ -324,31 +399,36 @@ int enforce_configure(struct enforce *e, const struct config *cfg, bool dry_run)
 	return r;
 }
 
+/* Contract: create an iterator from the link (it walks the calling
+ * thread's namespace) and read it to the end, which runs the program on
+ * every socket. 0 or -errno. */
+static int run_pass(int link_fd)
+{
+	char sink[256];
+	ssize_t n;
+	int fd = bpf_iter_create(link_fd), r = 0;
+
+	if (fd < 0)
+		return -errno;
+	/* The program writes nothing; reading runs it to the end. */
+	while ((n = read(fd, sink, sizeof(sink))) > 0)
+		;
+	if (n < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
 int enforce_pass(struct enforce *e)
 {
 	struct timespec a, b;
-	char sink[256];
-	ssize_t n;
 	double s;
-	int fd, r = 0;
+	int r;
 
 	if (!e)
 		return 0;
 	clock_gettime(CLOCK_MONOTONIC, &a);
-	/* The iterator takes the namespace of the thread that creates it. */
-	fd = bpf_iter_create(bpf_link__fd(e->link));
-	if (fd < 0) {
-		e->st.pass_errors++;
-		return -errno;
-	}
-	/* The program writes nothing; reading runs it to the end. */
-	while ((n = read(fd, sink, sizeof(sink))) > 0)
-		;
-	if (n < 0) {
-		r = -errno;
-		e->st.pass_errors++;
-	}
-	close(fd);
+	r = run_pass(bpf_link__fd(e->link));
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	s = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
 	if (s > e->slowest)

@@ -39,16 +39,20 @@ struct enforce_counts {
 /* Whether any service of cfg has an enforce block. */
 bool config_wants_enforce(const struct config *cfg);
 
-/* Load and verify the program. 0, or a negative errno with why filled
- * for the operator (-EOPNOTSUPP: built without BPF; -EPERM: missing
- * CAP_BPF/CAP_PERFMON; others: kernel refused, e.g. no BTF or < 5.15). */
+/* Load and verify the program, and self-test it on a loopback connection
+ * in the calling thread's namespace (a dry pass: nothing set). 0, or a
+ * negative errno with why filled for the operator (-EOPNOTSUPP: built
+ * without BPF, or a kernel whose BPF cannot read the options, < 6.1;
+ * -EPERM: missing CAP_BPF/CAP_PERFMON; others: kernel refused, e.g. no
+ * BTF or < 5.15). */
 int enforce_open(struct enforce **out, char *why, size_t why_len);
 /* Put cfg's enforce blocks in force. dry_run: count what would be set,
  * set nothing. Totals of services that keep their name and direction
  * survive; cfg need not outlive the call. 0 or -ENOMEM/-errno. */
 int enforce_configure(struct enforce *e, const struct config *cfg, bool dry_run);
 /* One pass over the calling thread's network namespace. 0 or -errno of
- * creating or reading the iterator. */
+ * creating or reading the iterator (the caller counts it with
+ * enforce_pass_failed()). */
 int enforce_pass(struct enforce *e);
 /* A pass failed in some namespace: counted for the errors metric. */
 void enforce_pass_failed(struct enforce *e);

@@ -44,14 +44,14 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, ENFORCE_MAX_SERVICES);
+	__uint(max_entries, ENFORCE_SLOTS);
 	__type(key, __u32);
 	__type(value, struct enforce_policy);
 } policy SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, ENFORCE_MAX_SERVICES);
+	__uint(max_entries, ENFORCE_SLOTS);
 	__type(key, __u32);
 	__type(value, struct enforce_stats);
 } stats SEC(".maps");
@@ -171,7 +171,7 @@ int enforce(struct bpf_iter__tcp *ctx)
 	a = port_owner(&inbound, skc->skc_num);
 	b = port_owner(&outbound, bpf_ntohs(skc->skc_dport));
 	idx = a < b ? a : b;
-	if (idx >= ENFORCE_MAX_SERVICES)
+	if (idx >= ENFORCE_SLOTS)
 		return 0;
 	p = bpf_map_lookup_elem(&policy, &idx);
 	st = bpf_map_lookup_elem(&stats, &idx);

@@ -5,8 +5,11 @@
 #define HALFOPEN_ENFORCE_ABI_H
 
 #define ENFORCE_MAX_SERVICES 256 /* CONFIG_MAX_SERVICES */
-#define ENFORCE_NO_SERVICE   0xffffu
-#define ENFORCE_MAX_COOKIES  131072
+/* One more slot: the loader's self-test at start (a loopback connection). */
+#define ENFORCE_SELFTEST_ID ENFORCE_MAX_SERVICES
+#define ENFORCE_SLOTS	    (ENFORCE_MAX_SERVICES + 1)
+#define ENFORCE_NO_SERVICE  0xffffu
+#define ENFORCE_MAX_COOKIES 131072
 
 /* policy[i].kind: what the first claimant i of a socket's port means. */
 #define ENFORCE_KIND_NONE    0 /* the socket is i's, and i has no enforce: leave it */
