@@ -17,7 +17,8 @@ port in B, both ways, then SIGKILL of the server (its RST is dropped too).
   keepalive_live  a healthy server: connections stay, keepalive-armed
                   (ss timer:(keepalive)), the application's getsockopt
                   reads the values; then the application turns keepalive
-                  off again: reported once, not set again
+                  off again: reported once, not set again. Meanwhile the
+                  process holds no capability (read back from /proc)
   user_timeout    a request pending on a black-holed peer fails within
                   user_timeout + one interval
   dry_run         --remediation.dry-run: counted and logged, nothing set
@@ -165,6 +166,16 @@ def keepalive_dead():
             want(o["keepalive"] == "0", "plain socket got keepalive: %r" % o)
 
 
+def capabilities(pid):
+    """{tid: (CapEff, CapPrm, CapBnd)} of every thread of pid."""
+    out = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        st = dict(l.split(":\t", 1) for l in open("/proc/%d/task/%s/status" % (pid, tid))
+                  if ":\t" in l)
+        out[tid] = tuple(st[k].strip() for k in ("CapEff", "CapPrm", "CapBnd"))
+    return out
+
+
 def keepalive_live():
     with Netns("enfl", veth=True) as ns:
         port, other = 23411, 23412
@@ -173,6 +184,10 @@ def keepalive_live():
         with Exporter(ns, config(port, other, "{keepalive: %s}" % KEEPALIVE)) as exp:
             exp.wait_for(lambda s: counter(s, "halfopen_enforced_sockets_total") == N, 10,
                          "keepalive enforced")
+            caps = capabilities(exp.proc.pid)
+            print("capabilities with enforce running (CapEff, CapPrm, CapBnd):", set(caps.values()))
+            want(set(caps.values()) == {("0000000000000000",) * 3},
+                 "enforce must run without capabilities: %r" % caps)
             cli.send("opts")
             for _ in range(N):
                 o = cli.expect("OPTS")
