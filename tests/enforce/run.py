@@ -21,7 +21,9 @@ port in B, both ways, then SIGKILL of the server (its RST is dropped too).
                   process holds no capability (read back from /proc)
   user_timeout    a request pending on a black-holed peer fails within
                   user_timeout + one interval
-  dry_run         --remediation.dry-run: counted and logged, nothing set
+  dry_run         --remediation.dry-run: counted and logged, nothing set;
+                  the /metrics text with every enforce family passes
+                  `promtool check metrics`
   no_cap          without CAP_BPF/CAP_PERFMON/CAP_SYS_ADMIN: a config with
                   enforce is refused at start; a reload adding it is refused
                   (restart needed), the old config kept, collection goes on
@@ -264,6 +266,13 @@ def dry_run():
                 o = cli.expect("OPTS")
                 want(o["keepalive"] == "0" and o["user_timeout"] == "0", "dry run set %r" % o)
             want("Would enforce" in exp.stderr_text(40), exp.stderr_text(20))
+            text = exp.scrape()
+            want(text.count("# TYPE halfopen_enforce") == 9, text)
+            promtool = shutil.which("promtool")
+            want(promtool, "promtool not installed (scripts/deps.sh test)")
+            cp = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True,
+                                text=True, timeout=30)
+            want(cp.returncode == 0, "promtool check metrics:\n%s%s" % (cp.stdout, cp.stderr))
 
 
 def reload():
