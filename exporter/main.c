@@ -782,11 +782,20 @@ static int reload_enforce(struct exporter *ex, const struct config *cfg)
 	char why[256];
 	int r;
 
-	if (!config_wants_enforce(cfg) || ex->enforce)
+	if (ex->enforce) {
+		r = enforce_configure(ex->enforce, cfg, ex->opt.remediation_dry_run);
+		if (r < 0) {
+			(void)enforce_configure(ex->enforce, ex->cfg, ex->opt.remediation_dry_run);
+			log_kv(LOG_LEVEL_ERROR, "Putting the new enforce blocks in force failed", "err",
+			       strerror(-r), NULL);
+		}
+		return r;
+	}
+	if (!config_wants_enforce(cfg))
 		return 0;
 	r = enforce_open(&ex->enforce, why, sizeof(why));
 	if (r == 0)
-		return enforce_configure(ex->enforce, ex->cfg, ex->opt.remediation_dry_run);
+		return enforce_configure(ex->enforce, cfg, ex->opt.remediation_dry_run);
 	log_kv(LOG_LEVEL_ERROR,
 	       "The new configuration asks for enforce, which this process cannot do; restart "
 	       "the exporter with that configuration (and CAP_BPF + CAP_PERFMON)",
@@ -802,14 +811,14 @@ static void reload(struct exporter *ex)
 	       ex->opt.config_file ? ex->opt.config_file : "<built-in>", NULL);
 	if (load_config(ex->opt.config_file, &cfg) < 0 || reload_enforce(ex, cfg) < 0 ||
 	    reload_web_config(ex) < 0) {
+		if (ex->enforce) /* the maps may hold cfg already */
+			(void)enforce_configure(ex->enforce, ex->cfg, ex->opt.remediation_dry_run);
 		config_free(cfg);
 		ex->stats.config_last_reload_successful = 0;
 		log_kv(LOG_LEVEL_ERROR, "Reload failed; keeping the previous configuration", NULL);
 		http_server_reload_done(ex->http, -EINVAL);
 		return;
 	}
-	if (ex->enforce)
-		(void)enforce_configure(ex->enforce, cfg, ex->opt.remediation_dry_run);
 	config_free(ex->cfg);
 	ex->cfg = cfg;
 	ex->stats.config_last_reload_successful = 1;
