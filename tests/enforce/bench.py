@@ -31,6 +31,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--conns", type=int, default=100000)
     ap.add_argument("--passes", type=int, default=5)
+    ap.add_argument("--unmatched", action="store_true",
+                    help="enforce on another port: the walk alone, no socket matched")
     a = ap.parse_args()
     install_signal_handlers()
     cfg = """\
@@ -38,10 +40,10 @@ defaults: {stale_after: 1h}
 services:
   - name: load
     direction: outbound
-    ports: ["61000-61010"]
+    ports: [%s]
     enforce:
       keepalive: {idle: 3600s, interval: 60s, count: 5}
-"""
+""" % ('"1-2"' if a.unmatched else '"61000-61010"')
     with Netns("enfbench") as ns:
         for k, v in [("net.core.somaxconn", "70000"), ("net.ipv4.tcp_max_syn_backlog", "70000")]:
             ns.exec(["sysctl", "-qw", "%s=%s" % (k, v)])
@@ -60,18 +62,18 @@ services:
                 last = s.value("halfopen_enforce_passes_total")
                 sec = s.value("halfopen_enforce_last_pass_seconds")
                 vis = s.value("halfopen_enforce_matched_sockets", tcp_service="load",
-                              direction="outbound")
+                              direction="outbound") or 0
                 print("pass %d: %.3f s, visited %d client sockets of %d established "
                       "(%.3f s per 100k visited); enforced total %d, own choice %d; "
                       "collection %.3f s" % (
                           i + 1, sec, vis,
                           s.value("halfopen_established_sockets", tcp_service="load",
                                   direction="outbound") or 0,
-                          sec * 100000 / max(vis, 1),
+                          sec * 100000 / max(vis or a.conns, 1),
                           s.value("halfopen_enforced_sockets_total", tcp_service="load",
-                                  direction="outbound", option="keepalive"),
+                                  direction="outbound", option="keepalive") or 0,
                           s.value("halfopen_enforce_own_choice_sockets", tcp_service="load",
-                                  direction="outbound", option="keepalive"),
+                                  direction="outbound", option="keepalive") or 0,
                           s.value("halfopen_collection_duration_seconds") or -1))
         lg.stdin.write("quit\n")
         lg.stdin.flush()
