@@ -7,7 +7,7 @@ set -euo pipefail
 
 pkgs=(gcc meson ninja-build pkg-config libmicrohttpd-dev libnl-3-dev libyaml-dev zlib1g-dev
       libcap-dev libcrypt-dev libgnutls28-dev iproute2
-      clang libbpf-dev bpftool libelf-dev)  # the bpf feature: services[].enforce
+      clang llvm libbpf-dev bpftool libelf-dev)  # the bpf feature: services[].enforce
 if [ "${1:-}" = test ]; then
 	pkgs+=(iptables python3 prometheus curl valgrind clang libclang-rt-14-dev procps psmisc
 	       strace openssl redis-server python3-redis
