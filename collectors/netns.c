@@ -351,6 +351,42 @@ static int add_entry(struct netns_registry *r, const struct seen *s, struct netn
 	return 0;
 }
 
+int netns_registry_run_in(struct netns_registry *r, size_t i, int (*fn)(void *), void *arg)
+{
+	const struct netns_entry *e = netns_registry_get(r, i);
+	struct stat sb;
+	char path[4096];
+	int fd, ret;
+
+	if (!e)
+		return -ENOENT;
+	if (e->is_host)
+		return fn(arg);
+	if (e->name[0])
+		ret = snprintf(path, sizeof(path), "%s/%s", r->netns_dir, e->name);
+	else
+		ret = snprintf(path, sizeof(path), "%s/%d/ns/net", r->proc_root, e->pid);
+	if (ret < 0 || (size_t)ret >= sizeof(path))
+		return -ENAMETOOLONG;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT || errno == ESRCH ? -ENOENT : -errno;
+	if (fstat(fd, &sb) < 0 || (uint64_t)sb.st_dev != e->dev || (uint64_t)sb.st_ino != e->ino) {
+		close(fd);
+		return -ENOENT;
+	}
+	if (setns(fd, CLONE_NEWNET) < 0) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	close(fd);
+	ret = fn(arg);
+	if (setns(r->home_fd, CLONE_NEWNET) < 0)
+		return -ENOTRECOVERABLE;
+	return ret;
+}
+
 /* Fill each non-home entry's pod and rebuild the cgroup map. An entry's
  * cgroup is read again only when its representative pid changed; its
  * name is looked up again while it is missing (kubelet may create the log

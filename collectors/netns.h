@@ -107,6 +107,14 @@ const struct netns_entry *netns_registry_get(const struct netns_registry *r, siz
 const struct pod_id *netns_registry_pod_by_cgroup(const struct netns_registry *r,
 						  uint64_t cgroup_id);
 
+/* Run fn(arg) with the calling thread inside the namespace of entry i
+ * (as of the last refresh), then return home: for work that, unlike
+ * sock_diag, takes the namespace from the thread (a BPF iterator). The
+ * namespace is reopened by pid or name and must still be the same one.
+ * fn's result; -ENOENT when it is gone; the -errno of entering it;
+ * -ENOTRECOVERABLE when the way home failed (see refresh). */
+int netns_registry_run_in(struct netns_registry *r, size_t i, int (*fn)(void *), void *arg);
+
 /* Closes every handle. Accepts NULL. */
 void netns_registry_free(struct netns_registry *r);
 

@@ -378,6 +378,97 @@ static int parse_cidrs(struct ytree *c, const yaml_node_t *n, const char *path,
 	return 0;
 }
 
+/* A duration in whole seconds lo..hi, for the kernel's keepalive knobs. */
+static int parse_seconds_field(struct ytree *c, const yaml_node_t *n, const char *path, uint32_t lo,
+			       uint32_t hi, uint32_t *out)
+{
+	uint32_t ms;
+	int rc = parse_duration_field(c, n, path, &ms);
+
+	if (rc)
+		return rc;
+	if (ms % 1000 || ms / 1000 < lo || ms / 1000 > hi)
+		return ytree_fail(c, n, path,
+				  "must be whole seconds from %us to %us (the kernel's unit "
+				  "and range)",
+				  lo, hi);
+	*out = ms / 1000;
+	return 0;
+}
+
+/* enforce.keepalive: {idle, interval, count}, all required. */
+static int parse_enforce_keepalive(struct ytree *c, yaml_node_t *n, const char *path,
+				   struct enforce_config *e)
+{
+	struct yfield f[] = {{"idle", NULL, NULL}, {"interval", NULL, NULL}, {"count", NULL, NULL}};
+	char d[YTREE_SHOW_SIZE + 2], child[YTREE_PATH_LEN];
+	int rc;
+
+	if (n->type != YAML_MAPPING_NODE)
+		return ytree_fail(c, n, path,
+				  "expected a mapping {idle: 60s, interval: 10s, count: 6}, got %s",
+				  ytree_describe(n, d, sizeof(d)));
+	rc = ytree_mapping(c, n, path, f, sizeof(f) / sizeof(f[0]));
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < 3; i++)
+		if (!f[i].value)
+			return ytree_fail(c, n, path, "missing required key \"%s\"", f[i].key);
+	ytree_path_key(child, path, "idle");
+	rc = parse_seconds_field(c, f[0].value, child, 1, 32767, &e->idle_s);
+	if (rc)
+		return rc;
+	ytree_path_key(child, path, "interval");
+	rc = parse_seconds_field(c, f[1].value, child, 1, 32767, &e->interval_s);
+	if (rc)
+		return rc;
+	ytree_path_key(child, path, "count");
+	rc = parse_uint(c, f[2].value, child, 1, 127, &e->count);
+	if (rc)
+		return rc;
+	e->keepalive = true;
+	return 0;
+}
+
+/* services[].enforce: keepalive and/or user_timeout. The BPF side matches
+ * ports only, so a service with cidrs cannot enforce (docs/remediation.md). */
+static int parse_enforce(struct ytree *c, yaml_node_t *n, const char *path,
+			 struct service_config *svc)
+{
+	struct yfield f[] = {{"keepalive", NULL, NULL}, {"user_timeout", NULL, NULL}};
+	char d[YTREE_SHOW_SIZE + 2], child[YTREE_PATH_LEN];
+	int rc;
+
+	if (n->type != YAML_MAPPING_NODE)
+		return ytree_fail(c, n, path,
+				  "expected a mapping with keepalive and/or user_timeout, got %s",
+				  ytree_describe(n, d, sizeof(d)));
+	rc = ytree_mapping(c, n, path, f, sizeof(f) / sizeof(f[0]));
+	if (rc)
+		return rc;
+	if (!f[0].value && !f[1].value)
+		return ytree_fail(c, n, path, "needs keepalive, user_timeout or both");
+	if (svc->n_cidrs)
+		return ytree_fail(c, n, path,
+				  "cannot be combined with cidrs: the kernel side matches ports "
+				  "only; split the service or drop its cidrs");
+	if (f[0].value) {
+		ytree_path_key(child, path, "keepalive");
+		rc = parse_enforce_keepalive(c, f[0].value, child, &svc->enforce);
+		if (rc)
+			return rc;
+	}
+	if (f[1].value) {
+		ytree_path_key(child, path, "user_timeout");
+		rc = parse_duration_field(c, f[1].value, child, &svc->enforce.user_timeout_ms);
+		if (rc)
+			return rc;
+		if (svc->enforce.user_timeout_ms > 0x7fffffffu)
+			return ytree_fail(c, f[1].value, child, "must be at most 24d (2^31-1 ms)");
+	}
+	return 0;
+}
+
 /* services[idx] into cfg->services[idx]; cfg->stale_after_ms must already
  * hold the default it inherits. */
 static int parse_service(struct ytree *c, yaml_node_t *n, const char *path, struct config *cfg,
@@ -386,6 +477,7 @@ static int parse_service(struct ytree *c, yaml_node_t *n, const char *path, stru
 	struct yfield f[] = {
 	    {"name", NULL, NULL},  {"direction", NULL, NULL},	{"ports", NULL, NULL},
 	    {"cidrs", NULL, NULL}, {"stale_after", NULL, NULL}, {"destroy_after", NULL, NULL},
+	    {"enforce", NULL, NULL},
 	};
 	struct service_config *svc = &cfg->services[idx];
 	char d[YTREE_SHOW_SIZE + 2], child[YTREE_PATH_LEN], shown[YTREE_SHOW_SIZE];
@@ -447,6 +539,12 @@ static int parse_service(struct ytree *c, yaml_node_t *n, const char *path, stru
 	if (f[5].value) {
 		ytree_path_key(child, path, "destroy_after");
 		rc = parse_duration_field(c, f[5].value, child, &svc->destroy_after_ms);
+		if (rc)
+			return rc;
+	}
+	if (f[6].value) {
+		ytree_path_key(child, path, "enforce");
+		rc = parse_enforce(c, f[6].value, child, svc);
 		if (rc)
 			return rc;
 	}

@@ -32,6 +32,16 @@ struct cidr {
 	uint8_t prefix;    /* 0..32 or 0..128 */
 };
 
+/* services[].enforce: what the BPF retrofit (collectors/enforce.h) gives
+ * to the service's ESTABLISHED sockets that have not chosen it already. */
+struct enforce_config {
+	bool keepalive;           /* enforce.keepalive present */
+	uint32_t idle_s;          /* TCP_KEEPIDLE, 1..32767 */
+	uint32_t interval_s;      /* TCP_KEEPINTVL, 1..32767 */
+	uint32_t count;           /* TCP_KEEPCNT, 1..127 */
+	uint32_t user_timeout_ms; /* TCP_USER_TIMEOUT; 0: not enforced */
+};
+
 struct service_config {
 	char *name; /* unique, valid Prometheus label value, 1..64 chars */
 	enum direction direction;
@@ -43,7 +53,14 @@ struct service_config {
 	/* Remediation opt-in: destroy sockets retransmitting or keepalive
 	 * probing unanswered for this long (SOCK_DESTROY). 0: never. */
 	uint32_t destroy_after_ms;
+	struct enforce_config enforce; /* all zero: no enforce block */
 };
+
+/* Whether svc has an enforce block (keepalive or user_timeout). */
+static inline bool service_enforces(const struct service_config *svc)
+{
+	return svc->enforce.keepalive || svc->enforce.user_timeout_ms;
+}
 
 struct config {
 	char *source;             /* file path, or "<built-in>" */

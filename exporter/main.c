@@ -20,6 +20,7 @@
 #include <sys/syscall.h>
 
 #include "collectors/aggregate.h"
+#include "collectors/enforce.h"
 #include "collectors/netns.h"
 #include "collectors/sockdestroy.h"
 #include "collectors/suspects.h"
@@ -34,6 +35,7 @@
 #include "exporter/flags.h"
 #include "exporter/http.h"
 #include "exporter/log.h"
+#include "exporter/metrics_enforce.h"
 #include "exporter/metrics_suspects.h"
 #include "exporter/privileges.h"
 #include "exporter/process_metrics.h"
@@ -127,6 +129,8 @@ struct exporter {
 	unsigned overrun_streak;
 	unsigned nsreg_streak;
 	bool nsreg_denied_logged;
+	struct enforce *enforce; /* loaded only when the config at start has enforce */
+	bool enforce_errors_logged;
 };
 
 /* metric_source: the last good collection, none before the first. */
@@ -146,6 +150,7 @@ static int publish(struct exporter *ex)
 	    {"collection", render_last_collection, ex},
 	    {"exporter", exposition_render_self, &ex->stats},
 	    {"suspects", metrics_suspects_render, ex->suspects},
+	    {"enforce", metrics_enforce_render, ex->enforce},
 	    {"process", process_metrics_render, "/proc"},
 	};
 	const char *failed = NULL;
@@ -316,6 +321,75 @@ static void after_collection(struct exporter *ex, uint64_t now_ms)
 	suspect_snapshot_unref(old);
 }
 
+static int enforce_pass_fn(void *arg)
+{
+	return enforce_pass(arg);
+}
+
+/* What the passes of one collection did, in the log: dry-run findings
+ * and what was set at INFO, reverts (once per socket by construction) at
+ * WARN, socket errors once per process (the metric keeps counting). */
+static void log_enforce(struct exporter *ex)
+{
+	static const char *const opt[2] = {"keepalive", "user_timeout"};
+
+	for (size_t i = 0; i < enforce_service_count(ex->enforce); i++) {
+		struct enforce_counts c;
+		enum direction dir;
+		const char *name;
+
+		if (!enforce_last(ex->enforce, i, &name, &dir, &c))
+			continue;
+		for (int o = 0; o < 2; o++) {
+			const struct {
+				uint64_t n;
+				enum log_level level;
+				const char *msg;
+			} ev[] = {
+			    {c.set[o], LOG_LEVEL_INFO,
+			     ex->opt.remediation_dry_run ? "Would enforce on sockets without it (dry run)"
+							 : "Enforced on sockets without it"},
+			    {c.reverted[o], LOG_LEVEL_WARN,
+			     "An application turned off what enforce had set; left as it wants, not "
+			     "set again"},
+			    {ex->enforce_errors_logged ? 0 : c.errors[o], LOG_LEVEL_WARN,
+			     "Enforce failed on some sockets (counted in "
+			     "halfopen_enforce_errors_total; logged once)"},
+			};
+
+			for (size_t k = 0; k < sizeof(ev) / sizeof(ev[0]); k++) {
+				char n[24];
+
+				if (!ev[k].n)
+					continue;
+				fmt_u64(n, sizeof(n), ev[k].n);
+				log_kv(ev[k].level, ev[k].msg, "service", name, "direction",
+				       dir == DIRECTION_OUTBOUND ? "outbound" : "inbound", "option",
+				       opt[o], "sockets", n, NULL);
+				ex->enforce_errors_logged |= k == 2;
+			}
+		}
+	}
+}
+
+/* After a collection: one enforce pass in every namespace the collector
+ * covers (an iterator walks only the namespace it is created in). */
+static void enforce_namespaces(struct exporter *ex)
+{
+	if (!ex->enforce || !config_wants_enforce(ex->cfg))
+		return;
+	for (size_t i = 0; i < netns_registry_count(ex->nsreg); i++) {
+		int r = netns_registry_run_in(ex->nsreg, i, enforce_pass_fn, ex->enforce);
+
+		if (r < 0 && r != -ENOENT)
+			enforce_pass_failed(ex->enforce);
+		if (r == -ENOTRECOVERABLE)
+			break;
+	}
+	enforce_end_collection(ex->enforce);
+	log_enforce(ex);
+}
+
 /* http_route_fn for /sockets. */
 static int sockets_route(void *ctx, const struct http_request *req, struct buf *out,
 			 const char **content_type)
@@ -354,6 +428,7 @@ static void collect(struct exporter *ex)
 	r = collect_namespaces(ex, &ex->results[scratch]);
 	suspects_end(ex->suspects, r == 0, r == 0 ? &ex->results[scratch] : NULL);
 	after_collection(ex, t0);
+	enforce_namespaces(ex);
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	ex->stats.collections_total++;
 	if (r == 0) {
@@ -461,13 +536,45 @@ static int drop_privileges(void *arg)
 	return 0;
 }
 
+/* The enforce half of a reload: a config with enforce needs the program,
+ * which only a start with CAP_BPF and CAP_PERFMON could load. Checked
+ * before anything changes, so a refused reload keeps the old config. */
+static int reload_enforce(struct exporter *ex, const struct config *cfg)
+{
+	char why[256];
+	int r;
+
+	if (ex->enforce) {
+		r = enforce_configure(ex->enforce, cfg, ex->opt.remediation_dry_run);
+		if (r < 0) {
+			(void)enforce_configure(ex->enforce, ex->cfg, ex->opt.remediation_dry_run);
+			log_kv(LOG_LEVEL_ERROR, "Putting the new enforce blocks in force failed", "err",
+			       strerror(-r), NULL);
+		}
+		return r;
+	}
+	if (!config_wants_enforce(cfg))
+		return 0;
+	r = enforce_open(&ex->enforce, why, sizeof(why));
+	if (r == 0)
+		return enforce_configure(ex->enforce, cfg, ex->opt.remediation_dry_run);
+	log_kv(LOG_LEVEL_ERROR,
+	       "The new configuration asks for enforce, which this process cannot do; restart "
+	       "the exporter with that configuration (and CAP_BPF + CAP_PERFMON)",
+	       "err", why, NULL);
+	return r;
+}
+
 static void reload(struct exporter *ex)
 {
 	struct config *cfg = NULL;
 
 	log_kv(LOG_LEVEL_INFO, "Reloading configuration", "file",
 	       ex->opt.config_file ? ex->opt.config_file : "<built-in>", NULL);
-	if (load_config(ex->opt.config_file, &cfg) < 0 || reload_web_config(ex) < 0) {
+	if (load_config(ex->opt.config_file, &cfg) < 0 || reload_enforce(ex, cfg) < 0 ||
+	    reload_web_config(ex) < 0) {
+		if (ex->enforce) /* the maps may hold cfg already */
+			(void)enforce_configure(ex->enforce, ex->cfg, ex->opt.remediation_dry_run);
 		config_free(cfg);
 		ex->stats.config_last_reload_successful = 0;
 		log_kv(LOG_LEVEL_ERROR, "Reload failed; keeping the previous configuration", NULL);
@@ -555,6 +662,22 @@ static int run(struct exporter *ex)
 	r = suspects_new(NULL, &ex->suspects);
 	if (r < 0)
 		return r;
+	/* Loading needs CAP_BPF + CAP_PERFMON, so before they are dropped. */
+	if (config_wants_enforce(ex->cfg)) {
+		char why[256];
+
+		r = enforce_open(&ex->enforce, why, sizeof(why));
+		if (r == 0)
+			r = enforce_configure(ex->enforce, ex->cfg, ex->opt.remediation_dry_run);
+		if (r < 0) {
+			log_kv(LOG_LEVEL_ERROR,
+			       "The configuration asks for enforce, which cannot run here", "err",
+			       ex->enforce ? strerror(-r) : why, NULL);
+			return r;
+		}
+		log_kv(LOG_LEVEL_INFO, "Enforce loaded (BPF socket iterator)", "dry_run",
+		       ex->opt.remediation_dry_run ? "true" : "false", NULL);
+	}
 	ex->web = NULL; /* the server takes it over, whatever happens */
 	r = http_server_start(&hopt, &ex->http, errmsg, sizeof(errmsg));
 	if (r < 0) {
@@ -683,6 +806,7 @@ int main(int argc, char **argv)
 	suspect_snapshot_unref(ex.snap);
 	pthread_mutex_destroy(&ex.snap_lock);
 	netns_registry_free(ex.nsreg);
+	enforce_free(ex.enforce);
 	collection_result_free(&ex.results[0]);
 	collection_result_free(&ex.results[1]);
 	config_free(ex.cfg);

@@ -8,7 +8,8 @@
 set -euo pipefail
 
 pkgs=(gcc meson ninja-build pkg-config libmicrohttpd-dev libnl-3-dev libyaml-dev zlib1g-dev
-      libcap-dev libcrypt-dev libgnutls28-dev iproute2)
+      libcap-dev libcrypt-dev libgnutls28-dev iproute2
+      clang llvm libbpf-dev bpftool libelf-dev)  # the bpf feature: services[].enforce
 demo=(iptables netcat-openbsd curl)
 deb=(debhelper dpkg-dev lintian)
 case "${1:-}" in
@@ -18,7 +19,7 @@ test) pkgs+=("${demo[@]}" "${deb[@]}" adduser systemd);;
 esac
 if [ "${1:-}" = test ]; then
 	pkgs+=(iptables python3 python3-yaml prometheus prometheus-alertmanager curl valgrind clang libclang-rt-14-dev procps psmisc
-	       strace openssl
+	       strace openssl redis-server python3-redis
 	       kubernetes-client buildah nodejs npm chromium)
 fi
 

@@ -1,0 +1,88 @@
+/* enforce: the retrofit of TCP keepalive and TCP_USER_TIMEOUT onto the
+ * live ESTABLISHED sockets of services with an `enforce` block, by a BPF
+ * TCP iterator (collectors/bpf/enforce.bpf.c) that calls bpf_setsockopt()
+ * on each socket it visits. See docs/remediation.md.
+ *
+ * Lifecycle: enforce_open() loads the program (needs CAP_BPF and
+ * CAP_PERFMON, before privileges are dropped); enforce_configure() puts a
+ * config in force (maps only: no privilege); enforce_pass() walks the
+ * sockets of the network namespace the calling thread is in (an iterator
+ * sees only that one); enforce_end_collection() folds the passes of one
+ * collection into the totals the exporter renders
+ * (exporter/metrics_enforce.c) through enforce_service_get() and
+ * enforce_pass_stats_get().
+ *
+ * Built without the meson feature `bpf`, enforce_open() fails with
+ * -EOPNOTSUPP and every other call is a no-op. Nothing here prints. */
+#ifndef HALFOPEN_ENFORCE_H
+#define HALFOPEN_ENFORCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+
+struct enforce;
+
+/* One service's counts: per collection (sum over namespaces) or totals. */
+struct enforce_counts {
+	uint64_t matched;     /* ESTABLISHED sockets of the service visited */
+	uint64_t set[2];      /* [0] keepalive, [1] user_timeout: given (or would be) */
+	uint64_t chosen[2];   /* had the option already: kept their own */
+	uint64_t reverted[2]; /* we set it, the application cleared it again */
+	uint64_t errors[2];   /* bpf_{get,set}sockopt failed */
+};
+
+#define ENFORCE_OPT_KEEPALIVE	 0
+#define ENFORCE_OPT_USER_TIMEOUT 1
+
+/* Whether any service of cfg has an enforce block. */
+bool config_wants_enforce(const struct config *cfg);
+
+/* Load and verify the program, and self-test it on a loopback connection
+ * in the calling thread's namespace (a dry pass: nothing set). 0, or a
+ * negative errno with why filled for the operator (-EOPNOTSUPP: built
+ * without BPF, or a kernel whose BPF cannot read the options, < 6.1;
+ * -EPERM: missing CAP_BPF/CAP_PERFMON; others: kernel refused, e.g. no
+ * BTF or < 5.15). */
+int enforce_open(struct enforce **out, char *why, size_t why_len);
+/* Put cfg's enforce blocks in force. dry_run: count what would be set,
+ * set nothing. Totals of services that keep their name and direction
+ * survive; cfg need not outlive the call. 0 or -ENOMEM/-errno. */
+int enforce_configure(struct enforce *e, const struct config *cfg, bool dry_run);
+/* One pass over the calling thread's network namespace. 0 or -errno of
+ * creating or reading the iterator (the caller counts it with
+ * enforce_pass_failed()). */
+int enforce_pass(struct enforce *e);
+/* A pass failed in some namespace: counted for the errors metric. */
+void enforce_pass_failed(struct enforce *e);
+/* Fold the counts of the passes since the last call into the totals. */
+void enforce_end_collection(struct enforce *e);
+size_t enforce_service_count(const struct enforce *e);
+/* Service i (< count) of the config in force: name, direction and the
+ * counts of the last collection. false when i is out of range. */
+bool enforce_last(const struct enforce *e, size_t i, const char **name, enum direction *dir,
+		  struct enforce_counts *last);
+/* Service i (< count) of the config in force, when it enforces an
+ * option: name, direction, the options, and its counts (the last
+ * collection's and the totals; valid until the next configure). false
+ * otherwise. */
+struct enforce_service_info {
+	const char *name;
+	enum direction direction;
+	bool keepalive, user_timeout; /* the options it enforces */
+	const struct enforce_counts *last, *total;
+};
+bool enforce_service_get(const struct enforce *e, size_t i, struct enforce_service_info *out);
+/* The passes' own figures. e must not be NULL. */
+struct enforce_pass_stats {
+	bool dry_run;
+	uint64_t passes, pass_errors;
+	double last_pass_seconds; /* the slowest pass of the last collection */
+};
+void enforce_pass_stats_get(const struct enforce *e, struct enforce_pass_stats *out);
+/* Accepts NULL. Detaches the program. */
+void enforce_free(struct enforce *e);
+
+#endif

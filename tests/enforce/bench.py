@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""Cost of one enforce pass per 100k sockets: a benchmark that prints
+figures (not a test; root, by hand, after ninja -C build).
+
+    python3 tests/enforce/bench.py [--conns 100000]
+
+In a namespace of its own, tests/bench/loadgen holds --conns loopback
+connections (every 4th client socket with SO_KEEPALIVE already, the
+server ends in accept queues); the exporter runs there with
+enforce.keepalive on the loadgen's listener ports. Prints the first pass
+(sets keepalive on 3/4 of the client sockets) and the steady passes
+(reads the options, finds each cookie), per pass and per 100k sockets
+visited, next to the sock_diag collection of the same sockets.
+"""
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "scenario"))
+from testlib import Exporter, Netns, install_signal_handlers  # noqa: E402
+
+BUILD = os.environ.get("HALFOPEN_BUILD_ROOT") or os.path.join(os.path.dirname(os.path.dirname(HERE)),
+                                                              "build")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--conns", type=int, default=100000)
+    ap.add_argument("--passes", type=int, default=5)
+    ap.add_argument("--unmatched", action="store_true",
+                    help="enforce on another port: the walk alone, no socket matched")
+    a = ap.parse_args()
+    install_signal_handlers()
+    cfg = """\
+defaults: {stale_after: 1h}
+services:
+  - name: load
+    direction: outbound
+    ports: [%s]
+    enforce:
+      keepalive: {idle: 3600s, interval: 60s, count: 5}
+""" % ('"1-2"' if a.unmatched else '"61000-61010"')
+    with Netns("enfbench") as ns:
+        for k, v in [("net.core.somaxconn", "70000"), ("net.ipv4.tcp_max_syn_backlog", "70000")]:
+            ns.exec(["sysctl", "-qw", "%s=%s" % (k, v)])
+        lg = ns.popen([os.path.join(BUILD, "tests/bench/loadgen"), "--listen-base", "61000",
+                       "--per-listener", "60000", "--per-worker", "19000"],
+                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        t = time.monotonic()
+        lg.stdin.write("grow %d\n" % a.conns)
+        lg.stdin.flush()
+        print("loadgen:", lg.stdout.readline().strip(), "in %.1fs" % (time.monotonic() - t))
+        with Exporter(ns, cfg, interval="10s", ready_timeout=60) as exp:
+            last = 0
+            for i in range(a.passes):
+                s = exp.wait_for(lambda s: (s.value("halfopen_enforce_passes_total") or 0) > last,
+                                 30, "pass %d" % (i + 1), poll=0.5)
+                last = s.value("halfopen_enforce_passes_total")
+                sec = s.value("halfopen_enforce_last_pass_seconds")
+                vis = s.value("halfopen_enforce_matched_sockets", tcp_service="load",
+                              direction="outbound") or 0
+                print("pass %d: %.3f s, visited %d client sockets of %d established "
+                      "(%.3f s per 100k visited); enforced total %d, own choice %d; "
+                      "collection %.3f s" % (
+                          i + 1, sec, vis,
+                          s.value("halfopen_established_sockets", tcp_service="load",
+                                  direction="outbound") or 0,
+                          sec * 100000 / max(vis or a.conns, 1),
+                          s.value("halfopen_enforced_sockets_total", tcp_service="load",
+                                  direction="outbound", option="keepalive") or 0,
+                          s.value("halfopen_enforce_own_choice_sockets", tcp_service="load",
+                                  direction="outbound", option="keepalive") or 0,
+                          s.value("halfopen_collection_duration_seconds") or -1))
+        lg.stdin.write("quit\n")
+        lg.stdin.flush()
+        lg.wait(timeout=60)
+
+
+if __name__ == "__main__":
+    main()

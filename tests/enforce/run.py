@@ -1,0 +1,491 @@
+#!/usr/bin/env python3
+"""services[].enforce end to end: the BPF retrofit of TCP keepalive and
+TCP_USER_TIMEOUT onto live sockets of an application that never set them.
+
+    python3 tests/enforce/run.py NAME      (root; see docs/remediation.md)
+
+A pool client (tests/enforce/pool.py) in namespace A holds idle
+connections to servers in namespace B, across a veth pair; the exporter
+runs in A. "The server's host vanishes" is iptables DROP of the server's
+port in B, both ways, then SIGKILL of the server (its RST is dropped too).
+
+  keepalive_dead  enforce.keepalive: the kernel resets the pool's
+                  connections within idle + count x interval + one
+                  collection interval, recv() gets ETIMEDOUT, the exporter
+                  showed keepalive probing before; a service without
+                  enforce in the same namespace is never touched
+  keepalive_live  a healthy server: connections stay, keepalive-armed
+                  (ss timer:(keepalive)), the application's getsockopt
+                  reads the values; then the application turns keepalive
+                  off again: reported once, not set again. Meanwhile the
+                  process holds no capability (read back from /proc)
+  user_timeout    a request pending on a black-holed peer fails within
+                  user_timeout + one interval
+  dry_run         --remediation.dry-run: counted and logged, nothing set;
+                  the /metrics text with every enforce family passes
+                  `promtool check metrics`
+  no_cap          without CAP_BPF/CAP_PERFMON/CAP_SYS_ADMIN: a config with
+                  enforce is refused at start; a reload adding it is refused
+                  (restart needed), the old config kept, collection goes on
+  reload          a process started with enforce: a reload changes the
+                  options (the new one is applied to the same sockets), then
+                  removes enforce (no more passes); an invalid enforce block
+                  is refused with its place, the old config kept
+  netns_all       --collector.netns=all: the pool lives in another namespace
+                  (found through a --path.procfs holding only it); the pass
+                  enters it and arms keepalive there
+  redis           redis-py (Debian python3-redis, default: no timeouts)
+                  pools against two redis-servers whose host vanishes: the
+                  pool of the service with enforce is reset by keepalive,
+                  so the application's next GET fails at once (it can fail
+                  over); the other pool's GET hangs, retransmitting
+
+The last line is "1 passed, 0 failed" or "0 passed, 1 failed".
+"""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "scenario"))
+import testlib  # noqa: E402
+from testlib import (VETH_V4, Exporter, Netns, Peer, ScenarioFailure,  # noqa: E402
+                     main_scenarios, ss, wait_until)
+
+SCENARIO_TIMEOUT = 90
+POOL_PY = os.path.join(HERE, "pool.py")
+INTERVAL = 1.0
+IDLE, INTVL, CNT = 2, 1, 3
+USER_TIMEOUT = 3.0
+N = 3
+SRV = VETH_V4[1]
+KEEPALIVE = "{idle: %ds, interval: %ds, count: %d}" % (IDLE, INTVL, CNT)
+
+
+def config(port, other_port, enforce):
+    return """\
+defaults: {stale_after: 1h}
+services:
+  - name: pool
+    direction: outbound
+    ports: [%d]
+    enforce: %s
+  - name: plain
+    direction: outbound
+    ports: [%d]
+""" % (port, enforce, other_port)
+
+
+def want(cond, msg):
+    if not cond:
+        raise ScenarioFailure(msg)
+
+
+def counter(s, name, service="pool", option="keepalive"):
+    return s.value(name, tcp_service=service, direction="outbound", option=option) or 0
+
+
+def pool(ns, port, conns=N):
+    p = Peer(ns, [sys.executable, POOL_PY, "--addr", SRV, "--port", str(port), "--conns",
+                  str(conns)])
+    return p, [int(p.expect("CONNECTED")["local"]) for _ in range(conns)]
+
+
+def rows(ns, port):
+    return [r for r in ss(ns, "dport = :%d" % port) if r["state"] == "ESTAB"]
+
+
+def keepalive_armed(ns, port):
+    return [r for r in rows(ns, port) if r.get("timer") == "keepalive"]
+
+
+def vanish(peer_ns, port, server=None):
+    """The server's host vanishes: everything of port dropped, then the
+    server killed (its FIN/RST dropped as well)."""
+    peer_ns.iptables("-A", "INPUT", "-p", "tcp", "--dport", str(port), "-j", "DROP")
+    peer_ns.iptables("-A", "OUTPUT", "-p", "tcp", "--sport", str(port), "-j", "DROP")
+    if server:
+        server.kill()
+    return time.monotonic()
+
+
+def servers(ns, *ports):
+    out = []
+    for p in ports:
+        srv = ns.peer_ns.peer("server", "--addr", SRV, "--port", str(p), "--mode", "sink")
+        srv.expect("LISTEN")
+        out.append(srv)
+    return out
+
+
+def keepalive_dead():
+    with Netns("enfd", veth=True) as ns:
+        port, other = 23401, 23402
+        srv, _ = servers(ns, port, other)
+        cli, cports = pool(ns, port)
+        ocli, _ = pool(ns, other, 1)
+        with Exporter(ns, config(port, other, "{keepalive: %s}" % KEEPALIVE)) as exp:
+            exp.wait_for(lambda s: counter(s, "halfopen_enforced_sockets_total") == N, 10,
+                         "keepalive enforced on the %d pool sockets" % N)
+            armed = keepalive_armed(ns, port)
+            want(len(armed) == N, "want %d keepalive timers:\n%s" % (N, ns.ss_text()))
+            t0 = vanish(ns.peer_ns, port, srv)
+            bound = IDLE + CNT * INTVL + INTERVAL
+            probing_seen = False
+            errors = []
+            deadline = t0 + bound + 4
+            while len(errors) < N and time.monotonic() < deadline:
+                s = exp.samples()
+                probing_seen |= (s.value("halfopen_keepalive_probing_sockets", tcp_service="pool",
+                                         direction="outbound") or 0) > 0
+                try:
+                    line = cli.lines.get(timeout=0.2)
+                except Exception:
+                    continue
+                if line.startswith("ERROR"):
+                    errors.append((line, time.monotonic() - t0))
+            want(len(errors) == N, "want %d ETIMEDOUT within %.1fs, got %r" % (N, bound + 4, errors))
+            want(all("errno=ETIMEDOUT" in l for l, _ in errors), "want ETIMEDOUT: %r" % errors)
+            worst = max(t for _, t in errors)
+            print("pool reset by keepalive %.2fs after the host vanished (bound %.1fs + 1s slack)"
+                  % (worst, bound))
+            want(worst <= bound + 1, "too slow: %.2fs > %.1fs" % (worst, bound + 1))
+            want(probing_seen, "halfopen_keepalive_probing_sockets never showed the probing")
+            orow = rows(ns, other)
+            want(len(orow) == 1 and orow[0].get("timer") != "keepalive",
+                 "the service without enforce was touched:\n%s" % ns.ss_text())
+            s = exp.samples()
+            want(s.value("halfopen_enforced_sockets_total", tcp_service="plain",
+                         direction="outbound", option="keepalive") is None,
+                 "plain has no enforce series")
+            ocli.send("opts")
+            o = ocli.expect("OPTS")
+            want(o["keepalive"] == "0", "plain socket got keepalive: %r" % o)
+
+
+def capabilities(pid):
+    """{tid: (CapEff, CapPrm, CapBnd)} of every thread of pid."""
+    out = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        st = dict(l.split(":\t", 1) for l in open("/proc/%d/task/%s/status" % (pid, tid))
+                  if ":\t" in l)
+        out[tid] = tuple(st[k].strip() for k in ("CapEff", "CapPrm", "CapBnd"))
+    return out
+
+
+def keepalive_live():
+    with Netns("enfl", veth=True) as ns:
+        port, other = 23411, 23412
+        servers(ns, port, other)
+        cli, cports = pool(ns, port)
+        with Exporter(ns, config(port, other, "{keepalive: %s}" % KEEPALIVE)) as exp:
+            exp.wait_for(lambda s: counter(s, "halfopen_enforced_sockets_total") == N, 10,
+                         "keepalive enforced")
+            caps = capabilities(exp.proc.pid)
+            print("capabilities with enforce running (CapEff, CapPrm, CapBnd):", set(caps.values()))
+            want(set(caps.values()) == {("0000000000000000",) * 3},
+                 "enforce must run without capabilities: %r" % caps)
+            cli.send("opts")
+            for _ in range(N):
+                o = cli.expect("OPTS")
+                want(o["keepalive"] == "1" and o["idle"] == str(IDLE),
+                     "the application reads %r" % o)
+            time.sleep(IDLE + CNT * INTVL + 2 * INTERVAL)
+            want(len(keepalive_armed(ns, port)) == N,
+                 "a healthy pool must stay up and armed:\n%s" % ns.ss_text())
+            exp.wait_for(lambda s: (s.value("halfopen_keepalive_sockets", tcp_service="pool",
+                                            direction="outbound") or 0) == N, 5,
+                         "halfopen_keepalive_sockets{pool} reflects it")
+            # The application changes its mind: reported once, not fought.
+            cli.send("keepalive_off")
+            cli.expect("OK")
+            s = exp.wait_for(lambda s: counter(s, "halfopen_enforce_reverted_total") == N, 5,
+                             "the revert reported")
+            passes = s.value("halfopen_enforce_passes_total")
+            exp.wait_for(lambda s: s.value("halfopen_enforce_passes_total") >= passes + 3, 8,
+                         "three more passes")
+            want(not keepalive_armed(ns, port), "keepalive set again:\n%s" % ns.ss_text())
+            s = exp.samples()
+            want(counter(s, "halfopen_enforced_sockets_total") == N and
+                 counter(s, "halfopen_enforce_reverted_total") == N,
+                 "counted once: %s" % s.report())
+            want("turned off what enforce had set" in exp.stderr_text(40), exp.stderr_text(20))
+
+
+def user_timeout():
+    with Netns("enfu", veth=True) as ns:
+        port, other = 23421, 23422
+        servers(ns, port, other)
+        cli, _ = pool(ns, port)
+        ocli, _ = pool(ns, other, 1)
+        cfg = config(port, other, "{user_timeout: %dms}" % (USER_TIMEOUT * 1000))
+        with Exporter(ns, cfg) as exp:
+            exp.wait_for(lambda s: counter(s, "halfopen_enforced_sockets_total",
+                                           option="user_timeout") == N, 10,
+                         "user_timeout enforced")
+            vanish(ns.peer_ns, port)
+            vanish(ns.peer_ns, other)
+            cli.send("send")
+            ocli.send("send")
+            t0 = time.monotonic()
+            cli.expect("OK")
+            errors = [cli.expect("ERROR") for _ in range(N)]
+            took = time.monotonic() - t0
+            want(all(e["errno"] == "ETIMEDOUT" for e in errors), "want ETIMEDOUT: %r" % errors)
+            print("pending requests failed %.2fs after sending (user_timeout %.1fs)"
+                  % (took, USER_TIMEOUT))
+            want(took <= USER_TIMEOUT + INTERVAL + 1, "too slow: %.2fs" % took)
+            r = rows(ns, other)
+            want(len(r) == 1 and r[0].get("timer") == "on",
+                 "the service without enforce still retransmits:\n%s" % ns.ss_text())
+
+
+def dry_run():
+    with Netns("enfy", veth=True) as ns:
+        port, other = 23431, 23432
+        servers(ns, port, other)
+        cli, _ = pool(ns, port)
+        cfg = config(port, other, "{keepalive: %s, user_timeout: 3s}" % KEEPALIVE)
+        with Exporter(ns, cfg, extra_args=["--remediation.dry-run"]) as exp:
+            s = exp.wait_for(lambda s: counter(s, "halfopen_enforced_sockets_total") == N and
+                             counter(s, "halfopen_enforced_sockets_total",
+                                     option="user_timeout") == N, 10, "would-enforce counted")
+            want(s.value("halfopen_enforce_dry_run") == 1, "dry run gauge")
+            passes = s.value("halfopen_enforce_passes_total")
+            s = exp.wait_for(lambda s: s.value("halfopen_enforce_passes_total") >= passes + 2, 6,
+                             "two more passes")
+            want(counter(s, "halfopen_enforced_sockets_total") == N, "counted once per socket")
+            want(not keepalive_armed(ns, port), "dry run armed keepalive:\n%s" % ns.ss_text())
+            cli.send("opts")
+            for _ in range(N):
+                o = cli.expect("OPTS")
+                want(o["keepalive"] == "0" and o["user_timeout"] == "0", "dry run set %r" % o)
+            want("Would enforce" in exp.stderr_text(40), exp.stderr_text(20))
+            text = exp.scrape()
+            want(text.count("# TYPE halfopen_enforce") == 9, text)
+            promtool = shutil.which("promtool")
+            want(promtool, "promtool not installed (scripts/deps.sh test)")
+            cp = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True,
+                                text=True, timeout=30)
+            want(cp.returncode == 0, "promtool check metrics:\n%s%s" % (cp.stdout, cp.stderr))
+
+
+def reload():
+    with Netns("enfre", veth=True) as ns:
+        port, other = 23471, 23472
+        servers(ns, port, other)
+        cli, _ = pool(ns, port)
+        with Exporter(ns, config(port, other, "{user_timeout: 30s}")) as exp:
+            exp.wait_for(lambda s: counter(s, "halfopen_enforced_sockets_total",
+                                           option="user_timeout") == N, 10, "user_timeout set")
+
+            def reload_with(text):
+                with open(exp.config_path, "w") as f:
+                    f.write(text)
+                t = exp.samples().value("halfopen_config_last_reload_success_timestamp_seconds")
+                exp.proc.send_signal(signal.SIGHUP)
+                return t
+
+            reload_with(config(port, other, "{keepalive: %s}" % KEEPALIVE))
+            s = exp.wait_for(lambda s: counter(s, "halfopen_enforced_sockets_total") == N, 5,
+                             "keepalive set on the same sockets after the reload")
+            want(counter(s, "halfopen_enforced_sockets_total", option="user_timeout") == 0 or
+                 s.value("halfopen_enforced_sockets_total", tcp_service="pool",
+                         direction="outbound", option="user_timeout") is None,
+                 "user_timeout series gone with its option")
+            want(len(keepalive_armed(ns, port)) == N, ns.ss_text())
+            # A bad block: refused with file:line:col, the old config kept.
+            reload_with(config(port, other, "{keepalive: {idle: 1500ms, interval: 1s, count: 3}}"))
+            exp.wait_for(lambda s: s.value("halfopen_config_last_reload_successful") == 0, 5,
+                         "the bad reload refused")
+            want(re.search(r"config.yaml:6:33: services\[0\]\.enforce\.keepalive\.idle: must be "
+                           r"whole seconds", exp.stderr_text(10)), exp.stderr_text(10))
+            # enforce removed: no more passes.
+            reload_with("services:\n  - {name: pool, direction: outbound, ports: [%d]}\n" % port)
+            s = exp.wait_for(lambda s: s.value("halfopen_config_last_reload_successful") == 1, 5,
+                             "the reload without enforce")
+            time.sleep(2 * INTERVAL)
+            p = exp.samples().value("halfopen_enforce_passes_total")
+            time.sleep(3 * INTERVAL)
+            want(exp.samples().value("halfopen_enforce_passes_total") == p,
+                 "passes go on without enforce")
+
+
+def netns_all():
+    """The pool in namespace B, the exporter in A with --collector.netns=all.
+    Its discovery sees only B: a fake --path.procfs whose one "process"
+    links to B, and an empty --collector.netns.dir, so no other namespace
+    of the machine is ever entered."""
+    with tempfile.TemporaryDirectory(prefix="ho-enfns-") as d, Netns("enfn", veth=True) as ns:
+        port, other = 23461, 23462
+        os.makedirs(os.path.join(d, "proc", "4242", "ns"))
+        os.symlink("/run/netns/" + ns.peer_ns.name, os.path.join(d, "proc", "4242", "ns", "net"))
+        os.makedirs(os.path.join(d, "netns"))
+        srv = ns.peer("server", "--addr", VETH_V4[0], "--port", str(port), "--mode", "sink")
+        srv.expect("LISTEN")
+        cli = Peer(ns.peer_ns, [sys.executable, POOL_PY, "--addr", VETH_V4[0], "--port",
+                                str(port), "--conns", str(N)])
+        for _ in range(N):
+            cli.expect("CONNECTED")
+        args = ["--collector.netns=all", "--path.procfs=" + os.path.join(d, "proc"),
+                "--collector.netns.dir=" + os.path.join(d, "netns")]
+        with Exporter(ns, config(port, other, "{keepalive: %s}" % KEEPALIVE),
+                      extra_args=args) as exp:
+            s = exp.wait_for(lambda s: counter(s, "halfopen_enforced_sockets_total") == N, 10,
+                             "keepalive enforced in the other namespace")
+            want(s.value("halfopen_enforce_pass_errors_total") == 0, s.report())
+            want(len(keepalive_armed(ns.peer_ns, port)) == N,
+                 "want keepalive timers in %s:\n%s" % (ns.peer_ns.name, ns.peer_ns.ss_text()))
+            cli.send("opts")
+            for _ in range(N):
+                o = cli.expect("OPTS")
+                want(o["keepalive"] == "1", "the application in B reads %r" % o)
+
+
+def no_cap_wrapper(d):
+    wrapper = os.path.join(d, "halfopen_exporter")
+    drop = "-bpf,-perfmon,-sys_admin"
+    with open(wrapper, "w") as f:
+        f.write("#!/bin/sh\nexec setpriv --bounding-set %s --inh-caps %s --ambient-caps %s "
+                "%s \"$@\"\n" % (drop, drop, drop, testlib.exporter_binary()))
+    os.chmod(wrapper, 0o755)
+    return wrapper
+
+
+def no_cap():
+    real = testlib.exporter_binary
+    with tempfile.TemporaryDirectory(prefix="ho-enfcap-") as d, Netns("enfc", veth=True) as ns:
+        wrapper = no_cap_wrapper(d)
+        testlib.exporter_binary = lambda: wrapper
+        try:
+            port, other = 23441, 23442
+            cfg = config(port, other, "{keepalive: %s}" % KEEPALIVE)
+            exp = Exporter(ns, cfg, wait_ready=False)
+            exp.start()
+            rc = exp.proc.wait(timeout=15)
+            text = exp.stderr_text(20)
+            exp._tmp.cleanup()
+            want(rc == 1, "want exit 1 at start, got %s:\n%s" % (rc, text))
+            want("asks for enforce" in text and ("CAP_BPF" in text or "without BPF" in text), text)
+            print("start refused:", [l for l in text.splitlines() if "enforce" in l][-1])
+            plain = "services:\n  - {name: plain, direction: outbound, ports: [%d]}\n" % other
+            with Exporter(ns, plain) as exp:
+                with open(exp.config_path, "w") as f:
+                    f.write(cfg)
+                exp.proc.send_signal(signal.SIGHUP)
+                s = exp.wait_for(lambda s: s.value("halfopen_config_last_reload_successful") == 0,
+                                 5, "the reload refused")
+                t = s.value("halfopen_last_collection_timestamp_seconds")
+                exp.wait_for(lambda s: s.value("halfopen_last_collection_timestamp_seconds") > t,
+                             5, "collections go on")
+                text = exp.stderr_text(20)
+                want("restart" in text and "keeping the previous configuration" in text, text)
+                want(exp.samples().value("halfopen_established_sockets", tcp_service="pool",
+                                         direction="outbound") is None, "old config kept")
+        finally:
+            testlib.exporter_binary = real
+
+
+REDIS_CLIENT = r"""
+import sys, threading, time, redis
+pools = {}
+for name, port in (("pool", int(sys.argv[1])), ("plain", int(sys.argv[2]))):
+    r = redis.Redis(host=sys.argv[3], port=port)   # redis-py's defaults: no timeouts
+    conns = [r.connection_pool.get_connection("PING") for _ in range(%d)]
+    for c in conns:
+        c.send_command("PING"); c.read_response()
+    for c in conns:
+        r.connection_pool.release(c)
+    pools[name] = r
+print("READY", flush=True)
+sys.stdin.readline()
+def request(name, r):
+    t0 = time.monotonic()
+    try:
+        r.get("k")
+        out = "ok"
+    except (redis.ConnectionError, redis.TimeoutError) as e:
+        out = type(e).__name__
+    print("RESULT service=%%s outcome=%%s after=%%.3f" %% (name, out, time.monotonic() - t0),
+          flush=True)
+for name, r in pools.items():
+    threading.Thread(target=request, args=(name, r), daemon=True).start()
+time.sleep(3600)
+""" % N
+
+
+def redis_server(ns, port, d):
+    return ns.popen(["redis-server", "--port", str(port), "--bind", SRV, "--save", "",
+                     "--appendonly", "no", "--dir", d, "--protected-mode", "no"],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+# Debian's python3-redis is installed for Debian's python3, which may not
+# be the python3 first on PATH.
+DEBIAN_PYTHON = "/usr/bin/python3"
+
+
+def redis_missing():
+    """Why the redis scenario cannot run here, or None."""
+    if not shutil.which("redis-server"):
+        return "redis-server not installed"
+    if subprocess.run([DEBIAN_PYTHON, "-c", "import redis"], capture_output=True).returncode:
+        return "python3-redis not installed for " + DEBIAN_PYTHON
+    return None
+
+
+def redis():
+    with tempfile.TemporaryDirectory(prefix="ho-enfr-") as d, Netns("enfr", veth=True) as ns:
+        port, other = 23451, 23452
+        procs = [redis_server(ns.peer_ns, p, d) for p in (port, other)]
+        for p in (port, other):
+            wait_until(lambda: ns.peer_ns.exec(["redis-cli", "-h", SRV, "-p", str(p), "ping"],
+                                               check=False).stdout.strip() == "PONG", 5,
+                       "redis-server on %d" % p)
+        cli = Peer(ns, [DEBIAN_PYTHON, "-c", REDIS_CLIENT, str(port), str(other), SRV])
+        cli.expect("READY")
+        with Exporter(ns, config(port, other, "{keepalive: %s}" % KEEPALIVE)) as exp:
+            exp.wait_for(lambda s: counter(s, "halfopen_enforced_sockets_total") == N, 10,
+                         "keepalive enforced on redis-py's pool")
+            for p in (port, other):
+                vanish(ns.peer_ns, p)
+            for pr in procs:
+                os.killpg(pr.pid, signal.SIGKILL)
+                pr.wait()
+            exp.wait_for(lambda s: not rows(ns, port), IDLE + CNT * INTVL + INTERVAL + 2,
+                         "the pool's dead connections reset by keepalive")
+            want(len(rows(ns, other)) == N, "plain's stale connections stay:\n%s" % ns.ss_text())
+            # The application now needs redis: one GET on each pool.
+            cli.send("go")
+            r = cli.expect("RESULT", timeout=5)
+            print("redis-py GET on the enforced pool:", r)
+            want(r["service"] == "pool" and r["outcome"] == "ConnectionError" and
+                 float(r["after"]) < 1.0,
+                 "the enforced pool should fail fast (the application can fail over): %r"
+                 % cli.history)
+            try:
+                r = cli.expect("RESULT", timeout=3)
+                raise ScenarioFailure("the control without enforce answered: %r" % r)
+            except ScenarioFailure as e:
+                if "no 'RESULT' line" not in str(e):
+                    raise
+            hung = [x for x in rows(ns, other) if x.get("timer") == "on"]
+            want(len(hung) == 1, "the control's GET should hang, retransmitting:\n%s"
+                 % ns.ss_text())
+            print("redis-py GET on the pool without enforce: still hanging after 3s "
+                  "(retransmitting; ~15 min with tcp_retries2=15)")
+
+
+SCENARIOS = {f.__name__: f for f in (keepalive_dead, keepalive_live, user_timeout, dry_run, no_cap,
+                                     reload, netns_all, redis)}
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["redis"] and redis_missing():
+        print("SKIP redis:", redis_missing())
+        sys.exit(77)
+    sys.exit(main_scenarios(SCENARIOS, SCENARIO_TIMEOUT))

@@ -1,0 +1,132 @@
+/* services[].enforce: parsing, validation and the errors' places; and
+ * the metrics of enforce.c's userspace half render promtool-clean names
+ * for the services that enforce only. */
+#include "unit/testing.h"
+
+#include "collectors/enforce.h"
+#include "common/buf.h"
+#include "common/metric_writer.h"
+#include "exporter/metrics_enforce.h"
+#include "config/config.h"
+
+#include <errno.h>
+#include <string.h>
+
+static struct config_error err;
+
+static int load(const char *yaml, struct config **cfg)
+{
+	*cfg = NULL;
+	memset(&err, 0, sizeof(err));
+	return config_load_buffer("e.yaml", yaml, strlen(yaml), cfg, &err);
+}
+
+DEF_TEST(good)
+{
+	struct config *cfg;
+
+	CHECK(load("services:\n"
+		   "  - name: pg\n"
+		   "    direction: outbound\n"
+		   "    ports: [5432]\n"
+		   "    enforce:\n"
+		   "      keepalive: {idle: 1m, interval: 10s, count: 6}\n"
+		   "      user_timeout: 30s\n"
+		   "  - {name: web, direction: inbound, ports: [80]}\n"
+		   "  - {name: r, direction: outbound, ports: [6379], enforce: {user_timeout: "
+		   "1500ms}}\n",
+		   &cfg) == 0);
+	if (!cfg)
+		return -1;
+	CHECK(cfg->services[0].enforce.keepalive);
+	CHECK(cfg->services[0].enforce.idle_s == 60);
+	CHECK(cfg->services[0].enforce.interval_s == 10);
+	CHECK(cfg->services[0].enforce.count == 6);
+	CHECK(cfg->services[0].enforce.user_timeout_ms == 30000);
+	CHECK(!service_enforces(&cfg->services[1]));
+	CHECK(!cfg->services[2].enforce.keepalive);
+	CHECK(cfg->services[2].enforce.user_timeout_ms == 1500);
+	CHECK(config_wants_enforce(cfg));
+	config_free(cfg);
+	CHECK(load("services:\n  - {name: a, direction: inbound, ports: [1]}\n", &cfg) == 0);
+	CHECK(!config_wants_enforce(cfg));
+	config_free(cfg);
+	return 0;
+}
+
+static const struct {
+	const char *yaml;
+	unsigned line, column;
+	const char *key, *frag;
+} bad[] = {
+    {"services:\n  - {name: a, direction: outbound, ports: [1], enforce: {}}\n", 2, 57,
+     "services[0].enforce", "needs keepalive, user_timeout or both"},
+    {"services:\n  - {name: a, direction: outbound, ports: [1], cidrs: [10.0.0.0/8],\n"
+     "     enforce: {user_timeout: 3s}}\n",
+     3, 15, "services[0].enforce", "cannot be combined with cidrs"},
+    {"services:\n  - name: a\n    direction: outbound\n    ports: [1]\n    enforce:\n"
+     "      keepalive: {idle: 1500ms, interval: 1s, count: 3}\n",
+     6, 25, "services[0].enforce.keepalive.idle", "whole seconds from 1s to 32767s"},
+    {"services:\n  - name: a\n    direction: outbound\n    ports: [1]\n    enforce:\n"
+     "      keepalive: {idle: 10h, interval: 1s, count: 3}\n",
+     6, 25, "services[0].enforce.keepalive.idle", "whole seconds"},
+    {"services:\n  - name: a\n    direction: outbound\n    ports: [1]\n    enforce:\n"
+     "      keepalive: {idle: 1s, interval: 1s, count: 0}\n",
+     6, 50, "services[0].enforce.keepalive.count", "out of range; allowed: 1..127"},
+    {"services:\n  - name: a\n    direction: outbound\n    ports: [1]\n    enforce:\n"
+     "      keepalive: {idle: 1s, count: 3}\n",
+     6, 18, "services[0].enforce.keepalive", "missing required key \"interval\""},
+    {"services:\n  - name: a\n    direction: outbound\n    ports: [1]\n    enforce:\n"
+     "      keepalive: on\n",
+     6, 18, "services[0].enforce.keepalive", "expected a mapping"},
+    {"services:\n  - name: a\n    direction: outbound\n    ports: [1]\n    enforce:\n"
+     "      user_timeout: 30d\n",
+     6, 21, "services[0].enforce.user_timeout", "at most 24d"},
+    {"services:\n  - name: a\n    direction: outbound\n    ports: [1]\n    enforce:\n"
+     "      keepalive_idle: 3s\n",
+     6, 7, "services[0].enforce.keepalive_idle", "unknown key"},
+    {"services:\n  - name: a\n    direction: outbound\n    ports: [1]\n    enforce: yes\n", 5, 14,
+     "services[0].enforce", "expected a mapping with keepalive and/or user_timeout"},
+};
+
+DEF_TEST(errors)
+{
+	int failed = 0;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct config *cfg;
+		int rc = load(bad[i].yaml, &cfg);
+
+		if (rc != -EINVAL || cfg || err.line != bad[i].line ||
+		    err.column != bad[i].column || strcmp(err.key, bad[i].key) != 0 ||
+		    !strstr(err.msg, bad[i].frag)) {
+			printf("  case %zu: rc=%d %u:%u key=\"%s\" msg=\"%s\"\n", i, rc, err.line,
+			       err.column, err.key, err.msg);
+			config_free(cfg);
+			failed++;
+		}
+	}
+	CHECK(failed == 0);
+	return 0;
+}
+
+/* Without a loaded program metrics_enforce_render has nothing to show; with
+ * one, tests/enforce/run.py checks the families against the kernel. */
+DEF_TEST(render_null)
+{
+	struct buf b;
+
+	buf_init(&b);
+	CHECK_EQ_INT(0, metric_render(metrics_enforce_render, NULL, &b));
+	CHECK(b.len == 0);
+	buf_free(&b);
+	return 0;
+}
+
+int main(void)
+{
+	RUN_TEST(good);
+	RUN_TEST(errors);
+	RUN_TEST(render_null);
+	END_TEST;
+}
