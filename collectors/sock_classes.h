@@ -2,7 +2,7 @@
  *
  * Each line is one class the classifier sets (a bit of enum sock_class),
  * counted per service (a field of struct service_counts, summed by
- * aggregate_add/merge) and exposed as the gauge halfopen_<field>_sockets
+ * service_counts_add/merge (counts.c)) and exposed as the gauge halfopen_<field>_sockets
  * with the HELP text given (the meaning of docs/metrics.md). A class that
  * is also a suspect condition is declared with SUSPECT instead of CLASS,
  * with its severity rank (0 is the worst): the rank is its enum

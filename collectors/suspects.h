@@ -35,7 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "aggregate.h"
+#include "counts.h"
 #include "classify.h"
 #include "sock_record.h"
 

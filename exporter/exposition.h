@@ -6,7 +6,7 @@
 
 #include <stdint.h>
 
-#include "collectors/aggregate.h"
+#include "collectors/counts.h"
 
 struct buf;
 

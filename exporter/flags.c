@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collectors/aggregate.h"
+#include "collectors/collector.h"
 #include "config/config.h"
 #include "exporter/flags.h"
 #include "exporter/http.h"

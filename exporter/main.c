@@ -19,7 +19,7 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 
-#include "collectors/aggregate.h"
+#include "collectors/collector.h"
 #include "collectors/enforce.h"
 #include "collectors/netns.h"
 #include "collectors/sockdestroy.h"

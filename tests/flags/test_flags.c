@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "collectors/aggregate.h"
+#include "collectors/collector.h"
 #include "exporter/flags.h"
 #include "exporter/http.h"
 #include "testing.h"

@@ -1,4 +1,4 @@
-/* aggregate: counting and merging of classified sockets, and the
+/* collector and counts: counting and merging of classified sockets, and the
  * collection driver (listeners, service table, kernel filter, retries,
  * namespaces, the series cap) on synthetic sock_records.
  *
@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "collectors/aggregate.h"
+#include "collectors/collector.h"
 #include "collectors/sockdiag.h"
 #include "common/buf.h"
 #include "exporter/exposition.h"
@@ -169,16 +169,16 @@ DEF_TEST(add_counts_each_class)
 	struct classification cls = {0};
 
 	cls.flags = SC_ESTABLISHED | SC_STALE | SC_KEEPALIVE;
-	aggregate_add(&n, &cls);
+	service_counts_add(&n, &cls);
 	cls.flags = SC_ESTABLISHED | SC_RETRANSMITTING;
 	cls.unanswered_ms = 7000;
-	aggregate_add(&n, &cls);
+	service_counts_add(&n, &cls);
 	cls.flags = SC_KEEPALIVE_PROBING | SC_ZERO_WINDOW;
 	cls.unanswered_ms = 3000;
-	aggregate_add(&n, &cls);
+	service_counts_add(&n, &cls);
 	cls.flags = SC_CLOSE_WAIT;
 	cls.unanswered_ms = 0;
-	aggregate_add(&n, &cls);
+	service_counts_add(&n, &cls);
 	/* longest_unanswered is the max, not the last. */
 	CHECK(same_counts((struct service_counts){2, 1, 1, 1, 1, 1, 1, 7000}, n));
 	return 0;
@@ -190,9 +190,9 @@ DEF_TEST(merge_sums_and_keeps_longest)
 	struct service_counts b = {10, 20, 30, 40, 50, 60, 70, 500};
 	struct service_counts d = {0, 0, 0, 0, 0, 0, 0, 1200};
 
-	aggregate_merge(&a, &b);
+	service_counts_merge(&a, &b);
 	CHECK(same_counts((struct service_counts){11, 22, 33, 44, 55, 66, 77, 900}, a));
-	aggregate_merge(&a, &d);
+	service_counts_merge(&a, &d);
 	CHECK(same_counts((struct service_counts){11, 22, 33, 44, 55, 66, 77, 1200}, a));
 	return 0;
 }

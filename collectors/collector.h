@@ -1,5 +1,5 @@
-/* aggregate: per-service counts of one collection, and the collection
- * driver that fills them (dump -> match -> classify -> count, streaming).
+/* collector: the collection driver: dump -> match -> classify -> count,
+ * streaming, into the per-service counts of counts.h.
  *
  * A collection covers one or more network namespaces:
  *     collector_begin(); collector_collect_ns() per namespace;
@@ -7,8 +7,8 @@
  * namespace gets its own service table (its own listening ports), and is
  * counted into scratch first, so a dump the kernel interrupts can be
  * redone without double counting. */
-#ifndef HALFOPEN_AGGREGATE_H
-#define HALFOPEN_AGGREGATE_H
+#ifndef HALFOPEN_COLLECTOR_H
+#define HALFOPEN_COLLECTOR_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -16,50 +16,10 @@
 
 #include "classify.h"
 #include "config/config.h"
+#include "counts.h"
 #include "service_table.h"
 
 struct nl_sock;
-
-/* One count per class of sock_classes.h, then the longest ages. */
-struct service_counts {
-#define SOCK_CLASS_X(id, field, help) uint64_t field;
-	SOCK_CLASSES(SOCK_CLASS_X, SOCK_CLASS_AS_CLASS)
-#undef SOCK_CLASS_X
-	uint32_t longest_unanswered_ms; /* max classification.unanswered_ms */
-	uint32_t longest_hanging_ms;    /* max classification.hanging_ms */
-};
-
-#define POD_NAMESPACE_MAX 63 /* Kubernetes: DNS label */
-#define POD_NAME_MAX 253     /* Kubernetes: DNS subdomain */
-
-struct service_result {
-	uint32_t service_id; /* service_entry.id: SERVICE_ID_NONE for auto, unmatched */
-	char name[SERVICE_NAME_MAX + 1];
-	enum direction direction;
-	/* Both "" unless pod labels are on and the sockets are a pod's. */
-	char pod_namespace[POD_NAMESPACE_MAX + 1];
-	char pod[POD_NAME_MAX + 1];
-	struct service_counts counts;
-};
-
-/* One collection's outcome: everything the exposition needs, and nothing
- * that points into the config or a table (so it can be rendered after the
- * config changed). */
-struct collection_result {
-	struct service_result *services;
-	size_t n_services;
-	size_t cap_services;
-	bool pod_labels;          /* render namespace/pod labels */
-	uint64_t sockets_seen;    /* connected-state sockets the dumps returned */
-	uint64_t sockets_matched; /* of those, claimed by a service */
-	uint64_t listening_sockets;
-	uint32_t auto_services_dropped; /* listening ports over max_listening_services */
-	uint64_t series_dropped;        /* service/pod series over the cap: counted without pod */
-	unsigned dump_retries;          /* NLM_F_DUMP_INTR restarts */
-	uint32_t namespaces;            /* namespaces collected */
-	uint32_t namespace_errors;      /* namespaces whose dump failed: their sockets are missing */
-	bool kernel_filter;             /* the kernel filtered by port (inet_diag bytecode) */
-};
 
 /* Watchers of single sockets (the suspect tracker, remediation). Called
  * for every socket a service claims, after classification; svc is valid
@@ -91,14 +51,6 @@ struct collect_options {
 	bool (*pod_of_cgroup)(void *ctx, uint64_t cgroup_id, struct pod_ref *out);
 	void *pod_ctx;
 };
-
-/* Add one classified socket to counts. Pure. */
-void aggregate_add(struct service_counts *counts, const struct classification *cls);
-/* Add b into a (sums; longest is the max). Pure. */
-void aggregate_merge(struct service_counts *a, const struct service_counts *b);
-
-/* Accepts NULL. Frees the memory, not res itself. */
-void collection_result_free(struct collection_result *res);
 
 struct collector;
 

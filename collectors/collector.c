@@ -1,8 +1,8 @@
-/* aggregate: one collection, streamed. Each socket goes from the receive
+/* collector: one collection, streamed. Each socket goes from the receive
  * buffer to a stack sock_record, through service_match() and
  * classify_socket(), into its service's counters; nothing per socket is
  * kept, so memory does not grow with the number of sockets. */
-#include "aggregate.h"
+#include "collector.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -59,39 +59,6 @@ struct collector {
 	struct port_range local[SOCKDIAG_FILTER_MAX_RANGES];
 	struct port_range remote[SOCKDIAG_FILTER_MAX_RANGES];
 };
-
-void aggregate_add(struct service_counts *c, const struct classification *cls)
-{
-	unsigned f = cls->flags;
-
-#define SOCK_CLASS_X(id, field, help) c->field += !!(f & SC_##id);
-	SOCK_CLASSES(SOCK_CLASS_X, SOCK_CLASS_AS_CLASS)
-#undef SOCK_CLASS_X
-	if (cls->unanswered_ms > c->longest_unanswered_ms)
-		c->longest_unanswered_ms = cls->unanswered_ms;
-	if (cls->hanging_ms > c->longest_hanging_ms)
-		c->longest_hanging_ms = cls->hanging_ms;
-}
-
-void aggregate_merge(struct service_counts *a, const struct service_counts *b)
-{
-#define SOCK_CLASS_X(id, field, help) a->field += b->field;
-	SOCK_CLASSES(SOCK_CLASS_X, SOCK_CLASS_AS_CLASS)
-#undef SOCK_CLASS_X
-	if (b->longest_unanswered_ms > a->longest_unanswered_ms)
-		a->longest_unanswered_ms = b->longest_unanswered_ms;
-	if (b->longest_hanging_ms > a->longest_hanging_ms)
-		a->longest_hanging_ms = b->longest_hanging_ms;
-}
-
-void collection_result_free(struct collection_result *res)
-{
-	if (!res)
-		return;
-	free(res->services);
-	res->services = NULL;
-	res->n_services = res->cap_services = 0;
-}
 
 int collector_new(struct collector **out)
 {
@@ -318,9 +285,9 @@ static int on_connected(const struct sock_record *rec, void *ctx)
 	}
 	target = c->map[idx];
 	if (c->per_socket_pods && socket_pod_entry(c, cc->res, rec, e, &target))
-		aggregate_add(&c->pod_scratch[target], &cls);
+		service_counts_add(&c->pod_scratch[target], &cls);
 	else
-		aggregate_add(&c->scratch[idx], &cls);
+		service_counts_add(&c->scratch[idx], &cls);
 	c->ns_matched++;
 	if (c->opt.hooks && c->opt.hooks->on_socket && target != SIZE_MAX)
 		c->opt.hooks->on_socket(c->opt.hooks->ctx, rec, &cls, &cc->res->services[target],
@@ -521,10 +488,10 @@ int collector_collect_ns(struct collector *c, struct nl_sock *sk, uint32_t ns_in
 	}
 	for (size_t i = 0; i < service_table_size(c->table); i++)
 		if (c->map[i] != SIZE_MAX)
-			aggregate_merge(&res->services[c->map[i]].counts, &c->scratch[i]);
+			service_counts_merge(&res->services[c->map[i]].counts, &c->scratch[i]);
 	if (c->per_socket_pods)
 		for (size_t i = 0; i < c->cap_pod_scratch && i < res->n_services; i++)
-			aggregate_merge(&res->services[i].counts, &c->pod_scratch[i]);
+			service_counts_merge(&res->services[i].counts, &c->pod_scratch[i]);
 	res->namespaces++;
 	res->sockets_seen += c->ns_seen;
 	res->sockets_matched += c->ns_matched;
