@@ -17,6 +17,7 @@
 #include "classify.h"
 #include "config/config.h"
 #include "counts.h"
+#include "podinfo.h"
 #include "service_table.h"
 
 struct nl_sock;
@@ -33,12 +34,6 @@ struct collect_hooks {
 };
 
 #define COLLECT_DEFAULT_MAX_SERIES 4096
-
-/* Pod attribution of a namespace or socket; NULL or empty strings: none. */
-struct pod_ref {
-	const char *pod_namespace;
-	const char *pod;
-};
 
 struct collect_options {
 	bool pod_labels;

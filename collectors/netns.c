@@ -582,6 +582,16 @@ const struct pod_id *netns_registry_pod_by_cgroup(const struct netns_registry *r
 	return r ? podinfo_cgroups_find(r->cgroups, cgroup_id) : NULL;
 }
 
+bool netns_registry_pod_of_cgroup(void *ctx, uint64_t cgroup_id, struct pod_ref *out)
+{
+	return podinfo_ref(netns_registry_pod_by_cgroup(ctx, cgroup_id), out);
+}
+
+const struct pod_ref *netns_entry_pod(const struct netns_entry *e, struct pod_ref *out)
+{
+	return !e->is_host && podinfo_ref(&e->pod, out) ? out : NULL;
+}
+
 void netns_registry_free(struct netns_registry *r)
 {
 	size_t i;

@@ -106,6 +106,14 @@ const struct netns_entry *netns_registry_get(const struct netns_registry *r, siz
  * when its log directory was not found. Valid until the next refresh. */
 const struct pod_id *netns_registry_pod_by_cgroup(const struct netns_registry *r,
 						  uint64_t cgroup_id);
+/* collect_options.pod_of_cgroup over the registry (ctx): the labels
+ * (podinfo_ref) of the pod of a socket's cgroup. */
+bool netns_registry_pod_of_cgroup(void *ctx, uint64_t cgroup_id, struct pod_ref *out);
+/* The pod the collector attributes entry e's sockets to, or NULL: none
+ * for the host's namespace (its sockets are attributed one by one
+ * through their cgroup) and for an entry not in a pod. out holds the
+ * labels and points into e. */
+const struct pod_ref *netns_entry_pod(const struct netns_entry *e, struct pod_ref *out);
 
 /* Run fn(arg) with the calling thread inside the namespace of entry i
  * (as of the last refresh), then return home: for work that, unlike

@@ -626,3 +626,12 @@ void podinfo_cgroups_free(struct podinfo_cgroups *m)
 	free(m->pods);
 	free(m);
 }
+
+bool podinfo_ref(const struct pod_id *p, struct pod_ref *out)
+{
+	if (!p || !p->uid[0])
+		return false;
+	out->pod_namespace = p->namespace;
+	out->pod = p->name[0] ? p->name : p->uid;
+	return true;
+}

@@ -26,6 +26,7 @@
 #ifndef HALFOPEN_PODINFO_H
 #define HALFOPEN_PODINFO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,6 +41,19 @@ struct pod_id {
 	char namespace[PODINFO_NAMESPACE_MAX + 1]; /* "" when unknown */
 	char name[PODINFO_NAME_MAX + 1];	   /* "" when unknown */
 };
+
+/* A pod as the collector labels series with it: namespace and name.
+ * NULL or empty strings: none. */
+struct pod_ref {
+	const char *pod_namespace;
+	const char *pod;
+};
+
+/* The labels of p: its namespace and name, or its UID as the name while
+ * its log directory is unknown (so its sockets are still told apart).
+ * false (out untouched) when p is NULL or not a pod's. out points into
+ * p. */
+bool podinfo_ref(const struct pod_id *p, struct pod_ref *out);
 
 /* The pod UID in a cgroup path, or in one line of /proc/<pid>/cgroup
  * ("0::/path" for cgroup v2, "N:controllers:/path" for v1). The innermost

@@ -164,17 +164,6 @@ static int publish(struct exporter *ex)
 	return http_server_publish(ex->http, ex->body.data, ex->body.len);
 }
 
-static bool pod_of_cgroup(void *ctx, uint64_t cgroup_id, struct pod_ref *out)
-{
-	const struct pod_id *p = netns_registry_pod_by_cgroup(ctx, cgroup_id);
-
-	if (!p || !p->uid[0])
-		return false;
-	out->pod_namespace = p->namespace;
-	out->pod = p->name[0] ? p->name : p->uid; /* the UID when its log dir is unknown */
-	return true;
-}
-
 /* One collection over every namespace of the registry. Only a failure in
  * the exporter's own namespace fails the collection; another namespace
  * that fails (it may be vanishing right now) is counted in the result. */
@@ -185,7 +174,7 @@ static int collect_namespaces(struct exporter *ex, struct collection_result *res
 		.hooks = &hooks,
 		.pod_labels = ex->opt.pod_labels,
 		.max_series = ex->opt.max_series,
-		.pod_of_cgroup = ex->opt.pod_labels ? pod_of_cgroup : NULL,
+		.pod_of_cgroup = ex->opt.pod_labels ? netns_registry_pod_of_cgroup : NULL,
 		.pod_ctx = ex->nsreg,
 	};
 	struct netns_refresh_stats st;
@@ -217,13 +206,10 @@ static int collect_namespaces(struct exporter *ex, struct collection_result *res
 		return r;
 	for (size_t i = 0; i < netns_registry_count(ex->nsreg); i++) {
 		const struct netns_entry *e = netns_registry_get(ex->nsreg, i);
-		struct pod_ref pod = {
-			.pod_namespace = e->pod.namespace,
-			.pod = e->pod.name[0] ? e->pod.name : e->pod.uid,
-		};
+		struct pod_ref pod;
 
 		r = collector_collect_ns(ex->collector, e->sk, (uint32_t)i,
-					 e->is_host || !e->pod.uid[0] ? NULL : &pod, res);
+					 netns_entry_pod(e, &pod), res);
 		if (r < 0)
 			suspects_ns_incomplete(ex->suspects, (uint32_t)i);
 		if (r < 0 && e->is_host)

@@ -315,8 +315,29 @@ DEF_TEST(cgroups_scan_needs_cgroup2)
 	return 0;
 }
 
+/* The labels of a pod: its name, or its UID while the name is unknown;
+ * nothing for an entry that is not a pod's. */
+DEF_TEST(pod_ref)
+{
+	struct pod_id p = {"0e6d8b0c-4a1f-4c1e-9d3b-2f4c6a8e0b1d", "shop", "cart-0"};
+	struct pod_ref r = {"x", "y"};
+
+	CHECK(!podinfo_ref(NULL, &r));
+	CHECK_EQ_STR("x", r.pod_namespace);
+	CHECK(podinfo_ref(&p, &r));
+	CHECK_EQ_STR("shop", r.pod_namespace);
+	CHECK_EQ_STR("cart-0", r.pod);
+	p.name[0] = '\0';
+	CHECK(podinfo_ref(&p, &r));
+	CHECK_EQ_STR(p.uid, r.pod);
+	p.uid[0] = '\0';
+	CHECK(!podinfo_ref(&p, &r));
+	return 0;
+}
+
 int main(void)
 {
+	RUN_TEST(pod_ref);
 	const char *t = getenv("TMPDIR");
 
 	snprintf(tmpdir, sizeof(tmpdir), "%s/test_podinfo.XXXXXX", t && *t ? t : "/tmp");
