@@ -56,19 +56,30 @@ class Traced:
         env["ASAN_OPTIONS"] = (env.get("ASAN_OPTIONS", "") + ":detect_leaks=0").lstrip(":")
         self.proc = ns.popen(cmd, stdin=subprocess.DEVNULL, stdout=self.log,
                              stderr=subprocess.STDOUT, env=env)
-        self.pid = None
-        deadline = time.monotonic() + 10
-        while self.pid is None and time.monotonic() < deadline:
-            try:
-                with open("/proc/%d/task/%d/children" % (self.proc.pid, self.proc.pid)) as f:
-                    kids = f.read().split()
-                if kids:
-                    self.pid = int(kids[0])
-            except OSError:
-                pass
-            time.sleep(0.05)
+        self.pid = self.exporter_pid()
         if self.pid is None:
             raise AssertionError("no exporter under strace:\n" + self.text())
+
+    def exporter_pid(self, timeout=10):
+        """strace's child that runs the exporter binary. Not merely its
+        first child: strace may briefly have another one at start-up (seen
+        under load), whose pid would then be gone at SIGTERM time."""
+        want = os.path.realpath(testlib.exporter_binary())
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with open("/proc/%d/task/%d/children" % (self.proc.pid, self.proc.pid)) as f:
+                    kids = [int(k) for k in f.read().split()]
+            except OSError:
+                kids = []
+            for k in kids:
+                try:
+                    if os.path.realpath("/proc/%d/exe" % k) == want:
+                        return k
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        return None
 
     def text(self):
         with open(self.log_path, errors="replace") as f:
@@ -183,6 +194,7 @@ def main():
                 assert fails == 2 and recov == 2, log[-3000:]
 
             r.check("one error line and one recovery line per streak", one_line_per_streak)
+            assert t.exporter_pid(timeout=1) == t.pid, "the exporter's pid changed"
             os.kill(t.pid, signal.SIGTERM)
             try:
                 rc = t.proc.wait(timeout=10)
