@@ -8,7 +8,6 @@
  * synchronously (sigtimedwait) between collections: SIGHUP reloads the
  * config, SIGTERM/SIGINT stop. */
 #include <errno.h>
-#include <arpa/inet.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,12 +21,10 @@
 #include "collectors/collector.h"
 #include "collectors/enforce.h"
 #include "collectors/netns.h"
-#include "collectors/sockdestroy.h"
 #include "collectors/suspects.h"
 #include "exporter/sockets_page.h"
 #include "collectors/sockdiag.h"
 #include "common/buf.h"
-#include "common/endpoint.h"
 #include "common/metric_writer.h"
 #include "config/config.h"
 #include "config/web_config.h"
@@ -38,6 +35,8 @@
 #include "exporter/metrics_enforce.h"
 #include "exporter/metrics_suspects.h"
 #include "exporter/privileges.h"
+#include "exporter/remediation.h"
+#include "exporter/sockets_route.h"
 #include "exporter/process_metrics.h"
 #include "version.h"
 
@@ -115,8 +114,7 @@ struct exporter {
 	struct suspects *suspects;
 	/* The /sockets page's snapshot, swapped after each collection and
 	 * referenced by the HTTP threads. */
-	pthread_mutex_t snap_lock;
-	struct suspect_snapshot *snap;
+	struct sockets_shelf shelf;
 	char cgroup_root[512];
 	struct collector *collector;
 	struct http_server *http;
@@ -162,6 +160,20 @@ static int publish(struct exporter *ex)
 	if (r < 0)
 		return r;
 	return http_server_publish(ex->http, ex->body.data, ex->body.len);
+}
+
+/* After the tracker's end(): remediation, then the page's snapshot. */
+static void after_collection(struct exporter *ex, uint64_t now_ms)
+{
+	const struct remediation_env env = {ex->cfg, ex->nsreg};
+	struct suspect_snapshot *snap;
+
+	remediation_run(ex->suspects, &env, now_ms, ex->opt.remediation_dry_run);
+	if (!ex->opt.sockets_page ||
+	    suspects_snapshot(ex->suspects, SOCKETS_PAGE_MAX_LIMIT, &snap) < 0)
+		return; /* the page keeps the previous snapshot */
+	snap->unix_time = now_realtime();
+	sockets_shelf_put(&ex->shelf, snap);
 }
 
 /* One collection over every namespace of the registry. Only a failure in
@@ -239,74 +251,6 @@ static void check_overrun(struct exporter *ex)
 	}
 }
 
-/* remediation_ops.destroy_after_ms: the configured service's
- * destroy_after, by its id (the index in the config the collection just
- * used); auto and unmatched services (SERVICE_ID_NONE) have none. */
-static uint32_t destroy_after_of(void *ctx, uint32_t service_id)
-{
-	const struct exporter *ex = ctx;
-
-	return service_id < ex->cfg->n_services ? ex->cfg->services[service_id].destroy_after_ms
-						  : 0;
-}
-
-/* remediation_ops.destroy: SOCK_DESTROY through the handle of the
- * socket's namespace (indices are those of the collection just done),
- * and one log line either way. */
-static int destroy_suspect(void *ctx, const struct suspect_info *s, bool dry_run)
-{
-	struct exporter *ex = ctx;
-	const struct netns_entry *e = s->ns_index < netns_registry_count(ex->nsreg)
-					      ? netns_registry_get(ex->nsreg, s->ns_index)
-					      : NULL;
-	struct sockdestroy_target t;
-	char local[ENDPOINT_STRLEN], peer[ENDPOINT_STRLEN], ms[24], ns[12], pod[320];
-	const char *dir = direction_name(s->direction);
-	int r = 0;
-
-	suspect_destroy_target(s, &t);
-	if (!dry_run)
-		r = e ? sockdestroy(e->sk, &t) : -ENOENT;
-	format_endpoint(s->family, s->saddr, s->sport, local, sizeof(local));
-	format_endpoint(s->family, s->daddr, s->dport, peer, sizeof(peer));
-	fmt_u64(ms, sizeof(ms), s->unanswered_ms);
-	fmt_u64(ns, sizeof(ns), s->ns_index);
-	snprintf(pod, sizeof(pod), "%s%s%s", s->pod_namespace, s->pod[0] ? "/" : "", s->pod);
-	if (dry_run)
-		log_kv(LOG_LEVEL_INFO, "Would destroy suspect socket (dry run)", "service", s->service,
-		       "direction", dir, "local", local, "peer", peer, "unanswered_ms", ms, "netns", ns,
-		       "pod", pod, NULL);
-	else if (r == 0)
-		log_kv(LOG_LEVEL_WARN, "Destroyed suspect socket", "service", s->service, "direction",
-		       dir, "local", local, "peer", peer, "unanswered_ms", ms, "netns", ns, "pod", pod,
-		       NULL);
-	else if (r == -ENOENT)
-		log_kv(LOG_LEVEL_DEBUG, "Suspect socket already gone", "service", s->service, "local",
-		       local, "peer", peer, NULL);
-	else
-		log_kv(LOG_LEVEL_ERROR, "Destroying suspect socket failed", "service", s->service,
-		       "direction", dir, "local", local, "peer", peer, "err", strerror(-r), NULL);
-	return r;
-}
-
-/* After the tracker's end(): remediation, then the page's snapshot. */
-static void after_collection(struct exporter *ex, uint64_t now_ms)
-{
-	const struct remediation_ops ops = {destroy_after_of, destroy_suspect, ex};
-	struct suspect_snapshot *snap, *old;
-
-	suspects_remediate(ex->suspects, now_ms, ex->opt.remediation_dry_run, &ops);
-	if (!ex->opt.sockets_page ||
-	    suspects_snapshot(ex->suspects, SOCKETS_PAGE_MAX_LIMIT, &snap) < 0)
-		return; /* the page keeps the previous snapshot */
-	snap->unix_time = now_realtime();
-	pthread_mutex_lock(&ex->snap_lock);
-	old = ex->snap;
-	ex->snap = snap;
-	pthread_mutex_unlock(&ex->snap_lock);
-	suspect_snapshot_unref(old);
-}
-
 static int enforce_pass_fn(void *arg)
 {
 	return enforce_pass(arg);
@@ -374,32 +318,6 @@ static void enforce_namespaces(struct exporter *ex)
 	}
 	enforce_end_collection(ex->enforce);
 	log_enforce(ex);
-}
-
-/* http_route_fn for /sockets. */
-static int sockets_route(void *ctx, const struct http_request *req, struct buf *out,
-			 const char **content_type)
-{
-	struct exporter *ex = ctx;
-	struct suspect_snapshot *snap = NULL;
-	struct sockets_page_query q;
-	int r = sockets_page_parse_query(http_request_arg(req, "limit"),
-					 http_request_arg(req, "format"),
-					 http_request_header(req, "Accept"), &q);
-
-	if (r < 0) {
-		*content_type = "text/plain; charset=utf-8";
-		buf_puts(out, "bad query: limit=1..1000, format=json|html\n");
-		return 400;
-	}
-	pthread_mutex_lock(&ex->snap_lock);
-	if (ex->snap)
-		snap = suspect_snapshot_ref(ex->snap);
-	pthread_mutex_unlock(&ex->snap_lock);
-	r = sockets_page_render(snap, &q, out);
-	suspect_snapshot_unref(snap);
-	*content_type = sockets_page_content_type(q.format);
-	return r < 0 ? r : 200;
 }
 
 static void collect(struct exporter *ex)
@@ -483,19 +401,6 @@ static int reload_web_config(struct exporter *ex)
 	return r;
 }
 
-/* Whether a service opted into remediation (and it is not a dry run):
- * only then is CAP_NET_ADMIN kept. A reload that adds destroy_after later
- * finds it dropped; its attempts then fail with EPERM, logged. */
-static bool remediation_configured(const struct exporter *ex)
-{
-	if (ex->opt.remediation_dry_run)
-		return false;
-	for (size_t i = 0; i < ex->cfg->n_services; i++)
-		if (ex->cfg->services[i].destroy_after_ms)
-			return true;
-	return false;
-}
-
 /* http_options.after_bind: the listening socket is bound and no thread
  * exists yet, so what is dropped here is dropped for every thread. */
 static int drop_privileges(void *arg)
@@ -503,7 +408,7 @@ static int drop_privileges(void *arg)
 	struct exporter *ex = arg;
 	struct privileges_want want = {
 		.other_netns = ex->opt.netns_all,
-		.remediation = remediation_configured(ex),
+		.remediation = remediation_needs_destroy(ex->cfg, ex->opt.remediation_dry_run),
 		.runas_user = ex->opt.runas_user,
 	};
 	struct privileges_report rep;
@@ -595,7 +500,7 @@ static int wait_signal(const sigset_t *set, uint64_t deadline_ms)
 
 static int run(struct exporter *ex)
 {
-	const struct http_route routes[] = {{SOCKETS_PAGE_PATH, sockets_route, ex}};
+	const struct http_route routes[] = {{SOCKETS_PAGE_PATH, sockets_route, &ex->shelf}};
 	struct http_options hopt = {
 		.routes = routes,
 		.n_routes = ex->opt.sockets_page ? 1 : 0,
@@ -751,7 +656,7 @@ int main(int argc, char **argv)
 	memset(&ex, 0, sizeof(ex));
 	ex.good = -1;
 	buf_init(&ex.body);
-	pthread_mutex_init(&ex.snap_lock, NULL);
+	sockets_shelf_init(&ex.shelf);
 
 	r = parse_flags(argc, argv, &ex.opt);
 	if (r != 0)
@@ -789,8 +694,7 @@ int main(int argc, char **argv)
 	http_server_stop(ex.http);
 	collector_free(ex.collector);
 	suspects_free(ex.suspects);
-	suspect_snapshot_unref(ex.snap);
-	pthread_mutex_destroy(&ex.snap_lock);
+	sockets_shelf_destroy(&ex.shelf);
 	netns_registry_free(ex.nsreg);
 	enforce_free(ex.enforce);
 	collection_result_free(&ex.results[0]);
