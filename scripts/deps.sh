@@ -10,7 +10,8 @@ pkgs=(gcc meson ninja-build pkg-config libmicrohttpd-dev libnl-3-dev libyaml-dev
 if [ "${1:-}" = test ]; then
 	pkgs+=(iptables python3 prometheus curl valgrind clang libclang-rt-14-dev procps psmisc
 	       strace openssl
-	       kubernetes-client buildah nodejs chromium)
+	       kubernetes-client buildah nodejs chromium
+	       redis-server python3-redis postgresql python3-psycopg2 nginx conntrack)
 fi
 
 missing=()
