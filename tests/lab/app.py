@@ -4,6 +4,7 @@ run inside the client namespace with Debian's python3 (python3-redis,
 python3-psycopg2), as a production service would use them.
 
     app.py redis|postgres|http --host H --port P [--interval S] [--cap S]
+           [--timeout S]
 
 It fills its pool with two connections (two requests at once), then does
 one request every --interval seconds with the library's defaults (no
@@ -16,6 +17,10 @@ would. One line per event on stdout, flushed (wall-clock unix times):
     REQ start=<t> dur=<s> ok=1
     REQ start=<t> dur=<s> ok=0 err=<ExceptionClass> msg=<first line>
     HANG start=<t> cap=<s>
+
+--timeout (redis only) is redis-py's socket_timeout, which is also its
+connect timeout: a request on a dead connection fails after S seconds and
+the pool reconnects on the next one, as a careful application does.
 
 A line "payload N" on stdin makes the following requests carry N bytes
 (default 16): an upload starts (the lab sends it once a server is stopped).
@@ -35,7 +40,8 @@ def out(line):
 def redis_client(a):
     import redis
     # socket_keepalive: SO_KEEPALIVE with the namespace's sysctl timers.
-    pool = redis.ConnectionPool(host=a.host, port=a.port, max_connections=4, socket_keepalive=True)
+    pool = redis.ConnectionPool(host=a.host, port=a.port, max_connections=4, socket_keepalive=True,
+                                socket_timeout=a.timeout)
     r = redis.Redis(connection_pool=pool)
     # Two connections in the pool; the next requests reuse the last one
     # returned, the other stays idle.
@@ -125,7 +131,10 @@ def main():
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--interval", type=float, default=0.5)
     p.add_argument("--cap", type=float, default=15.0)
+    p.add_argument("--timeout", type=float)
     a = p.parse_args()
+    if a.timeout is not None and a.kind != "redis":
+        p.error("--timeout is for redis only")
     request = CLIENTS[a.kind](a)
     body = [b"x" * 16]
     threading.Thread(target=read_commands, args=(body,), daemon=True).start()

@@ -60,10 +60,13 @@ default `tcp_retries2=15` (~15 minutes) makes it.
 Measured {when} on a shared, busy 2-core machine; times in seconds from the fault. **First
 seen**: the first scrape on which the leg's service had a non-zero count of that class.
 **Established**: `halfopen_established_sockets` of the leg before the fault and its lowest value
-after. **Application**: the first request started after the fault.
+after. **Longest unanswered**: the highest `halfopen_longest_unanswered_seconds` of the leg and
+when it was seen; it should not exceed the time since the fault by more than the age of the last
+answer at the fault (at most a keepalive interval, 2 s), and the tests fail when it exceeds it by
+more than {slack:g} s. **Application**: the first request after the fault that failed or hung.
 
-| software | fault | exporter: first seen (s after fault) | established | application | control false suspects |
-|---|---|---|---|---|---|
+| software | fault | exporter: first seen (s after fault) | established | longest unanswered: max (s), at (s after fault) | application | control false suspects |
+|---|---|---|---|---|---|---|
 """
 
 TAIL = """
@@ -110,25 +113,34 @@ def cell_est(r):
     return "%g, unchanged" % b if b is not None else "?"
 
 
+def cell_unanswered(r):
+    if not r.get("unanswered_at"):
+        return "0"
+    return "%.1f at %.1f" % (r["unanswered_max"], r["unanswered_at"])
+
+
 def rows(results):
     out = []
     for res in results:
         ctl = res["control_false_suspects"]
         for name, r in res["legs"].items():
-            out.append("| %s | %s | %s | %s | %s | %s |" % (
-                res["software"], FAULT_TEXT[r["fault"]], cell_first(r), cell_est(r),
+            fault = FAULT_TEXT[r["fault"]]
+            if r.get("client_timeout"):
+                fault += ", client timeout %g s" % r["client_timeout"]
+            out.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+                res["software"], fault, cell_first(r), cell_est(r), cell_unanswered(r),
                 r["app"]["text"].replace("|", "/"), ctl if name == "control" else ""))
     return "\n".join(out) + "\n"
 
 
-def render(results, observe, cap, upload):
-    head = HEAD.format(observe=observe, cap=cap, upload=upload >> 20,
+def render(results, observe, cap, upload, slack):
+    head = HEAD.format(observe=observe, cap=cap, upload=upload >> 20, slack=slack,
                        when=time.strftime("%Y-%m-%d", time.gmtime()))
     false = sum(r["control_false_suspects"] for r in results)
     return head + rows(results) + TAIL.format(false=false, runs=len(results), cap=cap)
 
 
-def write_docs(source_root, run_py, softwares, observe, cap, upload):
+def write_docs(source_root, run_py, softwares, observe, cap, upload, slack):
     """Run every software, write docs/lab.md; 0 when all passed."""
     results, rc = [], 0
     with tempfile.TemporaryDirectory(prefix="ho-labdocs-") as tmp:
@@ -145,6 +157,6 @@ def write_docs(source_root, run_py, softwares, observe, cap, upload):
                 results.append(json.load(f))
     doc = os.path.join(source_root, "docs", "lab.md")
     with open(doc, "w") as f:
-        f.write(render(results, observe, cap, upload))
+        f.write(render(results, observe, cap, upload, slack))
     print("wrote %s%s" % (doc, "" if rc == 0 else " (some runs failed: see above)"), file=sys.stderr)
     return rc

@@ -48,7 +48,12 @@ DETECT_MAX = 6.0    # the fault's class must show within this (1 s collections)
 CLASSES = ("retransmitting", "keepalive_probing", "zero_window", "stale", "close_wait")
 KEEPALIVE = {"tcp_keepalive_time": 2, "tcp_keepalive_intvl": 1, "tcp_keepalive_probes": 4}
 LEGS = ("control",) + net.FAULTS
-# Bytes per request of the stall leg from just before its server stops:
+# Legs whose application sets a client timeout (redis only): name -> (fault, seconds).
+TIMEOUT_LEGS = {"crash-timeout": ("crash", 2.0)}
+# halfopen_longest_unanswered_seconds can exceed the time since the fault
+# by no more than the last answer's age at the fault: a keepalive interval
+# (2 s) or a request interval (0.5 s), plus collection lag.
+UNANSWERED_SLACK = 4.0# Bytes per request of the stall leg from just before its server stops:
 # more than tcp_rmem's maximum (6 MiB), so the server's receive buffer
 # fills however far autotuning grew it.
 UPLOAD = 8 << 20
@@ -57,10 +62,11 @@ EXPECT = {"crash": "retransmitting", "link": "retransmitting", "nat": "retransmi
           "stall": "zero_window", "reboot": None}
 SOFTWARE = {
     "redis": {"what": "redis-server 7 / redis-py ConnectionPool", "app": "redis",
-              "module": "redis"},
+              "module": "redis", "legs": LEGS + tuple(TIMEOUT_LEGS)},
     "postgres": {"what": "PostgreSQL 15 / psycopg2 ThreadedConnectionPool", "app": "postgres",
-                 "module": "psycopg2"},
-    "nginx": {"what": "nginx upstream keepalive -> nginx backend", "app": "http", "module": None},
+                 "module": "psycopg2", "legs": LEGS},
+    "nginx": {"what": "nginx upstream keepalive -> nginx backend", "app": "http", "module": None,
+              "legs": LEGS},
 }
 
 
@@ -176,6 +182,10 @@ def app_impact(events, t_fault):
         if e["ok"]:
             text += "; ok again at +%.1f s" % (e["start"] + e["dur"] - t_fault)
             break
+    else:
+        errs = {e["err"] for e in after[1:]}
+        if errs:
+            text += "; then %d more failed (%s), none succeeded" % (len(after) - 1, ", ".join(sorted(errs)))
     res["text"] = text
     return res
 
@@ -188,9 +198,13 @@ class Watch:
         self.max = {n: {c: 0 for c in CLASSES} for n in names}
         self.est = {n: [] for n in names}        # (t rel, established)
         self.last = {n: {} for n in names}       # class -> value at the last scrape
+        self.unanswered = {n: (0, None) for n in names}  # (max longest_unanswered, t rel then)
 
     def add(self, s, svc, t_rel):
         est = s.value(metric("established"), tcp_service=svc, direction="outbound")
+        u = s.value("halfopen_longest_unanswered_seconds", tcp_service=svc, direction="outbound") or 0
+        if u > self.unanswered[svc][0]:
+            self.unanswered[svc] = (u, round(t_rel, 2))
         self.est[svc].append((round(t_rel, 2), est))
         for c in CLASSES:
             v = s.value(metric(c), tcp_service=svc, direction="outbound") or 0
@@ -211,8 +225,9 @@ def run_software(sw):
         client.create()
         for k, v in KEEPALIVE.items():
             client.exec(["sysctl", "-qw", "net.ipv4.%s=%d" % (k, v)])
-        for i, name in enumerate(LEGS, 1):
-            legs.append(net.Leg(client, i, name, None if name == "control" else name))
+        for i, name in enumerate(SOFTWARE[sw]["legs"], 1):
+            fault = TIMEOUT_LEGS[name][0] if name in TIMEOUT_LEGS else name
+            legs.append(net.Leg(client, i, name, None if name == "control" else fault))
         targets = start_servers(sw, client, legs, tmp)
         with Exporter(client, config(sw, legs), interval="1s") as exp:
             return observe(sw, client, legs, targets, exp, t_begin)
@@ -227,8 +242,10 @@ def observe(sw, client, legs, targets, exp, t_begin):
     apps = {}
     for leg in legs:
         host, port = targets[leg.name]
-        apps[leg.name] = Peer(client, [APP_PYTHON, APP, SOFTWARE[sw]["app"], "--host", host,
-                                       "--port", port, "--cap", CAP])
+        args = [APP_PYTHON, APP, SOFTWARE[sw]["app"], "--host", host, "--port", port, "--cap", CAP]
+        if leg.name in TIMEOUT_LEGS:
+            args += ["--timeout", TIMEOUT_LEGS[leg.name][1]]
+        apps[leg.name] = Peer(client, args)
     for leg in legs:
         apps[leg.name].expect("READY", timeout=30)
     names = [service(sw, l) for l in legs]
@@ -287,8 +304,11 @@ def observe(sw, client, legs, targets, exp, t_begin):
         n = service(sw, leg)
         est = [e for _, e in post.est[n]]
         drop = next((t for t, e in post.est[n] if e is not None and e < est_before[n]), None)
-        r = {"fault": leg.fault, "inject": inject.get(leg.name), "first": post.first[n],
-             "max": post.max[n], "last": post.last[n], "est_before": est_before[n],
+        r = {"fault": leg.fault, "inject": inject.get(leg.name),
+             "client_timeout": TIMEOUT_LEGS.get(leg.name, (None, None))[1], "first": post.first[n],
+             "max": post.max[n], "last": post.last[n],
+             "unanswered_max": post.unanswered[n][0], "unanswered_at": post.unanswered[n][1],
+             "est_before": est_before[n],
              "est_min": min(e for e in est if e is not None), "est_drop": drop,
              "old_conns_gone": gone.get(leg.name),
              "app": app_impact(parse_events(drain(apps[leg.name])), t_fault.get(leg.name, t_ref))}
@@ -311,6 +331,11 @@ def verdicts(res):
             t = r["first"].get(want)
             if t is None or t > DETECT_MAX:
                 bad.append("%s: %s not reported within %gs (first seen: %s)" % (name, want, DETECT_MAX, r["first"]))
+        if r["unanswered_at"] is not None and r["unanswered_max"] > r["unanswered_at"] + UNANSWERED_SLACK:
+            bad.append("%s: halfopen_longest_unanswered_seconds was %g %.1f s after the fault: the "
+                       "peer answered until the fault, so at most ~%g" % (
+                           name, r["unanswered_max"], r["unanswered_at"],
+                           r["unanswered_at"] + UNANSWERED_SLACK))
         if r["fault"] == "stall" and r["max"]["retransmitting"]:
             bad.append("stall: a peer that stops reading (and ACKs zero-window probes) was counted "
                        "as retransmitting: %s" % r["max"])
@@ -340,8 +365,9 @@ def main_one(sw, json_path):
         return 1
     for name, r in res["legs"].items():
         print("%-8s first seen %s; established %s -> min %s (drop at %s); old conns gone %s; "
-              "application: %s" % (name, r["first"] or "nothing", r["est_before"], r["est_min"],
-                                   r["est_drop"], r["old_conns_gone"], r["app"]["text"]))
+              "longest unanswered max %g at %s; application: %s" % (
+                  name, r["first"] or "nothing", r["est_before"], r["est_min"], r["est_drop"],
+                  r["old_conns_gone"], r["unanswered_max"], r["unanswered_at"], r["app"]["text"]))
     print("control false suspects: %d; %.1f s" % (res["control_false_suspects"], res["seconds"]))
     if json_path:
         with open(json_path, "w") as f:
@@ -363,7 +389,7 @@ def main():
     if a.write_docs:
         import report
         return report.write_docs(SOURCE_ROOT, os.path.abspath(__file__), sorted(SOFTWARE),
-                                 OBSERVE, CAP, UPLOAD)
+                                 OBSERVE, CAP, UPLOAD, UNANSWERED_SLACK)
     if not a.software:
         p.error("name a software or --write-docs")
     return main_one(a.software, a.json)
