@@ -39,7 +39,7 @@ running after {cap:g} s is reported as a hang.
 |---|---|---|
 | redis | `redis-server` (Debian) | redis-py `ConnectionPool`, `socket_keepalive=True`, 2 connections |
 | postgres | PostgreSQL 15 (`initdb` in a temp dir, run as `postgres`) | psycopg2 `ThreadedConnectionPool(2, 4)`, autocommit, libpq's default keepalive |
-| nginx | a second nginx (`return 200`) | nginx `upstream { keepalive 8; }`, `proxy_socket_keepalive on`; the application POSTs through it |
+| nginx | a second nginx (`return 200`) | nginx `upstream {{ keepalive 8; }}`, `proxy_socket_keepalive on`; the application POSTs through it |
 
 | fault | how (tests/lab/net.py) |
 |---|---|

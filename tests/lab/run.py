@@ -168,7 +168,7 @@ def app_impact(events, t_fault):
     after = after[after.index(first):]
     if first["kind"] == "HANG":
         return {"text": "hangs > %g s" % first["cap"], "hang": first["cap"], "error": None}
-    res = {"hang": first["dur"], "error": None if first["ok"] else first["err"]}
+    res = {"hang": first["dur"], "error": None if first["ok"] else first["err"], "recovered": first["ok"]}
     if first["ok"]:
         res["text"] = "no error (%.2f s)" % first["dur"]
         return res
@@ -181,6 +181,7 @@ def app_impact(events, t_fault):
             break
         if e["ok"]:
             text += "; ok again at +%.1f s" % (e["start"] + e["dur"] - t_fault)
+            res["recovered"] = True
             break
     else:
         errs = {e["err"] for e in after[1:]}
@@ -274,8 +275,10 @@ def observe(sw, client, legs, targets, exp, t_begin):
     # Detection times and the application's requests count from when the
     # leg's fault began (a request started before it is not the
     # application meeting the fault, even when it ends after).
+    # The reboot, slow to inject (kill, ss -K, restart), goes first so the
+    # others are watched from the moment they begin.
     t_fault, inject = {}, {}
-    for leg in legs:
+    for leg in sorted(legs, key=lambda leg: leg.fault != "reboot"):
         if leg.fault:
             if leg.fault == "stall":
                 apps[leg.name].send("payload %d" % UPLOAD)
@@ -344,6 +347,9 @@ def verdicts(res):
                 bad.append("reboot: the pre-fault connections were not reset within %gs" % OBSERVE)
             # A probe sent while the host was down may be seen unanswered
             # for a moment; once it answers with RST nothing may remain.
+            if not r["app"].get("recovered"):
+                bad.append("reboot: the application never succeeded again (is the server back?): %s"
+                           % r["app"]["text"])
             if any(r["last"].values()):
                 bad.append("reboot: suspects remain after the peer reset the old connections: %s" % r["last"])
     return bad

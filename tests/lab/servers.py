@@ -49,10 +49,20 @@ class Server:
                 pass
 
     def kill(self):
-        """SIGKILL the process group and reap the leader."""
+        """SIGKILL the process tree; return once every process of it is
+        gone (reaped, not a zombie: postgres' next start probes the old
+        postmaster's pid with kill(pid, 0))."""
+        if self.proc is None:
+            return
+        pids = process_tree(self.proc.pid) if self.proc.poll() is None else []
         self.signal(signal.SIGKILL)
-        if self.proc is not None:
-            self.proc.wait(timeout=10)
+        self.proc.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while any(os.path.exists("/proc/%d" % p) for p in pids):
+            if time.monotonic() > deadline:
+                raise ScenarioFailure("%s: processes %s still there 10 s after SIGKILL" % (
+                    type(self).__name__, [p for p in pids if os.path.exists("/proc/%d" % p)]))
+            time.sleep(0.02)
 
     def log_tail(self, n=15):
         try:
