@@ -375,10 +375,11 @@ def main_one(sw, json_path):
                   name, r["first"] or "nothing", r["est_before"], r["est_min"], r["est_drop"],
                   r["old_conns_gone"], r["unanswered_max"], r["unanswered_at"], r["app"]["text"]))
     print("control false suspects: %d; %.1f s" % (res["control_false_suspects"], res["seconds"]))
+    bad = verdicts(res)
+    res["failures"] = bad
     if json_path:
         with open(json_path, "w") as f:
             json.dump(res, f, indent=1)
-    bad = verdicts(res)
     for line in bad:
         print("FAIL " + line)
     print("%s %s (%.1fs)" % ("FAIL" if bad else "PASS", sw, time.monotonic() - t0))
