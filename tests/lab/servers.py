@@ -13,7 +13,6 @@ whatever is left.
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 
