@@ -135,6 +135,42 @@ class Postgres(Server):
                 + ["-c%s=%s" % kv for kv in opts.items()])
 
 
+PGBOUNCER_INI = """\
+[databases]
+postgres = host={upstream} port={uport} dbname=postgres user=postgres
+[pgbouncer]
+listen_addr = {addr}
+listen_port = {port}
+unix_socket_dir =
+auth_type = any
+pool_mode = transaction
+default_pool_size = 4
+min_pool_size = 2
+server_idle_timeout = 600
+tcp_keepalive = 1
+logfile = {dir}/pgbouncer.log
+pidfile = {dir}/pgbouncer.pid
+"""
+
+
+class PgBouncer(Server):
+    """pgbouncer (transaction pooling) listening on addr:port, pooling its
+    connections to the PostgreSQL at upstream:5432. It refuses to run as
+    root: run as postgres."""
+
+    def __init__(self, ns, addr, tmpdir, port, upstream):
+        super().__init__(ns, addr, tmpdir)
+        self.port = port
+        self.ini = os.path.join(self.dir, "pgbouncer.ini")
+        with open(self.ini, "w") as f:
+            f.write(PGBOUNCER_INI.format(addr=addr, port=port, upstream=upstream, uport=Postgres.port,
+                                         dir=self.dir))
+        run(["chown", "-R", "postgres:postgres", self.dir])
+
+    def argv(self):
+        return ["runuser", "-u", "postgres", "--", "pgbouncer", self.ini]
+
+
 NGINX_COMMON = """\
 daemon off; master_process off; worker_processes 1;
 pid {dir}/nginx.pid; error_log {dir}/error.log warn;
