@@ -158,7 +158,7 @@ def main():
         if err is None:
             out("REQ start=%.3f dur=%.3f ok=1" % (start, dur))
         else:
-            msg = (str(err).strip().splitlines() or [""])[0].replace(" ", "_")[:120]
+            msg = " / ".join(l.strip() for l in str(err).strip().splitlines()).replace(" ", "_")[:200]
             out("REQ start=%.3f dur=%.3f ok=0 err=%s msg=%s" % (start, dur, type(err).__name__, msg))
         time.sleep(a.interval)
 

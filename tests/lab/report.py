@@ -93,17 +93,22 @@ What the runs show:
 - A peer that stops reading is reported as `zero_window` and never as `retransmitting`: its kernel
   still answers the zero-window probes. Once the persist timer's backoff spaces the probes further
   apart than `stale_after`, that socket is also counted `stale`.
-- A rebooted peer answers the next segment with a RST, so the application gets an error at once
-  (redis-py `ConnectionError`, psycopg2 `OperationalError`; nginx answers 502, since it does not
-  retry a POST on another connection) and the pool reconnects. Nothing lingers for the exporter to
-  report; a keepalive probe sent while the host was down may be seen unanswered for a moment.
+- A rebooted peer answers the next segment with a RST, so the application gets an error as soon
+  as one reaches it (redis-py `ConnectionError`, psycopg2 `OperationalError`, also through
+  pgbouncer; nginx answers 502, since it does not retry a POST on another connection) and the pool
+  reconnects (pgbouncer may keep failing its clients for longer than the window: it waits
+  `server_login_retry`, 15 s by default, after a failed server login, and one tried while the
+  host was down or PostgreSQL was still starting fails; its log says so, the client only sees
+  "server closed the connection unexpectedly"). Nothing lingers for the exporter to report; a segment sent while the host was down
+  may be seen unanswered for a moment.
 - A pool that reconnects to a crashed host opens connections that sit in SYN-SENT,
   retransmitting their SYN: pgbouncer does it by itself (`min_pool_size`), an application with a
   client timeout (redis-py `socket_timeout=2`) after giving up on the dead connection. They are rightly counted as `retransmitting`, but the kernel never set
   the last-received stamp of a socket that never received anything, so
   `halfopen_longest_unanswered_seconds` must not be read from `tcp_info`'s `last_ack_recv` for
   them (issue 11: it reads as the host's uptime less ~5 minutes). The check above fails while it
-  does.
+  does; with the shipped rules, `HalfOpenPoolHanging` would fire 2 minutes after the first such
+  SYN with a description claiming the peer has acknowledged nothing for that long.
 """
 
 

@@ -130,6 +130,7 @@ def start_servers(sw, client, legs, tmp):
         elif sw == "pgbouncer":
             front = servers.PgBouncer(client, "127.0.0.1", front_dir, client.free_port(), leg.addr)
         if sw in ("nginx", "pgbouncer"):
+            leg.front = front
             front.start()
             servers.wait_listen(client, "127.0.0.1", front.port, front)
             targets[leg.name] = ("127.0.0.1", front.port)
@@ -309,6 +310,9 @@ def observe(sw, client, legs, targets, exp, t_begin):
     for leg in legs:
         print("ss -tnoi dst %s (%s, end of the window):\n%s" % (
             leg.addr, leg.name, client.ss_text("dst %s" % leg.addr)))
+        print("application (%s), last lines:\n  %s" % (leg.name, "\n  ".join(drain(apps[leg.name])[-3:])))
+        if getattr(leg, "front", None) and leg.fault:
+            print("%s (%s), last log lines:\n%s" % (type(leg.front).__name__, leg.name, leg.front.log_tail(4)))
         if leg.fault == "reboot":  # the lab's own check: the server came back
             servers.wait_listen(client, leg.addr, leg.server.port, leg.server, timeout=5)
     results = {"software": sw, "what": SOFTWARE[sw]["what"], "legs": {}}

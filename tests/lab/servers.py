@@ -170,6 +170,13 @@ class PgBouncer(Server):
     def argv(self):
         return ["runuser", "-u", "postgres", "--", "pgbouncer", self.ini]
 
+    def log_tail(self, n=15):
+        try:
+            with open(os.path.join(self.dir, "pgbouncer.log"), errors="replace") as f:
+                return "".join(f.readlines()[-n:])
+        except OSError:
+            return super().log_tail(n)
+
 
 NGINX_COMMON = """\
 daemon off; master_process off; worker_processes 1;
