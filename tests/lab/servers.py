@@ -23,6 +23,7 @@ PG_BIN = "/usr/lib/postgresql/%s/bin"
 
 class Server:
     port = 0
+    log_name = "server.log"
 
     def __init__(self, ns, addr, tmpdir):
         self.ns, self.addr, self.dir = ns, addr, tmpdir
@@ -64,11 +65,15 @@ class Server:
             time.sleep(0.02)
 
     def log_tail(self, n=15):
-        try:
-            with open(os.path.join(self.dir, "server.log"), errors="replace") as f:
-                return "".join(f.readlines()[-n:])
-        except OSError:
-            return ""
+        """The last n lines of the server's own log (log_name), else of its
+        output."""
+        for name in (self.log_name, "server.log"):
+            try:
+                with open(os.path.join(self.dir, name), errors="replace") as f:
+                    return "".join(f.readlines()[-n:])
+            except OSError:
+                continue
+        return ""
 
 
 def process_tree(root):
@@ -157,6 +162,7 @@ class PgBouncer(Server):
     """pgbouncer (transaction pooling) listening on addr:port, pooling its
     connections to the PostgreSQL at upstream:5432. It refuses to run as
     root: run as postgres."""
+    log_name = "pgbouncer.log"
 
     def __init__(self, ns, addr, tmpdir, port, upstream):
         super().__init__(ns, addr, tmpdir)
@@ -170,12 +176,6 @@ class PgBouncer(Server):
     def argv(self):
         return ["runuser", "-u", "postgres", "--", "pgbouncer", self.ini]
 
-    def log_tail(self, n=15):
-        try:
-            with open(os.path.join(self.dir, "pgbouncer.log"), errors="replace") as f:
-                return "".join(f.readlines()[-n:])
-        except OSError:
-            return super().log_tail(n)
 
 
 NGINX_COMMON = """\
@@ -214,6 +214,7 @@ NGINX_FRONT = """\
 class Nginx(Server):
     """nginx in one process (master_process off), so SIGSTOP stops it."""
     port = 8080
+    log_name = "error.log"
 
     def __init__(self, ns, addr, tmpdir, port=None, upstream=None):
         super().__init__(ns, addr, tmpdir)
@@ -228,12 +229,6 @@ class Nginx(Server):
     def argv(self):
         return ["nginx", "-p", self.dir, "-c", self.conf, "-e", os.path.join(self.dir, "error.log")]
 
-    def log_tail(self, n=15):
-        try:
-            with open(os.path.join(self.dir, "error.log"), errors="replace") as f:
-                return "".join(f.readlines()[-n:])
-        except OSError:
-            return super().log_tail(n)
 
 
 def wait_listen(ns, addr, port, server, timeout=20):
