@@ -11,7 +11,7 @@ if [ "${1:-}" = test ]; then
 	pkgs+=(iptables python3 prometheus curl valgrind clang libclang-rt-14-dev procps psmisc
 	       strace openssl
 	       kubernetes-client buildah nodejs chromium
-	       redis-server python3-redis postgresql python3-psycopg2 nginx conntrack)
+	       redis-server python3-redis postgresql python3-psycopg2 pgbouncer nginx conntrack)
 fi
 
 missing=()

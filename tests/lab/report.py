@@ -59,7 +59,10 @@ default `tcp_retries2=15` (~15 minutes) makes it.
 ## Results
 
 Measured {when} on a shared, busy 2-core machine; times in seconds from the fault. **First
-seen**: the first scrape on which the leg's service had a non-zero count of that class.
+seen**: the first scrape on which the leg's service had a non-zero count of that class (1 s
+collections scraped every 0.5 s: up to ~1.5 s after the kernel's state changed). The tests require
+the fault's class (`retransmitting` for a crash, a link down or a NAT that forgets;
+`zero_window` for a peer that stops reading) within {detect:g} s.
 **Established**: `halfopen_established_sockets` of the leg before the fault and its lowest value
 after. **Longest unanswered**: the highest `halfopen_longest_unanswered_seconds` of the leg and
 when it was seen; it should not exceed the time since the fault by more than the age of the last
@@ -155,15 +158,15 @@ def failures(results):
             "fixed):\n\n" + "\n".join(bad) + "\n")
 
 
-def render(results, observe, cap, upload, slack):
-    head = HEAD.format(observe=observe, cap=cap, upload=upload >> 20, slack=slack,
+def render(results, observe, cap, upload, slack, detect):
+    head = HEAD.format(observe=observe, cap=cap, upload=upload >> 20, slack=slack, detect=detect,
                        when=time.strftime("%Y-%m-%d", time.gmtime()))
     false = sum(r["control_false_suspects"] for r in results)
     return (head + rows(results) + failures(results)
             + TAIL.format(false=false, runs=len(results), cap=cap))
 
 
-def write_docs(source_root, run_py, softwares, observe, cap, upload, slack):
+def write_docs(source_root, run_py, softwares, observe, cap, upload, slack, detect):
     """Run every software, write docs/lab.md; 0 when all passed."""
     results, rc = [], 0
     with tempfile.TemporaryDirectory(prefix="ho-labdocs-") as tmp:
@@ -180,6 +183,6 @@ def write_docs(source_root, run_py, softwares, observe, cap, upload, slack):
                 results.append(json.load(f))
     doc = os.path.join(source_root, "docs", "lab.md")
     with open(doc, "w") as f:
-        f.write(render(results, observe, cap, upload, slack))
+        f.write(render(results, observe, cap, upload, slack, detect))
     print("wrote %s%s" % (doc, "" if rc == 0 else " (some runs failed: see above)"), file=sys.stderr)
     return rc

@@ -406,7 +406,7 @@ def main():
     if a.write_docs:
         import report
         return report.write_docs(SOURCE_ROOT, os.path.abspath(__file__), sorted(SOFTWARE),
-                                 OBSERVE, CAP, UPLOAD, UNANSWERED_SLACK)
+                                 OBSERVE, CAP, UPLOAD, UNANSWERED_SLACK, DETECT_MAX)
     if not a.software:
         p.error("name a software or --write-docs")
     return main_one(a.software, a.json)
