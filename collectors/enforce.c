@@ -449,19 +449,6 @@ bool enforce_service_get(const struct enforce *e, size_t i, struct enforce_servi
 	return true;
 }
 
-bool enforce_last(const struct enforce *e, size_t i, const char **name, enum direction *dir,
-		  struct enforce_counts *last)
-{
-	struct enforce_service_info si;
-
-	if (!enforce_service_get(e, i, &si))
-		return false;
-	*name = si.name;
-	*dir = si.direction;
-	*last = *si.last;
-	return true;
-}
-
 void enforce_pass_stats_get(const struct enforce *e, struct enforce_pass_stats *out)
 {
 	out->dry_run = e->st.dry_run;

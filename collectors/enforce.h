@@ -60,10 +60,6 @@ void enforce_pass_failed(struct enforce *e);
 /* Fold the counts of the passes since the last call into the totals. */
 void enforce_end_collection(struct enforce *e);
 size_t enforce_service_count(const struct enforce *e);
-/* Service i (< count) of the config in force: name, direction and the
- * counts of the last collection. false when i is out of range. */
-bool enforce_last(const struct enforce *e, size_t i, const char **name, enum direction *dir,
-		  struct enforce_counts *last);
 /* Service i (< count) of the config in force, when it enforces an
  * option: name, direction, the options, and its counts (the last
  * collection's and the totals; valid until the next configure). false

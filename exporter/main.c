@@ -28,6 +28,7 @@
 #include "common/metric_writer.h"
 #include "config/config.h"
 #include "config/web_config.h"
+#include "exporter/enforce_run.h"
 #include "exporter/exposition.h"
 #include "exporter/flags.h"
 #include "exporter/http.h"
@@ -251,75 +252,6 @@ static void check_overrun(struct exporter *ex)
 	}
 }
 
-static int enforce_pass_fn(void *arg)
-{
-	return enforce_pass(arg);
-}
-
-/* What the passes of one collection did, in the log: dry-run findings
- * and what was set at INFO, reverts (once per socket by construction) at
- * WARN, socket errors once per process (the metric keeps counting). */
-static void log_enforce(struct exporter *ex)
-{
-	static const char *const opt[2] = {"keepalive", "user_timeout"};
-
-	for (size_t i = 0; i < enforce_service_count(ex->enforce); i++) {
-		struct enforce_counts c;
-		enum direction dir;
-		const char *name;
-
-		if (!enforce_last(ex->enforce, i, &name, &dir, &c))
-			continue;
-		for (int o = 0; o < 2; o++) {
-			const struct {
-				uint64_t n;
-				enum log_level level;
-				const char *msg;
-			} ev[] = {
-			    {c.set[o], LOG_LEVEL_INFO,
-			     ex->opt.remediation_dry_run ? "Would enforce on sockets without it (dry run)"
-							 : "Enforced on sockets without it"},
-			    {c.reverted[o], LOG_LEVEL_WARN,
-			     "An application turned off what enforce had set; left as it wants, not "
-			     "set again"},
-			    {ex->enforce_errors_logged ? 0 : c.errors[o], LOG_LEVEL_WARN,
-			     "Enforce failed on some sockets (counted in "
-			     "halfopen_enforce_errors_total; logged once)"},
-			};
-
-			for (size_t k = 0; k < sizeof(ev) / sizeof(ev[0]); k++) {
-				char n[24];
-
-				if (!ev[k].n)
-					continue;
-				fmt_u64(n, sizeof(n), ev[k].n);
-				log_kv(ev[k].level, ev[k].msg, "service", name, "direction",
-				       dir == DIRECTION_OUTBOUND ? "outbound" : "inbound", "option",
-				       opt[o], "sockets", n, NULL);
-				ex->enforce_errors_logged |= k == 2;
-			}
-		}
-	}
-}
-
-/* After a collection: one enforce pass in every namespace the collector
- * covers (an iterator walks only the namespace it is created in). */
-static void enforce_namespaces(struct exporter *ex)
-{
-	if (!ex->enforce || !config_wants_enforce(ex->cfg))
-		return;
-	for (size_t i = 0; i < netns_registry_count(ex->nsreg); i++) {
-		int r = netns_registry_run_in(ex->nsreg, i, enforce_pass_fn, ex->enforce);
-
-		if (r < 0 && r != -ENOENT)
-			enforce_pass_failed(ex->enforce);
-		if (r == -ENOTRECOVERABLE)
-			break;
-	}
-	enforce_end_collection(ex->enforce);
-	log_enforce(ex);
-}
-
 static void collect(struct exporter *ex)
 {
 	int scratch = ex->good == 0 ? 1 : 0;
@@ -332,7 +264,8 @@ static void collect(struct exporter *ex)
 	r = collect_namespaces(ex, &ex->results[scratch]);
 	suspects_end(ex->suspects, r == 0, r == 0 ? &ex->results[scratch] : NULL);
 	after_collection(ex, t0);
-	enforce_namespaces(ex);
+	enforce_run_passes(ex->enforce, ex->cfg, ex->nsreg, ex->opt.remediation_dry_run,
+			   &ex->enforce_errors_logged);
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	ex->stats.collections_total++;
 	if (r == 0) {
