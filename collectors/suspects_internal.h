@@ -25,6 +25,7 @@
 #ifndef HALFOPEN_SUSPECTS_INTERNAL_H
 #define HALFOPEN_SUSPECTS_INTERNAL_H
 
+#include "common/hash.h"
 #include "common/oa_index.h"
 #include "suspects.h"
 
@@ -119,8 +120,19 @@ int suspects_owner_of_service(struct suspects *t, const struct service_result *s
  * lists them: the caller rebuilds it (suspects_rehash_owners). */
 void suspects_sweep_owners(struct suspects *t);
 int suspects_rehash_owners(struct suspects *t, size_t live);
-/* The position of cookie in t->v, or SIZE_MAX. */
-size_t suspects_find(const struct suspects *t, uint64_t cookie);
+/* The position of cookie in t->v, or SIZE_MAX. Inline: one probe per
+ * claimed socket. */
+static inline size_t suspects_find(const struct suspects *t, uint64_t cookie)
+{
+	size_t slot, i;
+
+	for (i = oa_index_first(&t->index, hash_u64(cookie), &slot); i != OA_NONE;
+	     i = oa_index_next(&t->index, &slot))
+		if (t->v[i].cookie == cookie)
+			return i;
+	return SIZE_MAX;
+}
+
 /* Append a zeroed suspect for cookie. -E2BIG at max_suspects, -ENOMEM. */
 int suspects_add(struct suspects *t, uint64_t cookie, size_t *out);
 /* Rebuild the cookie index with room for room suspects. */

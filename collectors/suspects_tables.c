@@ -225,16 +225,6 @@ int suspects_owner_of_service(struct suspects *t, const struct service_result *s
 
 /* ----------------------------------------------------------- suspects */
 
-size_t suspects_find(const struct suspects *t, uint64_t cookie)
-{
-	size_t slot, i;
-
-	for (i = oa_index_first(&t->index, hash_u64(cookie), &slot); i != OA_NONE;
-	     i = oa_index_next(&t->index, &slot))
-		if (t->v[i].cookie == cookie)
-			return i;
-	return SIZE_MAX;
-}
 
 static uint32_t cookie_hash_at(const void *ctx, size_t pos)
 {

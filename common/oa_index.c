@@ -46,15 +46,6 @@ int oa_index_rebuild(struct oa_index *ix, size_t room, size_t n,
 	return 0;
 }
 
-void oa_index_put(struct oa_index *ix, uint32_t hash, size_t pos)
-{
-	size_t mask = ix->cap - 1, slot;
-
-	for (slot = hash & mask; ix->slots[slot]; slot = (slot + 1) & mask)
-		;
-	ix->slots[slot] = (uint32_t)(pos + 1);
-}
-
 void oa_index_free(struct oa_index *ix)
 {
 	if (!ix)

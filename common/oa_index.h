@@ -49,8 +49,15 @@ static inline bool oa_index_full(const struct oa_index *ix, size_t n)
 int oa_index_rebuild(struct oa_index *ix, size_t room, size_t n,
 		     uint32_t (*hash_at)(const void *ctx, size_t pos), const void *ctx);
 /* Record position pos under hash. The index must have room
- * (!oa_index_full). */
-void oa_index_put(struct oa_index *ix, uint32_t hash, size_t pos);
+ * (!oa_index_full). Inline: rebuilds call it once per entry. */
+static inline void oa_index_put(struct oa_index *ix, uint32_t hash, size_t pos)
+{
+	size_t mask = ix->cap - 1, slot;
+
+	for (slot = hash & mask; ix->slots[slot]; slot = (slot + 1) & mask)
+		;
+	ix->slots[slot] = (uint32_t)(pos + 1);
+}
 /* Accepts NULL and an index never reset. Leaves ix empty. */
 void oa_index_free(struct oa_index *ix);
 /* Bytes of slots. */
