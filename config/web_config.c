@@ -544,9 +544,15 @@ static int parse_http(struct ytree *c, yaml_node_t *n, struct web_config *wc)
  * then 53 characters of bcrypt's base64. */
 static bool is_bcrypt(const char *hash, size_t len)
 {
+	int cost;
+
 	if (len != 60 || hash[0] != '$' || hash[1] != '2' ||
 	    (hash[2] != 'a' && hash[2] != 'b' && hash[2] != 'y') || hash[3] != '$' ||
-	    hash[6] != '$')
+	    hash[6] != '$' || hash[4] < '0' || hash[4] > '3' || hash[5] < '0' || hash[5] > '9')
+		return false;
+	/* libcrypt takes cost 99 here and then fails every check. */
+	cost = (hash[4] - '0') * 10 + (hash[5] - '0');
+	if (cost < 4 || cost > 31)
 		return false;
 	return crypt_checksalt(hash) == CRYPT_SALT_OK;
 }
@@ -555,7 +561,7 @@ static int parse_users(struct ytree *c, yaml_node_t *n, struct web_config *wc)
 {
 	yaml_node_pair_t *pair;
 	size_t npairs, j;
-	int rc;
+	int rc, cost, max_cost = 4;
 
 	rc = expect_mapping(c, n, "basic_auth_users");
 	if (rc)
@@ -601,12 +607,24 @@ static int parse_users(struct ytree *c, yaml_node_t *n, struct web_config *wc)
 			    "not a bcrypt hash (want $2y$, $2b$ or $2a$, cost 04..31, 60 "
 			    "characters); make one with `htpasswd -nbBC 10 USER PASS` or "
 			    "Python's bcrypt.hashpw");
+		cost = (hash[4] - '0') * 10 + (hash[5] - '0');
+		if (cost > WEB_BCRYPT_MAX_COST)
+			return ytree_fail(c, v, path,
+					  "bcrypt cost %d is more than %d: every request would "
+					  "hold a CPU for seconds; rehash with a cost of 10 to 12",
+					  cost, WEB_BCRYPT_MAX_COST);
+		if (cost > max_cost)
+			max_cost = cost;
 		u = &wc->users[wc->n_users++];
 		u->name = strdup(name);
 		u->hash = strdup(hash);
 		if (!u->name || !u->hash)
 			return ytree_nomem(c);
 	}
+	/* bcrypt's base64 of an all-zero salt and digest: no password's
+	 * digest is all zeros in practice, and the cost is what matters. */
+	snprintf(wc->dummy_hash, sizeof(wc->dummy_hash), "$2b$%02d$%s", max_cost,
+		 ".....................................................");
 	return 0;
 }
 
