@@ -29,6 +29,7 @@
 
 #include "common/buf.h"
 #include "config/web_config.h"
+#include "http_auth.h"
 
 #define CONTENT_TYPE_METRICS "text/plain; version=0.0.4; charset=utf-8"
 #define CONTENT_TYPE_TEXT    "text/plain; charset=utf-8"
@@ -73,6 +74,9 @@ enum fixed_response {
 	R_RELOAD_FAILED,
 	R_RELOAD_METHOD,
 	R_INTERNAL,
+	R_BAD_REQUEST,
+	R_NO_BODY,
+	R_AUTH_BUSY,
 	R_COUNT,
 };
 
@@ -83,6 +87,13 @@ struct web_gen {
 	atomic_uint refs;
 	struct web_config *wc; /* NULL: none */
 	struct MHD_Response *fixed[R_COUNT];
+};
+
+enum auth_state {
+	AUTH_NONE = 0,
+	AUTH_PENDING, /* suspended while the pool checks the password */
+	AUTH_PASSED,
+	AUTH_FAILED,
 };
 
 enum reload_state {
@@ -107,6 +118,15 @@ struct conn {
 	enum reload_state reload;
 	int reload_rc;
 	uint64_t reload_since_ms;
+	unsigned char src[16]; /* client address, IPv4 as mapped IPv6 */
+	bool bad_uri;	       /* the request's URI decoded to a NUL byte */
+	/* A password check in the auth pool; job.pass is ours to wipe. */
+	enum auth_state auth;
+	struct auth_job job;
+	struct web_gen *auth_gen; /* keeps job.hash alive */
+	unsigned char auth_key[32];
+	bool auth_keyed; /* a known user: a pass goes into the cache */
+	struct http_server *srv;
 };
 
 struct auth_entry {
@@ -135,8 +155,11 @@ struct http_server {
 	size_t body_len;
 	unsigned char *zbody;
 	size_t zbody_len;
-	struct conn *conns;
+	struct conn *conns, *conns_tail; /* newest first */
+	unsigned n_conns;
+	unsigned soft_conns; /* past this, the oldest idle connection goes */
 	unsigned active_requests;
+	struct auth_pool *auth;
 	struct auth_entry auth_cache[AUTH_CACHE_SIZE];
 	/* The watchdog thread. */
 	int watchdog_ok;
@@ -457,6 +480,9 @@ static struct web_gen *gen_new(const struct http_server *srv, struct web_config 
 	    static_text("failed to reload config; the exporter's log says why", wc);
 	f[R_RELOAD_METHOD] = static_text("Only POST or PUT requests allowed", wc);
 	f[R_INTERNAL] = static_text("internal error", wc);
+	f[R_BAD_REQUEST] = static_text("bad request", wc);
+	f[R_NO_BODY] = static_text("request bodies are not accepted", wc);
+	f[R_AUTH_BUSY] = static_text("too many password checks, try again later", wc);
 	for (i = 0; i < R_COUNT; i++)
 		if (!f[i])
 			goto fail;
@@ -631,17 +657,6 @@ static int wants_gzip(struct MHD_Connection *conn)
 
 /* ---- Basic auth ------------------------------------------------------ */
 
-static bool ct_equal(const void *a, const void *b, size_t n)
-{
-	const volatile unsigned char *x = a, *y = b;
-	unsigned char d = 0;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		d |= x[i] ^ y[i];
-	return d == 0;
-}
-
 /* Contract: the cache key of (user, password, hash). Hashing the three
  * keeps no password in memory, and a changed hash (a reload) never hits
  * an old entry. 0 or -EIO. */
@@ -668,7 +683,7 @@ static bool auth_cache_hit(struct http_server *srv, const unsigned char key[32])
 	for (i = 0; i < AUTH_CACHE_SIZE; i++) {
 		struct auth_entry *e = &srv->auth_cache[i];
 
-		if (e->expires_ms > now && ct_equal(e->key, key, 32))
+		if (e->expires_ms > now && auth_ct_equal(e->key, key, 32))
 			hit = true;
 	}
 	pthread_mutex_unlock(&srv->lock);
@@ -693,58 +708,6 @@ static void auth_cache_add(struct http_server *srv, const unsigned char key[32])
 	memcpy(srv->auth_cache[victim].key, key, 32);
 	srv->auth_cache[victim].expires_ms = now + AUTH_CACHE_TTL_MS;
 	pthread_mutex_unlock(&srv->lock);
-}
-
-/* Contract: whether pass is the password of user under wc. An unknown
- * user still pays one bcrypt (against the first user's hash) so the time
- * taken does not tell which users exist. */
-static bool check_password(struct http_server *srv, const struct web_config *wc, const char *user,
-			   const char *pass)
-{
-	const struct web_user *u = NULL;
-	struct crypt_data *cd;
-	unsigned char key[32];
-	const char *out;
-	bool ok = false;
-	size_t i;
-
-	for (i = 0; i < wc->n_users; i++)
-		if (strcmp(wc->users[i].name, user) == 0)
-			u = &wc->users[i];
-	if (u && auth_key(user, pass, u->hash, key) == 0 && auth_cache_hit(srv, key))
-		return true;
-	/* struct crypt_data is ~32 KiB: too much for a worker's stack. */
-	cd = calloc(1, sizeof(*cd));
-	if (!cd)
-		return false;
-	out = crypt_rn(pass, u ? u->hash : wc->users[0].hash, cd, (int)sizeof(*cd));
-	if (u && out && strlen(out) == strlen(u->hash) && ct_equal(out, u->hash, strlen(out)))
-		ok = true;
-	explicit_bzero(cd, sizeof(*cd));
-	free(cd);
-	if (ok)
-		auth_cache_add(srv, key);
-	return ok;
-}
-
-/* Contract: whether the request may proceed under gen's users (always,
- * without users). */
-static bool authorized(struct http_server *srv, const struct web_gen *g, struct MHD_Connection *mc)
-{
-	char *user, *pass = NULL;
-	bool ok;
-
-	if (!g->wc || g->wc->n_users == 0)
-		return true;
-	user = MHD_basic_auth_get_username_password(mc, &pass);
-	ok = user && pass && check_password(srv, g->wc, user, pass);
-	if (pass) {
-		explicit_bzero(pass, strlen(pass));
-		MHD_free(pass);
-	}
-	if (user)
-		MHD_free(user);
-	return ok;
 }
 
 /* ---- TLS ------------------------------------------------------------- */
@@ -872,7 +835,77 @@ static void conn_unlink(struct http_server *srv, struct conn *c)
 		srv->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	else
+		srv->conns_tail = c->prev;
 	c->prev = c->next = NULL;
+	srv->n_conns--;
+}
+
+static void conn_link(struct http_server *srv, struct conn *c)
+{
+	c->next = srv->conns;
+	if (c->next)
+		c->next->prev = c;
+	else
+		srv->conns_tail = c;
+	srv->conns = c;
+	srv->n_conns++;
+}
+
+/* How far from the oldest end eviction looks for an idle connection, so
+ * a table full of requests in flight costs a bounded walk per accept. */
+#define EVICT_SCAN 256u
+
+/* Contract: past soft_conns, shut down the oldest connection that waits
+ * for a request header (idle keep-alive, or trickling one): a fresh
+ * connection always gets in, and what it displaces is the connection that
+ * has had the longest to send a request. Under the lock. */
+static void evict_idle(struct http_server *srv)
+{
+	struct conn *c = srv->conns_tail;
+	unsigned seen = 0;
+
+	if (srv->n_conns <= srv->soft_conns)
+		return;
+	for (; c && seen < EVICT_SCAN; c = c->prev, seen++) {
+		if (c->shut || c->in_request || c->fd < 0 || c->reload != RELOAD_NONE ||
+		    c->auth != AUTH_NONE)
+			continue;
+		shutdown(c->fd, SHUT_RDWR);
+		c->shut = true;
+		return;
+	}
+}
+
+/* The client's address as 16 bytes: IPv4 as its mapped IPv6 form, so
+ * either family compares alike. */
+static void conn_source(struct MHD_Connection *mc, unsigned char src[16])
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	memset(src, 0, 16);
+	if (sa && sa->sa_family == AF_INET) {
+		src[10] = src[11] = 0xff;
+		memcpy(src + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	} else if (sa && sa->sa_family == AF_INET6) {
+		memcpy(src, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+	}
+}
+
+/* Contract (MHD unescape callback): decode %XX in place, as MHD would, and
+ * mark the request bad when that yields a NUL byte: C strings would cut
+ * the path there ("/metrics%00xyz" served as /metrics). The length. */
+static size_t unescape_uri(void *cls, struct MHD_Connection *mc, char *uri)
+{
+	struct conn *c = conn_of(mc);
+	size_t n = MHD_http_unescape(uri);
+
+	(void)cls;
+	if (c && memchr(uri, '\0', n))
+		c->bad_uri = true;
+	return n;
 }
 
 /* Contract (MHD connection notification): STARTED tracks the connection
@@ -909,13 +942,13 @@ static void notify_connection(void *cls, struct MHD_Connection *mc, void **socke
 		return;
 	}
 	c->mc = mc;
+	c->srv = srv;
 	c->fd = ci ? ci->connect_fd : -1;
 	c->since_ms = now_ms();
+	conn_source(mc, c->src);
 	pthread_mutex_lock(&srv->lock);
-	c->next = srv->conns;
-	if (c->next)
-		c->next->prev = c;
-	srv->conns = c;
+	evict_idle(srv);
+	conn_link(srv, c);
 	if (srv->tls)
 		c->gen = gen_ref(srv->gen);
 	pthread_mutex_unlock(&srv->lock);
@@ -946,6 +979,7 @@ static void request_completed(void *cls, struct MHD_Connection *mc, void **con_c
 		srv->active_requests--;
 	c->counted = false;
 	c->in_request = false;
+	c->bad_uri = false;
 	c->reload = RELOAD_NONE;
 	c->since_ms = now_ms();
 	pthread_mutex_unlock(&srv->lock);
@@ -1022,17 +1056,186 @@ static enum MHD_Result queue_fixed(struct http_server *srv, struct MHD_Connectio
 	return ret;
 }
 
+struct framing {
+	unsigned content_length; /* Content-Length fields */
+	unsigned transfer_encoding;
+	bool body;	 /* a Content-Length other than 0, or any coding */
+	bool bad_coding; /* a transfer coding other than chunked */
+};
+
+static enum MHD_Result framing_header(void *cls, enum MHD_ValueKind kind, const char *key,
+				      const char *value)
+{
+	struct framing *f = cls;
+
+	(void)kind;
+	if (!key || !value)
+		return MHD_YES;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+		f->content_length++;
+		if (strcmp(value, "0") != 0)
+			f->body = true;
+	} else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+		f->transfer_encoding++;
+		f->body = true;
+		if (strcasecmp(value, "chunked") != 0)
+			f->bad_coding = true;
+	}
+	return MHD_YES;
+}
+
+/* Contract: why the request must be refused before anything else, or -1.
+ * What libmicrohttpd 0.9.75 lets through is a 400: a NUL decoded from the
+ * URI, two Content-Length fields (it takes the first, so a request hidden
+ * in the body would be served: smuggling behind a proxy), Content-Length
+ * with Transfer-Encoding, a coding other than chunked. No request here
+ * needs a body (/-/reload takes none), so one announced is a 413 at once:
+ * the connection is closed without waiting for it, and a request slot is
+ * never held by a body that may not come. */
+static int framing_refusal(const struct conn *c, struct MHD_Connection *mc, unsigned *status)
+{
+	struct framing f = {0, 0, false, false};
+
+	MHD_get_connection_values(mc, MHD_HEADER_KIND, framing_header, &f);
+	*status = MHD_HTTP_BAD_REQUEST;
+	if (c->bad_uri || f.content_length > 1 || f.transfer_encoding > 1 ||
+	    (f.content_length && f.transfer_encoding) || f.bad_coding)
+		return R_BAD_REQUEST;
+	*status = MHD_HTTP_CONTENT_TOO_LARGE;
+	return f.body ? R_NO_BODY : -1;
+}
+
+/* Contract: the refusal for a method the path does not take, or -1. */
+static int method_refusal(const struct http_server *srv, const char *url, const char *method)
+{
+	if (is_reload_path(srv, url))
+		return is_method(method, MHD_HTTP_METHOD_POST) ||
+			       is_method(method, MHD_HTTP_METHOD_PUT)
+			   ? -1
+			   : R_RELOAD_METHOD;
+	return is_method(method, MHD_HTTP_METHOD_GET) || is_method(method, MHD_HTTP_METHOD_HEAD)
+		   ? -1
+		   : R_BAD_METHOD;
+}
+
+/* auth_job.admitted: under the pool's lock, before a thread can finish
+ * the check, so the resume in auth_done() always follows this. */
+static void auth_admitted(struct auth_job *j)
+{
+	struct conn *c = j->arg;
+
+	c->auth = AUTH_PENDING;
+	MHD_suspend_connection(c->mc);
+}
+
+/* auth_job.done, on a pool thread: record the verdict and let MHD call
+ * the handler again. */
+static void auth_done(struct auth_job *j)
+{
+	struct conn *c = j->arg;
+	struct http_server *srv = c->srv;
+
+	if (j->ok && c->auth_keyed)
+		auth_cache_add(srv, c->auth_key);
+	explicit_bzero(j->pass, strlen(j->pass));
+	free(j->pass);
+	j->pass = NULL;
+	gen_unref(c->auth_gen);
+	c->auth_gen = NULL;
+	pthread_mutex_lock(&srv->lock);
+	c->auth = j->ok ? AUTH_PASSED : AUTH_FAILED;
+	MHD_resume_connection(c->mc);
+	pthread_mutex_unlock(&srv->lock);
+}
+
+enum auth_outcome {
+	AUTH_GO_ON,  /* no users, or a remembered login */
+	AUTH_QUEUED, /* suspended until the pool answers */
+	AUTH_REFUSED,
+};
+
+/* Contract: check the request's credentials under g. A login remembered
+ * from the last minute passes at once; anything else goes to the auth
+ * pool (an unknown user against the dummy hash, so it costs the same).
+ * On AUTH_REFUSED, *which and *status say what to answer: 400 for a
+ * malformed or NUL-carrying credential, 401 for none (or a source that
+ * failed too often), 503 when the pool is full. */
+static enum auth_outcome start_auth(struct http_server *srv, struct conn *c,
+				    struct MHD_Connection *mc, struct web_gen *g, int *which,
+				    unsigned *status)
+{
+	const struct web_config *wc = g->wc;
+	const struct web_user *u = NULL;
+	char *user = NULL, *pass = NULL;
+	int rc;
+
+	if (!wc || wc->n_users == 0)
+		return AUTH_GO_ON;
+	*which = R_UNAUTHORIZED;
+	*status = MHD_HTTP_UNAUTHORIZED;
+	rc = auth_parse_basic(
+	    MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION), &user,
+	    &pass);
+	if (rc == -EINVAL) {
+		*which = R_BAD_REQUEST;
+		*status = MHD_HTTP_BAD_REQUEST;
+	} else if (rc == -ENOMEM) {
+		*which = R_INTERNAL;
+		*status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+	}
+	if (rc)
+		return AUTH_REFUSED;
+	for (size_t i = 0; i < wc->n_users; i++)
+		if (strcmp(wc->users[i].name, user) == 0)
+			u = &wc->users[i];
+	c->auth_keyed = u && auth_key(user, pass, u->hash, c->auth_key) == 0;
+	free(user);
+	if (c->auth_keyed && auth_cache_hit(srv, c->auth_key)) {
+		explicit_bzero(pass, strlen(pass));
+		free(pass);
+		return AUTH_GO_ON;
+	}
+	memset(&c->job, 0, sizeof(c->job));
+	c->job.pass = pass;
+	c->job.hash = u ? u->hash : wc->dummy_hash;
+	memcpy(c->job.src, c->src, 16);
+	c->job.admitted = auth_admitted;
+	c->job.done = auth_done;
+	c->job.arg = c;
+	c->auth_gen = gen_ref(g);
+	rc = auth_pool_submit(srv->auth, &c->job);
+	if (rc == 0)
+		return AUTH_QUEUED;
+	gen_unref(c->auth_gen);
+	c->auth_gen = NULL;
+	explicit_bzero(pass, strlen(pass));
+	free(pass);
+	c->job.pass = NULL;
+	if (rc != -EACCES) {
+		*which = R_AUTH_BUSY;
+		*status = MHD_HTTP_SERVICE_UNAVAILABLE;
+	}
+	return AUTH_REFUSED;
+}
+
 /* Contract: the first call of a request, once its header is complete:
- * take a request slot (503 when max_requests are in flight), check the
- * credentials (401), then the method (405). MHD_YES to read on, else the
- * result of queueing the refusal (MHD closes such a connection, so a body
- * it carried is never read). */
+ * refuse a malformed request or a body (400, 413), take a request slot
+ * (503 when max_requests are in flight), check the credentials (401, or
+ * suspended while the auth pool checks them), then the method (405).
+ * MHD_YES to read on, else the result of queueing the refusal (MHD closes
+ * such a connection, so a body it carried is never read). */
 static enum MHD_Result begin_request(struct http_server *srv, struct conn *c,
 				     struct MHD_Connection *mc, const char *url, const char *method)
 {
+	enum auth_outcome outcome;
 	struct web_gen *g;
-	bool full, ok;
+	unsigned status;
+	int which;
+	bool full;
 
+	which = framing_refusal(c, mc, &status);
+	if (which >= 0)
+		return queue_fixed(srv, mc, status, (enum fixed_response)which);
 	pthread_mutex_lock(&srv->lock);
 	c->in_request = true;
 	c->since_ms = now_ms();
@@ -1047,18 +1250,15 @@ static enum MHD_Result begin_request(struct http_server *srv, struct conn *c,
 		gen_unref(g);
 		return queue_fixed(srv, mc, MHD_HTTP_SERVICE_UNAVAILABLE, R_TOO_MANY);
 	}
-	ok = authorized(srv, g, mc);
+	outcome = start_auth(srv, c, mc, g, &which, &status);
 	gen_unref(g);
-	if (!ok)
-		return queue_fixed(srv, mc, MHD_HTTP_UNAUTHORIZED, R_UNAUTHORIZED);
-	if (is_reload_path(srv, url)) {
-		if (!is_method(method, MHD_HTTP_METHOD_POST) &&
-		    !is_method(method, MHD_HTTP_METHOD_PUT))
-			return queue_fixed(srv, mc, MHD_HTTP_METHOD_NOT_ALLOWED, R_RELOAD_METHOD);
+	if (outcome == AUTH_REFUSED)
+		return queue_fixed(srv, mc, status, (enum fixed_response)which);
+	if (outcome == AUTH_QUEUED)
 		return MHD_YES;
-	}
-	if (!is_method(method, MHD_HTTP_METHOD_GET) && !is_method(method, MHD_HTTP_METHOD_HEAD))
-		return queue_fixed(srv, mc, MHD_HTTP_METHOD_NOT_ALLOWED, R_BAD_METHOD);
+	which = method_refusal(srv, url, method);
+	if (which >= 0)
+		return queue_fixed(srv, mc, MHD_HTTP_METHOD_NOT_ALLOWED, (enum fixed_response)which);
 	return MHD_YES;
 }
 
@@ -1189,6 +1389,18 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *mc, cons
 	if (!*con_cls) {
 		*con_cls = srv;
 		return begin_request(srv, c, mc, url, method);
+	}
+	if (c->auth == AUTH_PASSED || c->auth == AUTH_FAILED) {
+		int which = c->auth == AUTH_PASSED ? method_refusal(srv, url, method) : -1;
+
+		if (c->auth == AUTH_FAILED) {
+			c->auth = AUTH_NONE;
+			return queue_fixed(srv, mc, MHD_HTTP_UNAUTHORIZED, R_UNAUTHORIZED);
+		}
+		c->auth = AUTH_NONE;
+		if (which >= 0)
+			return queue_fixed(srv, mc, MHD_HTTP_METHOD_NOT_ALLOWED,
+					   (enum fixed_response)which);
 	}
 	if (*upload_data_size) {
 		*upload_data_size = 0;
@@ -1332,6 +1544,10 @@ int http_server_start(const struct http_options *opt, struct http_server **out, 
 		ret = -ENOMEM;
 		goto out;
 	}
+	/* A quarter of the table stays for fresh connections: past the rest,
+	 * each new one evicts the oldest idle one (MHD refuses only past
+	 * max_conn, split over its workers). */
+	srv->soft_conns = max_conn - max_conn / 4;
 	ret = -pthread_mutex_init(&srv->lock, NULL);
 	if (ret)
 		goto out;
@@ -1346,6 +1562,9 @@ int http_server_start(const struct http_options *opt, struct http_server **out, 
 	if (ret)
 		goto out;
 	srv->cond_ok = 1;
+	ret = auth_pool_new(&srv->auth);
+	if (ret)
+		goto out;
 
 	fd = open_listener_any(listen_addr, &ss, sslen, &op);
 	if (fd < 0) {
@@ -1376,6 +1595,7 @@ int http_server_start(const struct http_options *opt, struct http_server **out, 
 		    {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)HTTP_MAX_HEADER_BYTES, NULL},
 		    {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)notify_connection, srv},
 		    {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)request_completed, srv},
+		    {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape_uri, NULL},
 		    /* Per-connection settings override this (tls_setup_session). */
 		    {srv->tls ? MHD_OPTION_HTTPS_CERT_CALLBACK : MHD_OPTION_END, 0,
 		     (void *)tls_retrieve_cert},
@@ -1577,9 +1797,13 @@ void http_server_stop(struct http_server *srv)
 	}
 	if (srv->watchdog_ok)
 		pthread_join(srv->watchdog, NULL);
+	/* Answers (and resumes) every connection waiting for a check; MHD
+	 * may not be stopped with one suspended. */
+	auth_pool_stop(srv->auth);
 	/* Joins the workers first, so no handler can touch what follows. */
 	if (srv->daemon)
 		MHD_stop_daemon(srv->daemon);
+	auth_pool_free(srv->auth);
 	gen_unref(srv->gen);
 	if (srv->plain)
 		MHD_destroy_response(srv->plain);
