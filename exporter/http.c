@@ -8,6 +8,7 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 #include <limits.h>
+#include <malloc.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -43,10 +44,16 @@
 #define THREAD_POOL_SIZE 4u
 /* Compressed once per publish and served many times: a mid level pays. */
 #define GZIP_LEVEL 6
-/* Room for a burst of connects while the workers accept. */
-#define LISTEN_BACKLOG 1024
+/* Room for a burst of connects while the workers accept: a flood of
+ * thousands of connects at once must not fill the queue, or a scraper's
+ * SYN is dropped and retried a second later. The kernel caps it at
+ * net.core.somaxconn (4096 by default since Linux 5.4). */
+#define LISTEN_BACKLOG 4096
 /* Descriptors kept for everything but HTTP: netlink, /proc, logs. */
 #define FD_RESERVE 128u
+/* Past this many connections at once, their memory is trimmed when most
+ * have gone. */
+#define TRIM_AFTER_CONNS 256u
 /* How often the watchdog looks for connections past their deadline. */
 #define SWEEP_INTERVAL_MS 250u
 /* A POST /-/reload waits this long for the main loop's answer. */
@@ -157,6 +164,7 @@ struct http_server {
 	size_t zbody_len;
 	struct conn *conns, *conns_tail; /* newest first */
 	unsigned n_conns;
+	unsigned conns_peak; /* since the last malloc_trim() */
 	unsigned soft_conns; /* past this, the oldest idle connection goes */
 	unsigned active_requests;
 	struct auth_pool *auth;
@@ -850,30 +858,35 @@ static void conn_link(struct http_server *srv, struct conn *c)
 		srv->conns_tail = c;
 	srv->conns = c;
 	srv->n_conns++;
+	if (srv->n_conns > srv->conns_peak)
+		srv->conns_peak = srv->n_conns;
 }
 
 /* How far from the oldest end eviction looks for an idle connection, so
  * a table full of requests in flight costs a bounded walk per accept. */
 #define EVICT_SCAN 256u
 
-/* Contract: past soft_conns, shut down the oldest connection that waits
- * for a request header (idle keep-alive, or trickling one): a fresh
- * connection always gets in, and what it displaces is the connection that
- * has had the longest to send a request. Under the lock. */
+/* Contract: past soft_conns, shut down the two oldest connections that
+ * wait for a request header (idle keep-alive, or trickling one): a fresh
+ * connection always gets in, what it displaces is what has had the
+ * longest to send a request, and two for one brings a table that attackers
+ * refill as fast as it empties back under the soft limit, so MHD's own
+ * limit (where it stops accepting and SYNs wait in the backlog) is not
+ * reached. Under the lock. */
 static void evict_idle(struct http_server *srv)
 {
 	struct conn *c = srv->conns_tail;
-	unsigned seen = 0;
+	unsigned seen = 0, evicted = 0;
 
 	if (srv->n_conns <= srv->soft_conns)
 		return;
-	for (; c && seen < EVICT_SCAN; c = c->prev, seen++) {
+	for (; c && seen < EVICT_SCAN && evicted < 2; c = c->prev, seen++) {
 		if (c->shut || c->in_request || c->fd < 0 || c->reload != RELOAD_NONE ||
 		    c->auth != AUTH_NONE)
 			continue;
 		shutdown(c->fd, SHUT_RDWR);
 		c->shut = true;
-		return;
+		evicted++;
 	}
 }
 
@@ -1006,6 +1019,12 @@ static void *watchdog_main(void *arg)
 		pthread_cond_timedwait(&srv->cond, &srv->lock, &ts);
 		if (srv->stopping)
 			break;
+		/* Thousands of connections gone: give their buffers back, or
+		 * glibc's per-thread arenas keep RSS at the flood's peak. */
+		if (srv->conns_peak > TRIM_AFTER_CONNS && srv->n_conns < srv->conns_peak / 8) {
+			srv->conns_peak = srv->n_conns;
+			malloc_trim(0);
+		}
 		now = now_ms();
 		for (c = srv->conns; c; c = c->next) {
 			uint64_t limit_ms;

@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define AUTH_THREADS	      2u
+#define AUTH_THREADS	      1u /* one core stays for scrapes and collections */
 #define AUTH_QUEUE_MAX	      16u /* checks queued or running, all sources */
 #define AUTH_PER_SOURCE	      2u  /* of which from one address */
 #define AUTH_FAIL_LIMIT	      5u  /* failures per source per window ... */
