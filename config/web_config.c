@@ -2,6 +2,7 @@
 #include "config/yaml_tree.h"
 
 #include "common/buf.h"
+#include "common/file.h"
 
 #include <crypt.h>
 #include <errno.h>
@@ -38,40 +39,6 @@ static int expect_mapping(struct ytree *c, const yaml_node_t *n, const char *pat
 
 /* ---- files ------------------------------------------------------------ */
 
-/* Contract: the whole of path (at most WEB_MAX_BYTES) into b. 0 or -errno
- * (-EFBIG past the cap). */
-static int read_file(const char *path, struct buf *b)
-{
-	char chunk[16384];
-	int fd, rc = 0;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		if (b->len + (size_t)n > WEB_MAX_BYTES) {
-			rc = -EFBIG;
-			break;
-		}
-		if (buf_append(b, chunk, (size_t)n)) {
-			rc = -ENOMEM;
-			break;
-		}
-	}
-	close(fd);
-	return rc;
-}
-
 /* Contract: the file named by scalar n, resolved against c->dir as
  * exporter-toolkit does, read into b; *resolved gets a malloc()ed copy of
  * the path used. Errors name the key and the file. */
@@ -98,14 +65,14 @@ static int load_named_file(struct ytree *c, const yaml_node_t *n, const char *pa
 	if (!*resolved)
 		return ytree_nomem(c);
 	ytree_show(shown, sizeof(shown), *resolved, strlen(*resolved));
-	rc = read_file(*resolved, b);
+	rc = file_read_capped(*resolved, WEB_MAX_BYTES, b);
 	if (rc == -ENOMEM)
 		return ytree_nomem(c);
 	if (rc == -EFBIG)
 		return ytree_fail(c, n, path, "\"%s\" is larger than 1 MiB", shown);
 	if (rc)
 		return ytree_fail(c, n, path, "cannot read \"%s\": %s", shown,
-				  strerror_r(-rc, eb, sizeof(eb)));
+				  file_error(rc, eb, sizeof(eb)));
 	return 0;
 }
 
@@ -735,11 +702,11 @@ int web_config_load_file(const char *path, struct web_config **out, struct confi
 	if (!path || !out)
 		return -EINVAL;
 	snprintf(err->file, sizeof(err->file), "%s", path);
-	rc = read_file(path, &b);
+	rc = file_read_capped(path, WEB_MAX_BYTES, &b);
 	if (rc) {
 		snprintf(err->msg, sizeof(err->msg), "%s",
 			 rc == -EFBIG ? "larger than 1 MiB; is it a web config file?"
-				      : strerror_r(-rc, eb, sizeof(eb)));
+				      : file_error(rc, eb, sizeof(eb)));
 		goto out;
 	}
 	dir = strdup(path);
