@@ -207,6 +207,31 @@ def check_reload_storm(ns, tmp):
     # (Exporter.__exit__ requires SIGTERM to stop it with status 0.)
 
 
+def check_mapped_cidr(ns, tmp):
+    """Issue 10, item 8: a service with cidrs ["::ffff:127.0.0.1/128"] counts
+    its peer over plain IPv4 sockets (real netlink, real sockets)."""
+    import socket
+    srv = ns.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    port = srv.getsockname()[1]
+    cfg = ("services:\n  - name: mapped\n    direction: outbound\n    ports: [%d]\n"
+           "    cidrs: [\"::ffff:127.0.0.1/128\"]\n" % port)
+    clients = []
+    for _ in range(3):
+        c = ns.socket()
+        c.connect(("127.0.0.1", port))
+        clients.append(c)
+    try:
+        with testlib.Exporter(ns, cfg, interval="1s") as exp:
+            exp.wait_for(lambda s: s.value("halfopen_established_sockets", tcp_service="mapped")
+                         == 3, 5, "3 IPv4 sockets counted under the IPv4-mapped CIDR")
+    finally:
+        for c in clients:
+            c.close()
+        srv.close()
+
+
 def check_files_and_costs(ns, tmp):
     """--config.check refuses at once a FIFO (config, web config, cert_file)
     and bcrypt costs above 14 or outside 04..31, with file:line:col."""
@@ -255,6 +280,7 @@ def main():
         with testlib.Netns("atk") as ns:
             ns.exec(["ip", "addr", "add", "127.0.0.0/8", "dev", "lo"], check=False)
             r.check("SIGHUP storm, failed and FIFO reloads", check_reload_storm, ns, tmp)
+            r.check("IPv4-mapped CIDR counts IPv4 peers", check_mapped_cidr, ns, tmp)
             # A fresh exporter per attack: one attack's aftermath (a slot
             # held for 60 s, say) must not count against the next.
             for name, clients, auth in ATTACKS:
