@@ -121,6 +121,7 @@ struct conn {
 	bool in_request;     /* between the header and the request's completion */
 	bool counted;	     /* holds one of max_requests */
 	bool shut;	     /* deadline passed, socket shut down */
+	bool served;	     /* has completed a request: evicted last */
 	struct web_gen *gen; /* TLS connections: the material of the handshake */
 	enum reload_state reload;
 	int reload_rc;
@@ -867,26 +868,32 @@ static void conn_link(struct http_server *srv, struct conn *c)
 #define EVICT_SCAN 256u
 
 /* Contract: past soft_conns, shut down the two oldest connections that
- * wait for a request header (idle keep-alive, or trickling one): a fresh
- * connection always gets in, what it displaces is what has had the
- * longest to send a request, and two for one brings a table that attackers
- * refill as fast as it empties back under the soft limit, so MHD's own
- * limit (where it stops accepting and SYNs wait in the backlog) is not
- * reached. Under the lock. */
+ * wait for a request header, those that never completed a request first
+ * (a flood of idle or trickling connections), then idle keep-alive ones
+ * (a scraper between scrapes: it only reconnects). A fresh connection
+ * always gets in, what it displaces is what has had the longest to send
+ * a request, and two for one brings a table that attackers refill as fast
+ * as it empties back under the soft limit, so MHD's own limit (where it
+ * stops accepting and SYNs wait in the backlog) is not reached. Under the
+ * lock. */
 static void evict_idle(struct http_server *srv)
 {
-	struct conn *c = srv->conns_tail;
-	unsigned seen = 0, evicted = 0;
+	unsigned evicted = 0;
 
 	if (srv->n_conns <= srv->soft_conns)
 		return;
-	for (; c && seen < EVICT_SCAN && evicted < 2; c = c->prev, seen++) {
-		if (c->shut || c->in_request || c->fd < 0 || c->reload != RELOAD_NONE ||
-		    c->auth != AUTH_NONE)
-			continue;
-		shutdown(c->fd, SHUT_RDWR);
-		c->shut = true;
-		evicted++;
+	for (int pass = 0; pass < 2 && evicted < 2; pass++) {
+		struct conn *c = srv->conns_tail;
+		unsigned seen = 0;
+
+		for (; c && seen < EVICT_SCAN && evicted < 2; c = c->prev, seen++) {
+			if (c->shut || c->in_request || c->fd < 0 || c->reload != RELOAD_NONE ||
+			    c->auth != AUTH_NONE || (pass == 0 && c->served))
+				continue;
+			shutdown(c->fd, SHUT_RDWR);
+			c->shut = true;
+			evicted++;
+		}
 	}
 }
 
@@ -992,6 +999,7 @@ static void request_completed(void *cls, struct MHD_Connection *mc, void **con_c
 		srv->active_requests--;
 	c->counted = false;
 	c->in_request = false;
+	c->served = true;
 	c->bad_uri = false;
 	c->reload = RELOAD_NONE;
 	c->since_ms = now_ms();

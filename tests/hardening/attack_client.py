@@ -174,15 +174,52 @@ QUIRKS = [
 ]
 
 
-def scrape(port, src, seconds, auth):
+def keepalive_get(state, port, src, raw):
+    """One request on the kept-alive connection in state (opened, or
+    reopened when the server closed it): the status."""
+    for attempt in range(2):
+        if state.get("s") is None:
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind((src, 0))
+            s.settimeout(15)
+            s.connect(("127.0.0.1", port))
+            state["s"], state["f"] = s, s.makefile("rb")
+        try:
+            state["s"].sendall(raw)
+            line = state["f"].readline()
+            if not line:
+                raise OSError("closed")
+            length = 0
+            while True:
+                h = state["f"].readline()
+                if h in (b"\r\n", b""):
+                    break
+                if h.lower().startswith(b"content-length:"):
+                    length = int(h.split(b":")[1])
+            state["f"].read(length)
+            return line[9:12].decode()
+        except OSError:
+            state["s"].close()
+            state["s"] = None
+            if attempt:
+                raise
+    return "none"
+
+
+def scrape(port, src, seconds, auth, keepalive=False):
     lat, statuses = [], {}
+    state = {}
     hdr = b"Authorization: " + auth.encode() + b"\r\n" if auth else b""
-    raw = b"GET /metrics HTTP/1.1\r\nHost: x\r\n" + hdr + b"Connection: close\r\n\r\n"
+    raw = b"GET /metrics HTTP/1.1\r\nHost: x\r\n" + hdr + (
+        b"\r\n" if keepalive else b"Connection: close\r\n\r\n")
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         t0 = time.monotonic()
         try:
-            st = request(port, src, raw, timeout=15)[9:12].decode() or "none"
+            if keepalive:
+                st = keepalive_get(state, port, src, raw)
+            else:
+                st = request(port, src, raw, timeout=15)[9:12].decode() or "none"
         except OSError as e:
             st = "error:" + type(e).__name__
         lat.append((time.monotonic() - t0) * 1000.0)
@@ -195,8 +232,8 @@ def main():
     attack, port, seconds, src = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
     arg = sys.argv[5] if len(sys.argv) > 5 else ""
     body = b"GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"
-    if attack == "scrape":
-        res = scrape(port, src, seconds, arg)
+    if attack in ("scrape", "scrape_keepalive"):
+        res = scrape(port, src, seconds, arg, attack == "scrape_keepalive")
     elif attack == "body_close":
         res = burst(port, src, seconds, body, 150)
     elif attack == "body_hold":

@@ -32,12 +32,14 @@ REPORT_ONLY = os.environ.get("ATTACKS_REPORT_ONLY") == "1"
 SECONDS = 5.0
 PASSWORD = "s3cret-scraper"
 
-# name, [(client attack, processes, arg)], needs basic auth
+# name, [(client attack, processes, arg)], needs basic auth. A name with
+# "keep-alive" scrapes on one kept-alive connection, as Prometheus does;
+# the others on a new connection each time (the harder case).
 ATTACKS = [
     ("bodies sent and closed (150 a round)", [("body_close", 2, "")], False),
     ("bodies announced, 40 held open", [("body_hold", 1, "")], False),
     ("4400 idle connections, 5 addresses", [("idle", 5, "880")], False),
-    ("8000 idle connections, 10 addresses", [("idle", 10, "800")], False),
+    ("8000 idle connections, 10 addresses, keep-alive", [("idle", 10, "800")], False),
     ("1000 slowloris connections", [("slowloris", 4, "250")], False),
     ("parsing quirks, garbage, big headers, pipelining", [("quirks", 2, "")], False),
     ("64 clients with wrong passwords", [("wrong_passwords", 4, "16")], True),
@@ -89,9 +91,17 @@ def run_attack(ns, exp, name, clients, auth):
     sampler = Sampler(exp.proc.pid)
     sampler.start()
     procs, src = [], 11
+    auth_hdr = auth_header(auth)
     if auth:
         # Prometheus logged in before the attack: its login is remembered.
         legit_scrape(ns, exp, auth)
+    keepalive = "keep-alive" in name
+    if keepalive:
+        # Connected and scraping before the flood, as a Prometheus is.
+        scraper = ns.popen([sys.executable, CLIENT, "scrape_keepalive", str(exp.port),
+                            str(SECONDS), "127.0.0.1", auth_hdr],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(0.3)
     for attack, n, arg in clients:
         for _ in range(n):
             procs.append(ns.popen(
@@ -99,10 +109,13 @@ def run_attack(ns, exp, name, clients, auth):
                  str(SECONDS), "127.0.0.%d" % src, arg],
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
             src += 1
-    auth_hdr = auth_header(auth)
-    time.sleep(0.5)  # the attack at full speed first
-    sc = ns.exec([sys.executable, CLIENT, "scrape", str(exp.port), str(SECONDS - 1.0),
-                  "127.0.0.1", auth_hdr], timeout=SECONDS + 60, check=False)
+    if keepalive:
+        out, err = scraper.communicate(timeout=SECONDS + 60)
+        sc = subprocess.CompletedProcess(scraper.args, scraper.returncode, out, err)
+    else:
+        time.sleep(0.5)  # the attack at full speed first
+        sc = ns.exec([sys.executable, CLIENT, "scrape", str(exp.port), str(SECONDS - 1.0),
+                      "127.0.0.1", auth_hdr], timeout=SECONDS + 60, check=False)
     outs = []
     for p in procs:
         out, err = p.communicate(timeout=SECONDS + 60)
