@@ -3,8 +3,8 @@ loopback against the real binary in a network namespace, each with a
 legitimate client scraping /metrics every 20 ms meanwhile.
 
 For each attack it asserts that every legitimate scrape answered 200 and the
-slowest took under 1 s (3 s under ASan, whose build is several times slower:
-ASAN_OPTIONS set), and that descriptors (and, without ASan, RSS) come back
+slowest took under 1 s (4 s under ASan, whose build is several times slower:
+ASAN_OPTIONS set; see BUDGET_MS), and that descriptors (and, without ASan, RSS) come back
 flat once the attack stops. Attackers run in their own processes
 (attack_client.py, under 20000 open files each) from 127.0.0.11 and up; the
 legitimate client from 127.0.0.1. Prints one `figures:` line per attack
@@ -27,7 +27,10 @@ from hlib import testlib
 HERE = os.path.dirname(os.path.abspath(__file__))
 CLIENT = os.path.join(HERE, "attack_client.py")
 ASAN = bool(os.environ.get("ASAN_OPTIONS"))
-BUDGET_MS = 3000.0 if ASAN else 1000.0
+# Under ASan the exporter accepts and answers several times slower, so a
+# connect flood can fill the accept queue and a scraper's SYN be retried
+# (1 s, then 2 s more): the budget allows two retries there, none here.
+BUDGET_MS = 4000.0 if ASAN else 1000.0
 REPORT_ONLY = os.environ.get("ATTACKS_REPORT_ONLY") == "1"
 SECONDS = 5.0
 PASSWORD = "s3cret-scraper"
