@@ -159,10 +159,9 @@ struct http_server {
 	struct web_gen *gen;
 	struct MHD_Response *plain; /* NULL until the first publish */
 	struct MHD_Response *gzip;
-	char *body; /* the last published body, to rebuild with new headers */
-	size_t body_len;
-	unsigned char *zbody;
-	size_t zbody_len;
+	/* The last published body, to rebuild the responses with new
+	 * headers: the writer's (collector's) own, outside the lock. */
+	struct shared_body *body, *zbody;
 	struct conn *conns, *conns_tail; /* newest first */
 	unsigned n_conns;
 	unsigned conns_peak; /* since the last malloc_trim() */
@@ -376,17 +375,53 @@ static struct MHD_Response *static_text(const char *body, const struct web_confi
 	return make_response(body, strlen(body), CONTENT_TYPE_TEXT, MHD_RESPMEM_PERSISTENT, wc);
 }
 
+/* A published body, plain or gzip-encoded, shared by every response
+ * built on it (one per web config's headers): MHD sends it without a
+ * copy, and the last response destroyed frees it. */
+struct shared_body {
+	atomic_uint refs;
+	size_t len;
+	unsigned char data[];
+};
+
+/* Room for cap bytes (and a NUL), one reference, len 0. NULL: no memory. */
+static struct shared_body *shared_body_new(size_t cap)
+{
+	struct shared_body *b = malloc(sizeof(*b) + cap + 1);
+
+	if (!b)
+		return NULL;
+	atomic_init(&b->refs, 1);
+	b->len = 0;
+	return b;
+}
+
+/* Also MHD's free callback of the responses built on it. NULL ok. */
+static void shared_body_unref(void *cls)
+{
+	struct shared_body *b = cls;
+
+	if (b && atomic_fetch_sub(&b->refs, 1) == 1)
+		free(b);
+}
+
 /* The body of one publish, plain or gzip-encoded. Both carry Vary so
  * caches never hand a gzip body to a client that did not ask for it. */
-static struct MHD_Response *body_response(const void *data, size_t len, int gzip,
+static struct MHD_Response *body_response(struct shared_body *b, int gzip,
 					  const struct web_config *wc)
 {
 	struct MHD_Response *r;
 
-	r = make_response(data, len, CONTENT_TYPE_METRICS, MHD_RESPMEM_MUST_COPY, wc);
+	r = MHD_create_response_from_buffer_with_free_callback_cls(b->len, b->data,
+								   shared_body_unref, b);
 	if (!r)
 		return NULL;
-	if (MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT_ENCODING) !=
+	/* From here on destroying r drops this reference. */
+	atomic_fetch_add(&b->refs, 1);
+	if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE_METRICS) !=
+		MHD_YES ||
+	    add_web_headers(r, wc) ||
+	    MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT_ENCODING) !=
 		MHD_YES ||
 	    (gzip &&
 	     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip") != MHD_YES)) {
@@ -511,10 +546,10 @@ fail:
 /* ---- gzip ----------------------------------------------------------- */
 
 /* Contract: the gzip member (RFC 1952) of len bytes of data into a new
- * malloc()ed buffer. 0, -ENOMEM, or -EFBIG past zlib's 32-bit lengths. */
-static int gzip_compress(const char *data, size_t len, unsigned char **out, size_t *outlen)
+ * shared body. 0, -ENOMEM, or -EFBIG past zlib's 32-bit lengths. */
+static int gzip_compress(const char *data, size_t len, struct shared_body **out)
 {
-	unsigned char *dst = NULL;
+	struct shared_body *dst = NULL;
 	z_stream zs;
 	uLong bound;
 	int zret, ret;
@@ -528,26 +563,26 @@ static int gzip_compress(const char *data, size_t len, unsigned char **out, size
 	/* deflateBound covers the gzip wrapper too, so one Z_FINISH call
 	 * always completes. */
 	bound = deflateBound(&zs, (uLong)len);
-	dst = malloc(bound);
+	dst = shared_body_new(bound);
 	if (!dst) {
 		ret = -ENOMEM;
 		goto out;
 	}
 	zs.next_in = (const Bytef *)data;
 	zs.avail_in = (uInt)len;
-	zs.next_out = dst;
+	zs.next_out = dst->data;
 	zs.avail_out = (uInt)bound;
 	zret = deflate(&zs, Z_FINISH);
 	if (zret != Z_STREAM_END) {
 		ret = -ENOMEM;
 		goto out;
 	}
+	dst->len = zs.total_out;
 	*out = dst;
-	*outlen = zs.total_out;
 	dst = NULL;
 	ret = 0;
 out:
-	free(dst);
+	shared_body_unref(dst);
 	deflateEnd(&zs);
 	return ret;
 }
@@ -1665,8 +1700,8 @@ out:
 static int build_bodies(const struct http_server *srv, const struct web_gen *g,
 			struct MHD_Response **plain, struct MHD_Response **gzip)
 {
-	*plain = body_response(srv->body, srv->body_len, 0, g->wc);
-	*gzip = body_response(srv->zbody, srv->zbody_len, 1, g->wc);
+	*plain = body_response(srv->body, 0, g->wc);
+	*gzip = body_response(srv->zbody, 1, g->wc);
 	if (*plain && *gzip)
 		return 0;
 	if (*plain)
@@ -1677,35 +1712,35 @@ static int build_bodies(const struct http_server *srv, const struct web_gen *g,
 	return -ENOMEM;
 }
 
-/* Contract: see http.h. The swap happens under the lock; the old
- * responses lose only our reference, so requests that already queued
- * them finish sending the old body. The body and its gzip form are kept,
- * to rebuild the responses when the web config's headers change. Called
- * from one thread at a time (the collector's). */
+/* Contract: see http.h. The body is copied once (the caller reuses its
+ * buffer) and compressed once; responses share both without a copy. The
+ * swap happens under the lock; the old responses lose only our
+ * reference, so requests that already queued them finish sending the old
+ * body, which is freed with the last of them. Called from one thread at
+ * a time (the collector's). */
 int http_server_publish(struct http_server *srv, const char *body, size_t len)
 {
 	struct MHD_Response *plain = NULL, *gzip = NULL, *old;
-	unsigned char *z = NULL;
-	char *copy = NULL;
+	struct shared_body *copy = NULL, *z = NULL;
 	struct web_gen *g;
-	size_t zlen = 0;
 	int ret;
 
 	if (!srv || (!body && len))
 		return -EINVAL;
-	copy = malloc(len + 1);
+	copy = shared_body_new(len);
 	if (!copy)
 		return -ENOMEM;
 	if (len)
-		memcpy(copy, body, len);
-	ret = gzip_compress(body ? body : "", len, &z, &zlen);
+		memcpy(copy->data, body, len);
+	copy->len = len;
+	ret = gzip_compress(body ? body : "", len, &z);
 	if (ret)
 		goto out;
 	pthread_mutex_lock(&srv->lock);
 	g = gen_ref(srv->gen);
 	pthread_mutex_unlock(&srv->lock);
-	plain = body_response(copy, len, 0, g->wc);
-	gzip = body_response(z, zlen, 1, g->wc);
+	plain = body_response(copy, 0, g->wc);
+	gzip = body_response(z, 1, g->wc);
 	gen_unref(g);
 	if (!plain || !gzip) {
 		ret = -ENOMEM;
@@ -1719,12 +1754,10 @@ int http_server_publish(struct http_server *srv, const char *body, size_t len)
 	srv->gzip = gzip;
 	gzip = old;
 	pthread_mutex_unlock(&srv->lock);
-	free(srv->body);
-	free(srv->zbody);
+	shared_body_unref(srv->body);
+	shared_body_unref(srv->zbody);
 	srv->body = copy;
-	srv->body_len = len;
 	srv->zbody = z;
-	srv->zbody_len = zlen;
 	copy = NULL;
 	z = NULL;
 	ret = 0;
@@ -1733,8 +1766,8 @@ out:
 		MHD_destroy_response(plain);
 	if (gzip)
 		MHD_destroy_response(gzip);
-	free(copy);
-	free(z);
+	shared_body_unref(copy);
+	shared_body_unref(z);
 	return ret;
 }
 
@@ -1840,8 +1873,8 @@ void http_server_stop(struct http_server *srv)
 		pthread_cond_destroy(&srv->cond);
 	if (srv->lock_ok)
 		pthread_mutex_destroy(&srv->lock);
-	free(srv->body);
-	free(srv->zbody);
+	shared_body_unref(srv->body);
+	shared_body_unref(srv->zbody);
 	free(srv->telemetry_path);
 	free(srv->version);
 	free(srv);
