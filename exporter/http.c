@@ -31,6 +31,7 @@
 #include "common/buf.h"
 #include "config/web_config.h"
 #include "http_auth.h"
+#include "http_negotiate.h"
 
 #define CONTENT_TYPE_METRICS "text/plain; version=0.0.4; charset=utf-8"
 #define CONTENT_TYPE_TEXT    "text/plain; charset=utf-8"
@@ -589,102 +590,12 @@ out:
 
 /* ---- Accept-Encoding ------------------------------------------------ */
 
-struct accept_gzip {
-	int gzip; /* -1 unmentioned, 0 refused (q=0), 1 accepted */
-	int star; /* same for "*" */
-};
-
-static const char *skip_ows(const char *p)
-{
-	while (*p == ' ' || *p == '\t')
-		p++;
-	return p;
-}
-
-static const char *token_end(const char *p)
-{
-	while (*p && *p != ',' && *p != ';' && *p != '=' && *p != ' ' && *p != '\t')
-		p++;
-	return p;
-}
-
-/* RFC 9110 qvalue: "0", "0.xyz", "1", "1.000". Anything else is treated
- * as a refusal: serving plain text is always safe. 1 when q > 0. */
-static int qvalue_positive(const char *s, size_t n)
-{
-	size_t i;
-	int nonzero = 0;
-
-	if (n == 0 || (s[0] != '0' && s[0] != '1'))
-		return 0;
-	if (n > 1 && (s[1] != '.' || n > 5))
-		return 0;
-	for (i = 2; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return 0;
-		if (s[i] != '0')
-			nonzero = 1;
-	}
-	if (s[0] == '1')
-		return !nonzero;
-	return nonzero;
-}
-
-/* Contract: fold one Accept-Encoding field value into st. Elements are
- * "coding *( OWS ; OWS param )" separated by commas; only the q param
- * matters. Garbage elements are skipped up to the next comma. */
-static void parse_accept_encoding(const char *v, struct accept_gzip *st)
-{
-	const char *p = v;
-
-	while (*p) {
-		const char *tok, *tend;
-		int q = 1;
-
-		p = skip_ows(p);
-		if (*p == ',') {
-			p++;
-			continue;
-		}
-		tok = p;
-		tend = token_end(p);
-		p = skip_ows(tend);
-		while (*p == ';') {
-			const char *name, *nend, *val = NULL, *vend = NULL;
-
-			p = skip_ows(p + 1);
-			name = p;
-			nend = token_end(p);
-			p = skip_ows(nend);
-			if (*p == '=') {
-				p = skip_ows(p + 1);
-				val = p;
-				vend = token_end(p);
-				p = skip_ows(vend);
-			}
-			if (nend - name == 1 && (*name == 'q' || *name == 'Q'))
-				q = val ? qvalue_positive(val, (size_t)(vend - val)) : 0;
-		}
-		if (*p != ',' && *p != '\0') {
-			/* Malformed element: ignore it entirely. */
-			while (*p && *p != ',')
-				p++;
-			continue;
-		}
-		if ((tend - tok == 4 && strncasecmp(tok, "gzip", 4) == 0) ||
-		    (tend - tok == 6 && strncasecmp(tok, "x-gzip", 6) == 0))
-			st->gzip = st->gzip > q ? st->gzip : q;
-		else if (tend - tok == 1 && *tok == '*')
-			st->star = st->star > q ? st->star : q;
-	}
-}
-
 static enum MHD_Result accept_encoding_header(void *cls, enum MHD_ValueKind kind, const char *key,
 					      const char *value)
 {
 	(void)kind;
 	if (key && value && strcasecmp(key, MHD_HTTP_HEADER_ACCEPT_ENCODING) == 0)
-		parse_accept_encoding(value, cls);
+		http_parse_accept_encoding(value, cls);
 	return MHD_YES;
 }
 
@@ -1492,18 +1403,6 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *mc, cons
 }
 
 /* ---- lifecycle ------------------------------------------------------ */
-
-int http_accept_encoding_gzip(const char *value)
-{
-	struct accept_gzip st = {-1, -1};
-
-	if (!value)
-		return -1;
-	parse_accept_encoding(value, &st);
-	if (st.gzip >= 0)
-		return st.gzip;
-	return st.star >= 0 ? st.star : -1;
-}
 
 static void set_err(char *errmsg, size_t errlen, const char *what, const char *addr, int err)
 {
