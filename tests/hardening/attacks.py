@@ -42,7 +42,7 @@ ATTACKS = [
     ("bodies sent and closed (150 a round)", [("body_close", 2, "")], False),
     ("bodies announced, 40 held open", [("body_hold", 1, "")], False),
     ("4400 idle connections, 5 addresses", [("idle", 5, "880")], False),
-    ("8000 idle connections, 10 addresses, keep-alive", [("idle", 10, "800")], False),
+    ("6000 idle connections, 6 addresses, keep-alive", [("idle", 6, "1000")], False),
     ("1000 slowloris connections", [("slowloris", 4, "250")], False),
     ("parsing quirks, garbage, big headers, pipelining", [("quirks", 2, "")], False),
     ("64 clients with wrong passwords", [("wrong_passwords", 4, "16")], True),
