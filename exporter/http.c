@@ -31,7 +31,9 @@
 #include "common/buf.h"
 #include "config/web_config.h"
 #include "http_auth.h"
+#include "http_listen.h"
 #include "http_negotiate.h"
+#include "http_tls.h"
 
 #define CONTENT_TYPE_METRICS "text/plain; version=0.0.4; charset=utf-8"
 #define CONTENT_TYPE_TEXT    "text/plain; charset=utf-8"
@@ -45,11 +47,6 @@
 #define THREAD_POOL_SIZE 4u
 /* Compressed once per publish and served many times: a mid level pays. */
 #define GZIP_LEVEL 6
-/* Room for a burst of connects while the workers accept: a flood of
- * thousands of connects at once must not fill the queue, or a scraper's
- * SYN is dropped and retried a second later. The kernel caps it at
- * net.core.somaxconn (4096 by default since Linux 5.4). */
-#define LISTEN_BACKLOG 4096
 /* Descriptors kept for everything but HTTP: netlink, /proc, logs. */
 #define FD_RESERVE 128u
 /* Past this many connections at once, their memory is trimmed when most
@@ -184,152 +181,6 @@ static uint64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* ---- listen address ------------------------------------------------- */
-
-static int parse_port(const char *s, uint16_t *port)
-{
-	unsigned long v = 0;
-	size_t i;
-
-	for (i = 0; s[i]; i++) {
-		if (i >= 5 || s[i] < '0' || s[i] > '9')
-			return -EINVAL;
-		v = v * 10 + (unsigned long)(s[i] - '0');
-	}
-	if (i == 0 || v == 0 || v > 65535)
-		return -EINVAL;
-	*port = (uint16_t)v;
-	return 0;
-}
-
-/* Contract: "host:port" where host is empty (all addresses: the IPv6
- * wildcard, which the server makes dual-stack), "localhost"
- * (127.0.0.1), a numeric IPv4 address, or a bracketed numeric IPv6
- * address. No name resolution, so it stays pure. Port 1..65535, digits
- * only. 0 or -EINVAL; *ss is written only on success. */
-int http_parse_listen_address(const char *addr, struct sockaddr_storage *ss, unsigned *sslen)
-{
-	char host[INET6_ADDRSTRLEN];
-	const char *hs, *he, *colon;
-	struct sockaddr_storage tmp;
-	struct sockaddr_in *sin = (struct sockaddr_in *)&tmp;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&tmp;
-	uint16_t port;
-	size_t hlen;
-	int bracketed = 0;
-
-	if (!addr || !ss || !sslen)
-		return -EINVAL;
-	if (addr[0] == '[') {
-		he = strchr(addr, ']');
-		if (!he || he[1] != ':')
-			return -EINVAL;
-		hs = addr + 1;
-		colon = he + 1;
-		bracketed = 1;
-	} else {
-		colon = strrchr(addr, ':');
-		if (!colon)
-			return -EINVAL;
-		hs = addr;
-		he = colon;
-		/* An unbracketed IPv6 address is ambiguous with its port. */
-		if (memchr(hs, ':', (size_t)(he - hs)))
-			return -EINVAL;
-	}
-	if (parse_port(colon + 1, &port))
-		return -EINVAL;
-	hlen = (size_t)(he - hs);
-	if (hlen >= sizeof(host) || (bracketed && hlen == 0))
-		return -EINVAL;
-	memcpy(host, hs, hlen);
-	host[hlen] = '\0';
-
-	memset(&tmp, 0, sizeof(tmp));
-	if (bracketed || hlen == 0) {
-		/* The zeroed address is already in6addr_any. */
-		if (bracketed && inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
-			return -EINVAL;
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(port);
-		*sslen = sizeof(struct sockaddr_in6);
-	} else {
-		if (strcasecmp(host, "localhost") == 0)
-			sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		else if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
-			return -EINVAL;
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		*sslen = sizeof(struct sockaddr_in);
-	}
-	*ss = tmp;
-	return 0;
-}
-
-/* ---- listening socket ----------------------------------------------- */
-
-/* Contract: a bound, listening, non-blocking socket for ss. We bind it
- * ourselves (not MHD) to report the real errno. On failure *op names
- * the failing step for the error message. fd or -errno. */
-static int open_listener(const struct sockaddr_storage *ss, unsigned sslen, const char **op)
-{
-	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
-	int one = 1, zero = 0, fd, ret;
-
-	*op = "socket";
-	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	*op = "setsockopt SO_REUSEADDR";
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
-		goto fail;
-	/* Best effort: without v4-mapped support the wildcard still serves
-	 * IPv6, which beats refusing to start. */
-	if (ss->ss_family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr))
-		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-	*op = "bind";
-	if (bind(fd, (const struct sockaddr *)ss, sslen) < 0)
-		goto fail;
-	*op = "listen";
-	if (listen(fd, LISTEN_BACKLOG) < 0)
-		goto fail;
-	return fd;
-fail:
-	ret = -errno;
-	close(fd);
-	return ret;
-}
-
-/* ":port" means every address: IPv6 dual-stack where the host has IPv6,
- * else IPv4 only. */
-static int open_listener_any(const char *listen_addr, struct sockaddr_storage *ss, unsigned sslen,
-			     const char **op)
-{
-	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-	uint16_t port = ((struct sockaddr_in6 *)ss)->sin6_port;
-	int fd = open_listener(ss, sslen, op);
-
-	if (listen_addr[0] != ':' || fd >= 0)
-		return fd;
-	if (fd != -EAFNOSUPPORT && fd != -EADDRNOTAVAIL)
-		return fd;
-	memset(ss, 0, sizeof(*ss));
-	sin->sin_family = AF_INET;
-	sin->sin_port = port;
-	sin->sin_addr.s_addr = htonl(INADDR_ANY);
-	return open_listener(ss, sizeof(*sin), op);
-}
-
-/* Whether fd still is the socket with inode ino. MHD closes a listen
- * socket it was handed on some start failures and not on others; a
- * descriptor number reused by another thread has a different inode. */
-static int still_our_socket(int fd, ino_t ino)
-{
-	struct stat st;
-
-	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_ino == ino;
 }
 
 /* ---- responses ------------------------------------------------------ */
@@ -665,113 +516,6 @@ static void auth_cache_add(struct http_server *srv, const unsigned char key[32])
 	pthread_mutex_unlock(&srv->lock);
 }
 
-/* ---- TLS ------------------------------------------------------------- */
-
-/* gnutls calls this for the server's certificate during each handshake:
- * the connection's own generation answers, so a reload rotates the
- * certificate for new connections without a restart. */
-static int tls_retrieve_cert(gnutls_session_t s, const gnutls_datum_t *req_ca_dn, int n_req,
-			     const gnutls_pk_algorithm_t *pk, int n_pk, gnutls_pcert_st **pcert,
-			     unsigned int *pcert_len, gnutls_privkey_t *key)
-{
-	struct conn *c = gnutls_session_get_ptr(s);
-
-	(void)req_ca_dn;
-	(void)n_req;
-	(void)pk;
-	(void)n_pk;
-	if (!c || !c->gen || !c->gen->wc || !c->gen->wc->tls)
-		return -1;
-	*pcert = c->gen->wc->tls->certs;
-	*pcert_len = c->gen->wc->tls->n_certs;
-	*key = c->gen->wc->tls->key;
-	return 0;
-}
-
-/* Contract (gnutls verify function): 0 lets the handshake go on, anything
- * else fails it, as Go's crypto/tls does for client_auth_type. The chain
- * is checked against client_ca_file for client authentication use. */
-static int tls_verify_client(gnutls_session_t s)
-{
-	struct conn *c = gnutls_session_get_ptr(s);
-	gnutls_x509_crt_t crts[WEB_TLS_MAX_CHAIN];
-	gnutls_typed_vdata_st vd;
-	const gnutls_datum_t *peers;
-	const struct web_tls *t;
-	unsigned n = 0, i, imported = 0, status = 1;
-	int rc = -1;
-
-	if (!c || !c->gen || !c->gen->wc || !c->gen->wc->tls)
-		return -1;
-	t = c->gen->wc->tls;
-	peers = gnutls_certificate_get_peers(s, &n);
-	if (!peers || n == 0)
-		return t->client_auth == WEB_CLIENT_AUTH_REQUIRE_ANY ||
-			       t->client_auth == WEB_CLIENT_AUTH_REQUIRE_VERIFY
-			   ? -1
-			   : 0;
-	if (t->client_auth == WEB_CLIENT_AUTH_REQUEST ||
-	    t->client_auth == WEB_CLIENT_AUTH_REQUIRE_ANY)
-		return 0;
-	if (!t->client_cas || n > WEB_TLS_MAX_CHAIN)
-		return -1;
-	for (i = 0; i < n; i++) {
-		if (gnutls_x509_crt_init(&crts[i]) < 0)
-			goto out;
-		imported++;
-		if (gnutls_x509_crt_import(crts[i], &peers[i], GNUTLS_X509_FMT_DER) < 0)
-			goto out;
-	}
-	memset(&vd, 0, sizeof(vd));
-	vd.type = GNUTLS_DT_KEY_PURPOSE_OID;
-	vd.data = (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT;
-	if (gnutls_x509_trust_list_verify_crt2(t->client_cas, crts, n, &vd, 1, 0, &status, NULL) ==
-		0 &&
-	    status == 0)
-		rc = 0;
-out:
-	for (i = 0; i < imported; i++)
-		gnutls_x509_crt_deinit(crts[i]);
-	return rc;
-}
-
-/* Contract: set up the TLS session of a new connection from c's
- * generation before its handshake starts: versions, whether a client
- * certificate is requested or required, and the verification. 0, or -1
- * when the connection must not proceed. */
-static int tls_setup_session(struct conn *c)
-{
-	const union MHD_ConnectionInfo *ci =
-	    MHD_get_connection_info(c->mc, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-	const struct web_tls *t = c->gen && c->gen->wc ? c->gen->wc->tls : NULL;
-	gnutls_session_t s;
-	gnutls_certificate_request_t req = GNUTLS_CERT_IGNORE;
-
-	if (!ci || !ci->tls_session || !t)
-		return -1;
-	s = ci->tls_session;
-	if (gnutls_priority_set(s, t->priority) < 0)
-		return -1;
-	gnutls_session_set_ptr(s, c);
-	switch (t->client_auth) {
-	case WEB_CLIENT_AUTH_NONE:
-		req = GNUTLS_CERT_IGNORE;
-		break;
-	case WEB_CLIENT_AUTH_REQUEST:
-	case WEB_CLIENT_AUTH_VERIFY_IF_GIVEN:
-		req = GNUTLS_CERT_REQUEST;
-		break;
-	case WEB_CLIENT_AUTH_REQUIRE_ANY:
-	case WEB_CLIENT_AUTH_REQUIRE_VERIFY:
-		req = GNUTLS_CERT_REQUIRE;
-		break;
-	}
-	gnutls_certificate_server_set_request(s, req);
-	if (req != GNUTLS_CERT_IGNORE)
-		gnutls_session_set_verify_function(s, tls_verify_client);
-	return 0;
-}
-
 /* ---- connections ------------------------------------------------------ */
 
 static struct conn *conn_of(struct MHD_Connection *mc)
@@ -811,7 +555,7 @@ static void conn_link(struct http_server *srv, struct conn *c)
 
 /* How far from the oldest end eviction looks for an idle connection, so
  * a table full of requests in flight costs a bounded walk per accept. */
-#define EVICT_SCAN 256u
+#define EVICT_SCAN	 256u
 #define EVICT_PER_ACCEPT 1u
 
 /* Contract: past soft_conns, shut down the oldest connection that waits
@@ -920,7 +664,7 @@ static void notify_connection(void *cls, struct MHD_Connection *mc, void **socke
 		c->gen = gen_ref(srv->gen);
 	pthread_mutex_unlock(&srv->lock);
 	*socket_context = c;
-	if (c->fd < 0 || (srv->tls && tls_setup_session(c) < 0)) {
+	if (c->fd < 0 || (srv->tls && http_tls_setup_session(mc, c->gen->wc) < 0)) {
 		pthread_mutex_lock(&srv->lock);
 		c->shut = true;
 		pthread_mutex_unlock(&srv->lock);
@@ -1232,7 +976,8 @@ static enum MHD_Result begin_request(struct http_server *srv, struct conn *c,
 		return MHD_YES;
 	which = method_refusal(srv, url, method);
 	if (which >= 0)
-		return queue_fixed(srv, mc, MHD_HTTP_METHOD_NOT_ALLOWED, (enum fixed_response)which);
+		return queue_fixed(srv, mc, MHD_HTTP_METHOD_NOT_ALLOWED,
+				   (enum fixed_response)which);
 	return MHD_YES;
 }
 
@@ -1528,7 +1273,7 @@ int http_server_start(const struct http_options *opt, struct http_server **out, 
 	if (ret)
 		goto out;
 
-	fd = open_listener_any(listen_addr, &ss, sslen, &op);
+	fd = http_open_listener_any(listen_addr, &ss, sslen, &op);
 	if (fd < 0) {
 		ret = fd;
 		set_err(errmsg, errlen, op, listen_addr, -ret);
@@ -1558,9 +1303,9 @@ int http_server_start(const struct http_options *opt, struct http_server **out, 
 		    {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)notify_connection, srv},
 		    {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)request_completed, srv},
 		    {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape_uri, NULL},
-		    /* Per-connection settings override this (tls_setup_session). */
+		    /* Per-connection settings override this (http_tls_setup_session). */
 		    {srv->tls ? MHD_OPTION_HTTPS_CERT_CALLBACK : MHD_OPTION_END, 0,
-		     (void *)tls_retrieve_cert},
+		     (void *)http_tls_retrieve_cert},
 		    {MHD_OPTION_END, 0, NULL},
 		};
 
@@ -1574,7 +1319,7 @@ int http_server_start(const struct http_options *opt, struct http_server **out, 
 	if (!srv->daemon) {
 		ret = errno ? -errno : -EIO;
 		set_err(errmsg, errlen, "start HTTP server on", listen_addr, -ret);
-		if (!still_our_socket(fd, st.st_ino))
+		if (!http_still_our_socket(fd, st.st_ino))
 			fd = -1;
 		goto out;
 	}

@@ -12,20 +12,20 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define AUTH_THREADS	      1u /* one core stays for scrapes and collections */
-#define AUTH_QUEUE_MAX	      16u /* checks queued or running, all sources */
-#define AUTH_PER_SOURCE	      2u  /* of which from one address */
-#define AUTH_FAIL_LIMIT	      5u  /* failures per source per window ... */
-#define AUTH_FAIL_WINDOW_MS   (10u * 1000u)
-#define AUTH_FAIL_SOURCES     256u /* sources remembered (oldest replaced) */
-#define AUTH_THREAD_NICE      10
+#define AUTH_THREADS	    1u	/* one core stays for scrapes and collections */
+#define AUTH_QUEUE_MAX	    16u /* checks queued or running, all sources */
+#define AUTH_PER_SOURCE	    2u	/* of which from one address */
+#define AUTH_FAIL_LIMIT	    5u	/* failures per source per window ... */
+#define AUTH_FAIL_WINDOW_MS (10u * 1000u)
+#define AUTH_FAIL_SOURCES   256u /* sources remembered (oldest replaced) */
+#define AUTH_THREAD_NICE    10
 
 struct auth_job {
-	struct auth_job *next;	/* the pool's */
-	char *pass;		/* owned by the job's submitter; wiped by it */
-	const char *hash;	/* kept alive by the submitter until done() */
-	unsigned char src[16];	/* the client's address, IPv4 as mapped IPv6 */
-	bool ok;		/* the result, set before done() */
+	struct auth_job *next; /* the pool's */
+	char *pass;	       /* owned by the job's submitter; wiped by it */
+	const char *hash;      /* kept alive by the submitter until done() */
+	unsigned char src[16]; /* the client's address, IPv4 as mapped IPv6 */
+	bool ok;	       /* the result, set before done() */
 	/* Called under the pool's lock once the job is admitted, before a
 	 * thread can take it (to suspend what waits: done() cannot come
 	 * first). May be NULL. */
