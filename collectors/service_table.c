@@ -56,8 +56,12 @@ static bool prefix_match(const uint8_t *addr, const uint8_t *net, unsigned bits)
 	return ((addr[bytes] ^ net[bytes]) & (uint8_t)(0xff << (8 - rest))) == 0;
 }
 
-/* Peer address against the service's CIDRs; an IPv4-mapped IPv6 peer
- * (a dual-stack socket talking IPv4) matches IPv4 CIDRs. */
+/* Peer address against the service's CIDRs. IPv4 written either way
+ * matches both ways: an IPv4-mapped IPv6 peer (a dual-stack socket
+ * talking IPv4) matches IPv4 CIDRs, and an IPv4 peer matches an
+ * IPv4-mapped CIDR (::ffff:a.b.c.d/96..128), which would otherwise only
+ * ever see dual-stack sockets and silently miss the same peer over an
+ * IPv4 socket. Other IPv6 CIDRs (::/0 included) never match IPv4 peers. */
 static bool cidrs_contain(const struct service_config *s, const struct sock_record *rec)
 {
 	if (s->n_cidrs == 0)
@@ -71,6 +75,10 @@ static bool cidrs_contain(const struct service_config *s, const struct sock_reco
 		} else if (c->family == AF_INET && rec->family == AF_INET6 &&
 			   is_v4_mapped(rec->daddr)) {
 			if (prefix_match(rec->daddr + 12, c->addr, c->prefix))
+				return true;
+		} else if (c->family == AF_INET6 && rec->family == AF_INET && c->prefix >= 96 &&
+			   is_v4_mapped(c->addr)) {
+			if (prefix_match(rec->daddr, c->addr + 12, c->prefix - 96u))
 				return true;
 		}
 	}

@@ -2,6 +2,7 @@
 #include "config/yaml_tree.h"
 
 #include "common/buf.h"
+#include "common/file.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -707,17 +708,16 @@ static int io_fail(struct config_error *err, const char *path, int rc, const cha
 	err->line = 0;
 	err->column = 0;
 	err->key[0] = '\0';
-	/* GNU strerror_r: a reload may run beside other threads. */
-	snprintf(err->msg, sizeof(err->msg), "%s: %s", what, strerror_r(-rc, tmp, sizeof(tmp)));
+	/* Thread-safe: a reload may run beside other threads. */
+	snprintf(err->msg, sizeof(err->msg), "%s: %s", what, file_error(rc, tmp, sizeof(tmp)));
 	return rc;
 }
 
 int config_load_file(const char *path, struct config **out, struct config_error *err)
 {
 	struct config_error scratch;
-	char chunk[16384];
 	struct buf b;
-	int fd = -1, rc;
+	int rc;
 
 	buf_init(&b);
 	if (!err)
@@ -727,38 +727,18 @@ int config_load_file(const char *path, struct config **out, struct config_error 
 		rc = io_fail(err, path ? path : "", -EINVAL, "cannot load");
 		goto out;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		rc = io_fail(err, path, -errno, "cannot open");
+	rc = file_read_capped(path, CONFIG_MAX_BYTES, &b);
+	if (rc == -EFBIG) {
+		snprintf(err->file, sizeof(err->file), "%s", path);
+		snprintf(err->msg, sizeof(err->msg), "larger than 1 MiB; is it a config file?");
 		goto out;
 	}
-	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = io_fail(err, path, -errno, "cannot read");
-			goto out;
-		}
-		if (n == 0)
-			break;
-		if (b.len + (size_t)n > CONFIG_MAX_BYTES) {
-			snprintf(err->file, sizeof(err->file), "%s", path);
-			snprintf(err->msg, sizeof(err->msg),
-				 "larger than 1 MiB; is it a config file?");
-			rc = -EFBIG;
-			goto out;
-		}
-		if (buf_append(&b, chunk, (size_t)n)) {
-			rc = io_fail(err, path, -ENOMEM, "cannot read");
-			goto out;
-		}
+	if (rc) {
+		io_fail(err, path, rc, "cannot open");
+		goto out;
 	}
 	rc = config_load_buffer(path, b.data, b.len, out, err);
 out:
-	if (fd >= 0)
-		close(fd);
 	buf_free(&b);
 	return rc;
 }

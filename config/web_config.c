@@ -2,6 +2,7 @@
 #include "config/yaml_tree.h"
 
 #include "common/buf.h"
+#include "common/file.h"
 
 #include <crypt.h>
 #include <errno.h>
@@ -38,40 +39,6 @@ static int expect_mapping(struct ytree *c, const yaml_node_t *n, const char *pat
 
 /* ---- files ------------------------------------------------------------ */
 
-/* Contract: the whole of path (at most WEB_MAX_BYTES) into b. 0 or -errno
- * (-EFBIG past the cap). */
-static int read_file(const char *path, struct buf *b)
-{
-	char chunk[16384];
-	int fd, rc = 0;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		if (b->len + (size_t)n > WEB_MAX_BYTES) {
-			rc = -EFBIG;
-			break;
-		}
-		if (buf_append(b, chunk, (size_t)n)) {
-			rc = -ENOMEM;
-			break;
-		}
-	}
-	close(fd);
-	return rc;
-}
-
 /* Contract: the file named by scalar n, resolved against c->dir as
  * exporter-toolkit does, read into b; *resolved gets a malloc()ed copy of
  * the path used. Errors name the key and the file. */
@@ -98,14 +65,14 @@ static int load_named_file(struct ytree *c, const yaml_node_t *n, const char *pa
 	if (!*resolved)
 		return ytree_nomem(c);
 	ytree_show(shown, sizeof(shown), *resolved, strlen(*resolved));
-	rc = read_file(*resolved, b);
+	rc = file_read_capped(*resolved, WEB_MAX_BYTES, b);
 	if (rc == -ENOMEM)
 		return ytree_nomem(c);
 	if (rc == -EFBIG)
 		return ytree_fail(c, n, path, "\"%s\" is larger than 1 MiB", shown);
 	if (rc)
 		return ytree_fail(c, n, path, "cannot read \"%s\": %s", shown,
-				  strerror_r(-rc, eb, sizeof(eb)));
+				  file_error(rc, eb, sizeof(eb)));
 	return 0;
 }
 
@@ -544,9 +511,15 @@ static int parse_http(struct ytree *c, yaml_node_t *n, struct web_config *wc)
  * then 53 characters of bcrypt's base64. */
 static bool is_bcrypt(const char *hash, size_t len)
 {
+	int cost;
+
 	if (len != 60 || hash[0] != '$' || hash[1] != '2' ||
 	    (hash[2] != 'a' && hash[2] != 'b' && hash[2] != 'y') || hash[3] != '$' ||
-	    hash[6] != '$')
+	    hash[6] != '$' || hash[4] < '0' || hash[4] > '3' || hash[5] < '0' || hash[5] > '9')
+		return false;
+	/* libcrypt takes cost 99 here and then fails every check. */
+	cost = (hash[4] - '0') * 10 + (hash[5] - '0');
+	if (cost < 4 || cost > 31)
 		return false;
 	return crypt_checksalt(hash) == CRYPT_SALT_OK;
 }
@@ -555,7 +528,7 @@ static int parse_users(struct ytree *c, yaml_node_t *n, struct web_config *wc)
 {
 	yaml_node_pair_t *pair;
 	size_t npairs, j;
-	int rc;
+	int rc, cost, max_cost = 4;
 
 	rc = expect_mapping(c, n, "basic_auth_users");
 	if (rc)
@@ -601,12 +574,24 @@ static int parse_users(struct ytree *c, yaml_node_t *n, struct web_config *wc)
 			    "not a bcrypt hash (want $2y$, $2b$ or $2a$, cost 04..31, 60 "
 			    "characters); make one with `htpasswd -nbBC 10 USER PASS` or "
 			    "Python's bcrypt.hashpw");
+		cost = (hash[4] - '0') * 10 + (hash[5] - '0');
+		if (cost > WEB_BCRYPT_MAX_COST)
+			return ytree_fail(c, v, path,
+					  "bcrypt cost %d is more than %d: every request would "
+					  "hold a CPU for seconds; rehash with a cost of 10 to 12",
+					  cost, WEB_BCRYPT_MAX_COST);
+		if (cost > max_cost)
+			max_cost = cost;
 		u = &wc->users[wc->n_users++];
 		u->name = strdup(name);
 		u->hash = strdup(hash);
 		if (!u->name || !u->hash)
 			return ytree_nomem(c);
 	}
+	/* bcrypt's base64 of an all-zero salt and digest: no password's
+	 * digest is all zeros in practice, and the cost is what matters. */
+	snprintf(wc->dummy_hash, sizeof(wc->dummy_hash), "$2b$%02d$%s", max_cost,
+		 ".....................................................");
 	return 0;
 }
 
@@ -717,11 +702,11 @@ int web_config_load_file(const char *path, struct web_config **out, struct confi
 	if (!path || !out)
 		return -EINVAL;
 	snprintf(err->file, sizeof(err->file), "%s", path);
-	rc = read_file(path, &b);
+	rc = file_read_capped(path, WEB_MAX_BYTES, &b);
 	if (rc) {
 		snprintf(err->msg, sizeof(err->msg), "%s",
 			 rc == -EFBIG ? "larger than 1 MiB; is it a web config file?"
-				      : strerror_r(-rc, eb, sizeof(eb)));
+				      : file_error(rc, eb, sizeof(eb)));
 		goto out;
 	}
 	dir = strdup(path);

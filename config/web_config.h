@@ -82,10 +82,17 @@ struct web_config {
 	size_t n_users; /* 0: no authentication */
 	struct web_header *headers;
 	size_t n_headers;
+	/* An unknown user is checked against this: a hash no password
+	 * matches, at the highest cost among the users, so a wrong user name
+	 * costs what a wrong password does (timing tells nothing). */
+	char dummy_hash[61];
 };
 
 #define WEB_CONFIG_MAX_USERS   256
 #define WEB_CONFIG_MAX_HEADERS 8
+/* bcrypt's cost is a power of two: 14 is ~1 s of CPU per check here, and
+ * the cost of every unknown-user and wrong-password request. */
+#define WEB_BCRYPT_MAX_COST 14
 
 /* Parse and validate YAML text; files it names are resolved against dir
  * (NULL: the current directory) and loaded. name is used in errors and as

@@ -109,8 +109,7 @@ void http_server_stop(struct http_server *srv);
 struct sockaddr_storage;
 int http_parse_listen_address(const char *addr, struct sockaddr_storage *ss, unsigned *sslen);
 
-/* Fold one Accept-Encoding value: 1 when it accepts gzip, 0 when not, -1
- * when it does not say. Pure; exposed for the fuzzer. */
-int http_accept_encoding_gzip(const char *value);
+/* http_accept_encoding_gzip() and the qvalue parser: http_negotiate.h. */
+#include "http_negotiate.h"
 
 #endif

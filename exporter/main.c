@@ -42,6 +42,8 @@
 #include "version.h"
 
 #define COLLECTOR_NICE 10
+/* Reloads run at most this often, however many SIGHUPs arrive. */
+#define RELOAD_MIN_GAP_MS 100u
 
 static double now_realtime(void)
 {
@@ -447,8 +449,9 @@ static int run(struct exporter *ex)
 		.after_bind_arg = ex,
 	};
 	char errmsg[256] = "";
+	uint64_t next, reload_at = 0, last_reload = 0;
+	bool reload_pending = false;
 	sigset_t set;
-	uint64_t next;
 	int r;
 
 	/* Block the signals before any thread starts, so they all reach
@@ -522,17 +525,38 @@ static int run(struct exporter *ex)
 
 	next = now_mono_ms();
 	for (;;) {
-		int sig = wait_signal(&set, next);
+		uint64_t wake = reload_pending && reload_at < next ? reload_at : next;
+		int sig = wait_signal(&set, wake);
+		uint64_t now;
 
 		if (sig == SIGTERM || sig == SIGINT) {
 			log_kv(LOG_LEVEL_INFO, "Stopping", "signal",
 			       sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
 			return 0;
 		}
-		if (sig == SIGHUP) {
-			reload(ex);
-			continue;
+		/* SIGHUPs coalesce into one pending reload, at most one per
+		 * RELOAD_MIN_GAP_MS; and whatever woke us, the work that is due
+		 * runs, so a storm of signals never starves collection. */
+		now = now_mono_ms();
+		if (sig == SIGHUP && !reload_pending) {
+			reload_pending = true;
+			reload_at = last_reload + RELOAD_MIN_GAP_MS > now
+					? last_reload + RELOAD_MIN_GAP_MS
+					: now;
 		}
+		if (reload_pending && now >= reload_at) {
+			reload_pending = false;
+			reload(ex);
+			last_reload = now_mono_ms();
+			/* halfopen_config_last_reload_successful at once, not at
+			 * the next collection. */
+			r = publish(ex);
+			if (r < 0)
+				log_kv(LOG_LEVEL_ERROR, "Rendering metrics failed", "err",
+				       strerror(-r), NULL);
+		}
+		if (now_mono_ms() < next)
+			continue;
 		collect(ex);
 		/* Fixed cadence; an overrun skips the missed slots rather than
 		 * collecting back to back. */

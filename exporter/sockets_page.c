@@ -15,6 +15,7 @@
 #include "common/endpoint.h"
 #include "common/escape.h"
 #include "common/metric_writer.h"
+#include "exporter/http_negotiate.h"
 
 /* Longest "[v6-address]:port" plus NUL. */
 #define ENDPOINT_LEN (INET6_ADDRSTRLEN + 9)
@@ -66,19 +67,13 @@ static unsigned parse_q(const char *p, const char *end)
 		while (p < stop && (*p == ' ' || *p == '\t' || *p == ';'))
 			p++;
 		if (stop - p >= 2 && (p[0] == 'q' || p[0] == 'Q') && p[1] == '=') {
-			unsigned v = 0, scale = 1000;
+			int v;
 
 			p += 2;
-			if (p < stop && (*p == '0' || *p == '1')) {
-				v = (unsigned)(*p++ - '0') * 1000;
-				if (p < stop && *p == '.')
-					for (p++; p < stop && *p >= '0' && *p <= '9' && scale > 1;
-					     p++) {
-						scale /= 10;
-						v += (unsigned)(*p - '0') * scale;
-					}
-			}
-			return v > 1000 ? 1000 : v;
+			while (stop > p && (stop[-1] == ' ' || stop[-1] == '\t'))
+				stop--;
+			v = http_qvalue(p, (size_t)(stop - p));
+			return v < 0 ? 0 : (unsigned)v;
 		}
 		p = semi ? semi + 1 : end;
 	}

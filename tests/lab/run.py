@@ -49,7 +49,7 @@ KEEPALIVE = {"tcp_keepalive_time": 2, "tcp_keepalive_intvl": 1, "tcp_keepalive_p
 LEGS = ("control",) + net.FAULTS
 # Legs whose application sets a client timeout (redis only): name -> (fault, seconds).
 TIMEOUT_LEGS = {"crash-timeout": ("crash", 2.0)}
-# halfopen_longest_unanswered_seconds can exceed the time since the fault
+# halfopen_longest_unanswered_seconds (and _hanging_) can exceed the time since the fault
 # by no more than the last answer's age at the fault: a keepalive interval
 # (2 s) or a request interval (0.5 s), plus collection lag.
 UNANSWERED_SLACK = 4.0# Bytes per request of the stall leg from just before its server stops:
@@ -208,12 +208,16 @@ class Watch:
         self.est = {n: [] for n in names}        # (t rel, established)
         self.last = {n: {} for n in names}       # class -> value at the last scrape
         self.unanswered = {n: (0, None) for n in names}  # (max longest_unanswered, t rel then)
+        self.hanging = {n: (0, None) for n in names}     # (max longest_hanging, t rel then)
 
     def add(self, s, svc, t_rel):
         est = s.value(metric("established"), tcp_service=svc, direction="outbound")
         u = s.value("halfopen_longest_unanswered_seconds", tcp_service=svc, direction="outbound") or 0
         if u > self.unanswered[svc][0]:
             self.unanswered[svc] = (u, round(t_rel, 2))
+        h = s.value("halfopen_longest_hanging_seconds", tcp_service=svc, direction="outbound") or 0
+        if h > self.hanging[svc][0]:
+            self.hanging[svc] = (h, round(t_rel, 2))
         self.est[svc].append((round(t_rel, 2), est))
         for c in CLASSES:
             v = s.value(metric(c), tcp_service=svc, direction="outbound") or 0
@@ -324,6 +328,7 @@ def observe(sw, client, legs, targets, exp, t_begin):
              "client_timeout": TIMEOUT_LEGS.get(leg.name, (None, None))[1], "first": post.first[n],
              "max": post.max[n], "last": post.last[n],
              "unanswered_max": post.unanswered[n][0], "unanswered_at": post.unanswered[n][1],
+             "hanging_max": post.hanging[n][0], "hanging_at": post.hanging[n][1],
              "est_before": est_before[n],
              "est_min": min(e for e in est if e is not None), "est_drop": drop,
              "old_conns_gone": gone.get(leg.name),
@@ -347,11 +352,14 @@ def verdicts(res):
             t = r["first"].get(want)
             if t is None or t > DETECT_MAX:
                 bad.append("%s: %s not reported within %gs (first seen: %s)" % (name, want, DETECT_MAX, r["first"]))
-        if r["unanswered_at"] is not None and r["unanswered_max"] > r["unanswered_at"] + UNANSWERED_SLACK:
-            bad.append("%s: halfopen_longest_unanswered_seconds was %g %.1f s after the fault: the "
-                       "peer answered until the fault, so at most ~%g" % (
-                           name, r["unanswered_max"], r["unanswered_at"],
-                           r["unanswered_at"] + UNANSWERED_SLACK))
+        for what in ("unanswered", "hanging"):
+            at, top = r[what + "_at"], r[what + "_max"]
+            if at is not None and top > at + UNANSWERED_SLACK:
+                bad.append("%s: halfopen_longest_%s_seconds was %g %.1f s after the fault: the "
+                           "peer answered until the fault, so at most ~%g" % (
+                               name, what, top, at, at + UNANSWERED_SLACK))
+        if want == "retransmitting" and not r["hanging_max"]:
+            bad.append("%s: a request hangs but halfopen_longest_hanging_seconds stayed 0" % name)
         if r["fault"] == "stall" and r["max"]["retransmitting"]:
             bad.append("stall: a peer that stops reading (and ACKs zero-window probes) was counted "
                        "as retransmitting: %s" % r["max"])

@@ -660,8 +660,9 @@ DEF_TEST(load_file)
 	CHECK_EQ_UINT(0, err.line);
 	CHECK_CONTAINS("cannot open: No such file or directory", err.msg);
 
-	CHECK_EQ_INT(-EISDIR, config_load_file("/", &cfg, &err));
-	CHECK_CONTAINS("cannot read: Is a directory", err.msg);
+	/* Regular files only: a FIFO would block --config.check forever. */
+	CHECK_EQ_INT(-EINVAL, config_load_file("/", &cfg, &err));
+	CHECK_CONTAINS("cannot open: not a regular file", err.msg);
 
 	fd = mkstemp(path);
 	CHECK(fd >= 0);

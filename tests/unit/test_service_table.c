@@ -100,6 +100,36 @@ DEF_TEST(configured)
 	return 0;
 }
 
+/* Issue 10: an IPv4-mapped CIDR matches the IPv4 peer too (before, only
+ * dual-stack sockets: the same peer over IPv4 was silently lost); other
+ * IPv6 CIDRs never match IPv4 peers. */
+DEF_TEST(v4_mapped_cidrs)
+{
+	static struct cidr mapped[] = {
+	    {.family = AF_INET6, .addr = {[10] = 0xff, [11] = 0xff, 127, 0, 0, 1}, .prefix = 128},
+	    {.family = AF_INET6, .addr = {[10] = 0xff, [11] = 0xff, 10}, .prefix = 104},
+	};
+	static struct cidr any6 = {.family = AF_INET6, .prefix = 0};
+	struct service_config s[2] = {
+	    {"mapped", DIRECTION_OUTBOUND, r_pg, 1, mapped, 2, 1000},
+	    {"any6", DIRECTION_OUTBOUND, r_v6, 1, &any6, 1, 1000},
+	};
+	struct config cfg = {.services = s, .n_services = 2, .stale_after_ms = 1000};
+	struct service_table *t = NULL;
+
+	CHECK_EQ_INT(0, service_table_build(&cfg, NULL, &t, NULL));
+	CHECK_EQ_STR("mapped", match_name(t, sock4("10.0.0.1", 40000, "127.0.0.1", 5432)));
+	CHECK_EQ_STR("mapped", match_name(t, sock6("::1", 40000, "::ffff:127.0.0.1", 5432)));
+	CHECK_EQ_STR("mapped", match_name(t, sock4("10.0.0.1", 40000, "10.200.3.4", 5432)));
+	CHECK_EQ_STR("-", match_name(t, sock4("10.0.0.1", 40000, "127.0.0.2", 5432)));
+	CHECK_EQ_STR("-", match_name(t, sock4("10.0.0.1", 40000, "11.0.0.1", 5432)));
+	CHECK_EQ_STR("-", match_name(t, sock6("::1", 40000, "::127.0.0.1", 5432)));
+	CHECK_EQ_STR("any6", match_name(t, sock6("::1", 40000, "fd00::1", 9000)));
+	CHECK_EQ_STR("-", match_name(t, sock4("10.0.0.1", 40000, "10.0.0.2", 9000)));
+	service_table_free(t);
+	return 0;
+}
+
 DEF_TEST(listening_and_unmatched)
 {
 	struct config cfg;
@@ -196,6 +226,7 @@ DEF_TEST(port_ranges)
 int main(void)
 {
 	RUN_TEST(configured);
+	RUN_TEST(v4_mapped_cidrs);
 	RUN_TEST(listening_and_unmatched);
 	RUN_TEST(port_ranges);
 	END_TEST;

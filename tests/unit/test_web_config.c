@@ -198,6 +198,12 @@ DEF_TEST(errors)
 	CHECK(expect_error(y, 2, "basic_auth_users.a:b", "contains ':'") == 0);
 	snprintf(y, sizeof(y), "basic_auth_users:\n  a: %s\n  a: %s\n", hash_secret, hash_secret);
 	CHECK(expect_error(y, 3, "basic_auth_users.a", "duplicate user") == 0);
+	/* Cost 99 is no bcrypt hash; cost 15 passes libcrypt but would hold
+	 * a CPU for seconds per request. */
+	snprintf(y, sizeof(y), "basic_auth_users:\n  a: %.4s99%s\n", hash_secret, hash_secret + 6);
+	CHECK(expect_error(y, 2, "basic_auth_users.a", "cost 04..31") == 0);
+	snprintf(y, sizeof(y), "basic_auth_users:\n  a: %.4s15%s\n", hash_secret, hash_secret + 6);
+	CHECK(expect_error(y, 2, "basic_auth_users.a", "bcrypt cost 15 is more than 14") == 0);
 	CHECK(expect_error("basic_auth_users:\n  a: [x]\n", 2, "basic_auth_users.a",
 			   "bcrypt password hash") == 0);
 	CHECK(expect_error("a: b\n---\nc: d\n", 2, "", "second YAML document") == 0);
@@ -207,6 +213,28 @@ DEF_TEST(errors)
 	CHECK(expect_error("- 1\n", 1, "", "expected a mapping") == 0);
 	CHECK(expect_error("tls_server_config:\n  cert_file: server.crt\n\tkey_file: x\n", 0, "",
 			   "invalid YAML") == 0);
+	return 0;
+}
+
+/* Unknown users are checked against a hash at the users' highest cost
+ * that libcrypt takes and no password matches. */
+DEF_TEST(dummy_hash)
+{
+	struct web_config *wc = NULL;
+	struct config_error err;
+	struct crypt_data cd;
+	const char *out;
+	char y[512];
+
+	snprintf(y, sizeof(y), "basic_auth_users:\n  a: %s\n  b: %.4s05%s\n", hash_secret,
+		 hash_secret, hash_secret + 6);
+	CHECK_EQ_INT(0, web_config_load_buffer("w.yml", NULL, y, strlen(y), &wc, &err));
+	CHECK_EQ_INT(60, (int)strlen(wc->dummy_hash));
+	CHECK(strncmp(wc->dummy_hash, "$2b$05$", 7) == 0);
+	memset(&cd, 0, sizeof(cd));
+	out = crypt_rn("secret", wc->dummy_hash, &cd, (int)sizeof(cd));
+	CHECK(out && out[0] == '$' && strcmp(out, wc->dummy_hash) != 0);
+	web_config_free(wc);
 	return 0;
 }
 
@@ -279,6 +307,7 @@ int main(void)
 	RUN_TEST(client_auth_types);
 	RUN_TEST(errors);
 	RUN_TEST(secret_not_echoed);
+	RUN_TEST(dummy_hash);
 	RUN_TEST(load_file);
 	END_TEST;
 }
