@@ -5,6 +5,12 @@
 
 #include <stdlib.h>
 
+static void keep_max(uint32_t *longest, uint32_t v)
+{
+	if (v > *longest)
+		*longest = v;
+}
+
 void service_counts_add(struct service_counts *c, const struct classification *cls)
 {
 	unsigned f = cls->flags;
@@ -12,10 +18,8 @@ void service_counts_add(struct service_counts *c, const struct classification *c
 #define SOCK_CLASS_X(id, field, help) c->field += !!(f & SC_##id);
 	SOCK_CLASSES(SOCK_CLASS_X, SOCK_CLASS_AS_CLASS)
 #undef SOCK_CLASS_X
-	if (cls->unanswered_ms > c->longest_unanswered_ms)
-		c->longest_unanswered_ms = cls->unanswered_ms;
-	if (cls->hanging_ms > c->longest_hanging_ms)
-		c->longest_hanging_ms = cls->hanging_ms;
+	keep_max(&c->longest_unanswered_ms, cls->unanswered_ms);
+	keep_max(&c->longest_hanging_ms, cls->hanging_ms);
 }
 
 void service_counts_merge(struct service_counts *a, const struct service_counts *b)
@@ -23,10 +27,8 @@ void service_counts_merge(struct service_counts *a, const struct service_counts 
 #define SOCK_CLASS_X(id, field, help) a->field += b->field;
 	SOCK_CLASSES(SOCK_CLASS_X, SOCK_CLASS_AS_CLASS)
 #undef SOCK_CLASS_X
-	if (b->longest_unanswered_ms > a->longest_unanswered_ms)
-		a->longest_unanswered_ms = b->longest_unanswered_ms;
-	if (b->longest_hanging_ms > a->longest_hanging_ms)
-		a->longest_hanging_ms = b->longest_hanging_ms;
+	keep_max(&a->longest_unanswered_ms, b->longest_unanswered_ms);
+	keep_max(&a->longest_hanging_ms, b->longest_hanging_ms);
 }
 
 void collection_result_free(struct collection_result *res)
