@@ -29,7 +29,9 @@ SERVICE_METRICS = {m for m in documented_metrics() if m.startswith("halfopen_")}
     "halfopen_collection_duration_seconds", "halfopen_collection_interval_seconds",
     "halfopen_collection_sockets", "halfopen_collections_total", "halfopen_collection_errors_total",
     "halfopen_last_collection_timestamp_seconds", "halfopen_config_last_reload_successful",
-    "halfopen_config_last_reload_success_timestamp_seconds", "halfopen_build_info"}
+    "halfopen_config_last_reload_success_timestamp_seconds", "halfopen_build_info",
+    "halfopen_enforce_passes_total", "halfopen_enforce_pass_errors_total", "halfopen_enforce_last_pass_seconds",
+    "halfopen_enforce_dry_run"}
 EXPECTED_DASHBOARDS = {"halfopen-overview", "halfopen-service", "halfopen-exporter"}
 SERVICE_DASHBOARDS = {"halfopen-overview", "halfopen-service"}
 DS_REF = {"type": "prometheus", "uid": "${datasource}"}
