@@ -202,6 +202,38 @@ def t_rules_use_documented_metrics():
     assert not bad, f"rules use metrics the exporter does not document: {bad}"
 
 
+def t_families_documented(doc_path=common.METRICS_DOC):
+    rendered = common.rendered_families()
+    # The extractor must see every render site, or an empty set would pass.
+    for must in ("halfopen_established_sockets", "halfopen_longest_hanging_seconds", "halfopen_build_info",
+                 "halfopen_suspect_duration_seconds", "halfopen_enforce_errors_total",
+                 "halfopen_enforce_dry_run", "process_cpu_seconds_total"):
+        assert must in rendered, f"{must} not found in {common.RENDER_SOURCES}: the extractor is broken"
+    documented = documented_metrics(doc_path)
+    missing = sorted(rendered - documented)
+    stale = sorted(documented - rendered)
+    assert not missing, f"families the exporter renders but docs/metrics.md does not document: {missing}"
+    assert not stale, f"families docs/metrics.md documents but the exporter never renders: {stale}"
+
+
+def t_families_check_fails():
+    # The check above must fail on docs/metrics.md without one family's row.
+    with open(common.METRICS_DOC, encoding="utf-8") as f:
+        text = f.read()
+    for family in ("halfopen_enforce_last_pass_seconds", "halfopen_longest_hanging_seconds"):
+        cut = re.sub(r"^\|\s*`" + family + r"`\s*\|.*\n", "", text, flags=re.M)
+        assert cut != text, f"no row for {family} in docs/metrics.md"
+        with tempfile.NamedTemporaryFile("w", suffix=".md") as f:
+            f.write(cut)
+            f.flush()
+            try:
+                t_families_documented(f.name)
+            except AssertionError as e:
+                assert family in str(e), e
+                continue
+        raise AssertionError(f"the check passed without {family}'s row")
+
+
 def t_runbooks():
     names = {r["alert"] for r in alerting_rules(load_rules())}
     files = {os.path.splitext(f)[0] for f in os.listdir(os.path.join(GRAFANA, "runbooks")) if f.endswith(".md")}
@@ -476,6 +508,8 @@ def main():
     r.check("alert conventions", t_alert_conventions)
     r.check("recording rule conventions", t_recording_conventions)
     r.check("rules use documented metrics", t_rules_use_documented_metrics)
+    r.check("every family the exporter renders is in docs/metrics.md, and no other", t_families_documented)
+    r.check("... and that check fails without a family's row", t_families_check_fails)
     r.check("one runbook per alert", t_runbooks)
     r.check("derived files up to date (generate.py --check)", t_generated_up_to_date)
     r.check("runbook base URL is a setting of generate.py", t_runbook_base_url)
