@@ -1245,10 +1245,6 @@ int http_server_start(const struct http_options *opt, struct http_server **out, 
 	if (ret)
 		goto out;
 	srv->cond_ok = 1;
-	ret = auth_pool_new(&srv->auth);
-	if (ret)
-		goto out;
-
 	fd = http_open_listener_any(listen_addr, &ss, sslen, &op);
 	if (fd < 0) {
 		ret = fd;
@@ -1267,6 +1263,11 @@ int http_server_start(const struct http_options *opt, struct http_server **out, 
 			goto out;
 		}
 	}
+	/* Only now: a thread started before after_bind() (which drops the
+	 * capabilities of the calling thread) would keep them all. */
+	ret = auth_pool_new(&srv->auth);
+	if (ret)
+		goto out;
 	{
 		struct MHD_OptionItem ops[] = {
 		    {MHD_OPTION_LISTEN_SOCKET, (intptr_t)fd, NULL},

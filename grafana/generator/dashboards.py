@@ -232,6 +232,52 @@ ALERTS_TABLE_COLUMNS = {
 }
 
 
+# ---------------------------------------------------------------- enforce (keepalive retrofit)
+# Services with `enforce` (docs/remediation.md#enforce). The per-service enforce families exist only
+# for services that enforce; the pass families (passes, pass errors, last pass, dry run) once per
+# exporter, without tcp_service. A service without enforce shows "No data" here.
+
+DRY_RUN_MAPPING = [{"type": "value", "options": {
+    "0": {"text": "off: enforce sets options", "color": "green", "index": 0},
+    "1": {"text": "DRY RUN: counts, sets nothing", "color": "orange", "index": 1}}}]
+ENFORCE_ERRORS_15M = (
+    "(sum(increase(halfopen_enforce_errors_total{{{s}}}[15m])) or vector(0))"
+    " + (sum(increase(halfopen_enforce_pass_errors_total{{{e}}}[15m])) or vector(0))")
+
+
+def _enforce_dry_run_stat(pid, pos):
+    return _stat(pid, "Enforce: dry run",
+                 "Whether enforce runs under --remediation.dry-run on the selected exporters "
+                 "(halfopen_enforce_dry_run, worst case): then the enforced counts are what would have been set, "
+                 "and no socket got an option. No data: no service has enforce.",
+                 "none", f"max(halfopen_enforce_dry_run{{{EXP}}})", pos,
+                 thresholds=_thresholds(GREEN, (1, "orange")), decimals=0, mappings=DRY_RUN_MAPPING)
+
+
+def _enforce_errors_stat(pid, pos):
+    return _stat(pid, "Enforce errors (15m)",
+                 "Failed bpf_getsockopt/bpf_setsockopt calls on the selected services plus failed enforce passes "
+                 "of the selected exporters over 15 minutes (halfopen_enforce_errors_total, "
+                 "halfopen_enforce_pass_errors_total). HalfOpenEnforceErrors fires on any.",
+                 "short", ENFORCE_ERRORS_15M.format(s=SVC, e=EXP), pos, thresholds=RED_AT(1), decimals=0)
+
+
+def _enforce_visited_stat(pid, whose, pos):
+    return _stat(pid, "Enforce: visited sockets",
+                 f"ESTABLISHED sockets of {whose} the last enforce pass visited (halfopen_enforce_matched_sockets).",
+                 "short", f"sum(halfopen_enforce_matched_sockets{{{SVC}}})", pos, decimals=0)
+
+
+def _enforced_rate_timeseries(pid, by, legend, pos):
+    return _timeseries(pid, "Enforce: sockets given an option",
+                       "Sockets given keepalive or a user timeout by enforce, per second, by option "
+                       "(rate of halfopen_enforced_sockets_total; each socket counts once, in a dry run the ones "
+                       "that would have been). A steady rate is new connections being protected; none while "
+                       "coverage stays low means every socket already chose its own options or enforce fails.",
+                       "ops", [_target(f"sum by ({by}, option) (rate(halfopen_enforced_sockets_total{{{SVC}}}"
+                                       f"[$__rate_interval]))", legend + " {{option}}")], pos)
+
+
 # ---------------------------------------------------------------- overview
 
 def overview():
@@ -356,11 +402,34 @@ def overview():
                          "keepalive coverage.",
                          "short", [_target(f"sum by ({BY_SVC}) (halfopen_established_sockets{{{S}}})", LEGEND_SVC)],
                          (0, 46, 24, 8)))
+    # Enforce (keepalive retrofit), compact: the drill-down has the detail.
+    p.append(_enforced_rate_timeseries(17, BY_SVC, LEGEND_SVC, (0, 54, 12, 8)))
+    p.append(_enforce_errors_stat(18, (12, 54, 4, 4)))
+    p.append(_stat(19, "Enforce reverts (1h)",
+                   "Sockets whose application cleared an option enforce had set, over the last hour "
+                   "(halfopen_enforce_reverted_total). Enforce leaves them as the application wants; a steady count "
+                   "is an application that turns keepalive off on purpose (docs/remediation.md).",
+                   "short", f"sum(increase(halfopen_enforce_reverted_total{{{S}}}[1h])) or vector(0)",
+                   (16, 54, 4, 4), thresholds=ORANGE_AT(1), decimals=0))
+    p.append(_enforce_dry_run_stat(20, (20, 54, 4, 4)))
+    p.append(_stat(21, "Enforce: own choice",
+                   "ESTABLISHED sockets of enforcing services, at the last pass, whose application had set "
+                   "keepalive or a user timeout itself (halfopen_enforce_own_choice_sockets, both options): "
+                   "enforce keeps their values.",
+                   "short", f"sum(halfopen_enforce_own_choice_sockets{{{S}}})", (12, 58, 4, 4), decimals=0))
+    p.append(_enforce_visited_stat(22, "enforcing services", (16, 58, 4, 4)))
+    p.append(_stat(23, "Enforce pass / interval",
+                   "The slowest enforce pass of the last collection over the collection interval, worst exporter "
+                   "(halfopen_enforce_last_pass_seconds / halfopen_collection_interval_seconds). The pass runs "
+                   "after each collection: near 100% it delays the next one.",
+                   "percentunit",
+                   f"max(halfopen_enforce_last_pass_seconds{{{EXP}}} / halfopen_collection_interval_seconds{{{EXP}}})",
+                   (20, 58, 4, 4), thresholds=_thresholds(GREEN, (0.25, "orange"), (0.5, "red"))))
     return _dashboard(
         "halfopen-overview", "Half-open TCP / Overview",
         "Half-open TCP connections across nodes and services: hanging (retransmitting, keepalive-probing) sockets, "
-        "stale share, keepalive coverage, CLOSE_WAIT and zero-window sockets. Data: halfopen_exporter and the "
-        "recording rules in grafana/alerts/halfopen.rules.yml.",
+        "stale share, keepalive coverage, CLOSE_WAIT and zero-window sockets, and the keepalive retrofit (enforce). "
+        "Data: halfopen_exporter and the recording rules in grafana/alerts/halfopen.rules.yml.",
         p, _variables(service=True), "Half-open TCP")
 
 
@@ -485,10 +554,80 @@ def service():
                         '(ALERTS{alertname=~"HalfOpen.*", alertstate="firing", ' + S + '})',
                         instant=True, table=True)],
                     (0, 45, 24, 6), organize=ALERTS_TABLE_COLUMNS))
+    # Enforce (keepalive retrofit): is it working on this service, and what does it cost.
+    p.append(_enforce_dry_run_stat(17, (0, 59, 4, 4)))
+    p.append(_enforce_errors_stat(18, (4, 59, 4, 4)))
+    p.append(_enforce_visited_stat(19, "the service", (8, 59, 4, 4)))
+    p.append(_stat(20, "Keepalive by own choice",
+                   "Share of the visited sockets whose application had turned keepalive on itself "
+                   "(halfopen_enforce_own_choice_sockets{option=\"keepalive\"} / halfopen_enforce_matched_sockets): "
+                   "the coverage the service would have without enforce. Compare with Keepalive coverage at the top, "
+                   "what the kernel reports now.",
+                   "percentunit",
+                   f'sum(halfopen_enforce_own_choice_sockets{{{S}, option="keepalive"}}) '
+                   f"/ sum(halfopen_enforce_matched_sockets{{{S}}})",
+                   (12, 59, 4, 4), thresholds=KEEPALIVE_COVERAGE_THRESHOLDS))
+    p.append(_stat(21, "Slowest enforce pass",
+                   "Duration of the slowest enforce pass of the last collection, worst exporter "
+                   "(halfopen_enforce_last_pass_seconds).",
+                   "s", f"max(halfopen_enforce_last_pass_seconds{{{EXP}}})", (16, 59, 8, 4)))
+    p.append(_enforced_rate_timeseries(22, BY_NODE, LEGEND_NODE, (0, 63, 12, 8)))
+    p.append(_timeseries(23, "Enforce: keepalive coverage before / after",
+                         "Per node: \"before\" is the share of visited sockets whose application turned keepalive on "
+                         "itself (halfopen_enforce_own_choice_sockets{option=\"keepalive\"} / "
+                         "halfopen_enforce_matched_sockets); \"after\" is the keepalive coverage the kernel reports "
+                         "(halfopen_keepalive_sockets / halfopen_established_sockets). The gap is what enforce adds. "
+                         "After well below 100%: sockets reverted by their application, errors, or a dry run. The red "
+                         "zone is below the 50% HalfOpenKeepaliveMissing threshold.",
+                         "percentunit", [
+                             _target(f'sum by ({BY_NODE}) (halfopen_enforce_own_choice_sockets{{{S}, option="keepalive"}}) '
+                                     f"/ sum by ({BY_NODE}) (halfopen_enforce_matched_sockets{{{S}}})",
+                                     LEGEND_NODE + " before (own choice)", "A"),
+                             _target(f"sum by ({BY_NODE}) (halfopen_keepalive_sockets{{{S}}}) "
+                                     f"/ sum by ({BY_NODE}) (halfopen_established_sockets{{{S}}})",
+                                     LEGEND_NODE + " after (armed now)", "B"),
+                         ], (12, 63, 12, 8), thresholds=_thresholds((None, "red"), (0.5, "green")),
+                         threshold_style="line", minv=0, maxv=1))
+    p.append(_timeseries(24, "Enforce: sockets that chose their own options",
+                         "Per node and option, ESTABLISHED sockets of the service whose application had set keepalive "
+                         "or a user timeout itself at the last pass (halfopen_enforce_own_choice_sockets): enforce "
+                         "keeps their values. Next to them, all sockets the pass visited "
+                         "(halfopen_enforce_matched_sockets).",
+                         "short", [
+                             _target(f"sum by ({BY_NODE}, option) (halfopen_enforce_own_choice_sockets{{{S}}})",
+                                     LEGEND_NODE + " own {{option}}", "A"),
+                             _target(f"sum by ({BY_NODE}) (halfopen_enforce_matched_sockets{{{S}}})",
+                                     LEGEND_NODE + " visited", "B"),
+                         ], (0, 71, 12, 8)))
+    p.append(_timeseries(25, "Enforce: reverts and errors (15m)",
+                         "Per node and option over 15 minutes: sockets whose application cleared what enforce set "
+                         "(halfopen_enforce_reverted_total; left alone, see docs/remediation.md) and failed "
+                         "bpf_getsockopt/bpf_setsockopt calls (halfopen_enforce_errors_total); per node, failed enforce "
+                         "passes (halfopen_enforce_pass_errors_total). Errors fire HalfOpenEnforceErrors.",
+                         "short", [
+                             _target(f"sum by ({BY_NODE}, option) (increase(halfopen_enforce_reverted_total{{{S}}}[15m]))",
+                                     LEGEND_NODE + " reverted {{option}}", "A"),
+                             _target(f"sum by ({BY_NODE}, option) (increase(halfopen_enforce_errors_total{{{S}}}[15m]))",
+                                     LEGEND_NODE + " errors {{option}}", "B"),
+                             _target(f"sum by (instance) (increase(halfopen_enforce_pass_errors_total{{{EXP}}}[15m]))",
+                                     "{{instance}} pass errors", "C"),
+                         ], (12, 71, 12, 8)))
+    p.append(_timeseries(26, "Enforce: pass duration vs collection interval",
+                         "Per node, the slowest enforce pass of the last collection (halfopen_enforce_last_pass_seconds) "
+                         "next to the collection interval (halfopen_collection_interval_seconds). The pass runs after "
+                         "each collection, once per network namespace: when it nears the interval, collections fall "
+                         "behind (halfopen_collection_overruns_total counts them).",
+                         "s", [
+                             _target(f"max by (instance) (halfopen_enforce_last_pass_seconds{{{EXP}}})",
+                                     "{{instance}} enforce pass", "A"),
+                             _target(f"max by (instance) (halfopen_collection_interval_seconds{{{EXP}}})",
+                                     "{{instance}} interval", "B"),
+                         ], (0, 79, 24, 8)))
     return _dashboard(
         "halfopen-service", "Half-open TCP / Service",
         "One service (tcp_service) in detail: every socket class over time and per node, the age of the oldest "
-        "hang, stale share and keepalive coverage, CLOSE_WAIT and zero window, and its firing alerts.",
+        "hang, stale share and keepalive coverage, CLOSE_WAIT and zero window, its firing alerts, and what the keepalive "
+        "retrofit (enforce) does to it.",
         p, _variables(service=True, service_single=True), "Half-open TCP")
 
 

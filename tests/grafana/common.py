@@ -82,6 +82,31 @@ def documented_metrics(path=METRICS_DOC):
     return names
 
 
+# The C sources that render /metrics, and the one halfopen_ word in their strings that is not a
+# metric family (the program's name).
+RENDER_SOURCES = ("collectors/*.c", "exporter/*.c")
+NOT_FAMILIES = {"halfopen_exporter"}
+_C_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
+_FAMILY_WORD = re.compile(r"\b((?:halfopen|process)_[a-z0-9_]+)")
+
+
+def rendered_families(root=ROOT):
+    """Metric families the exporter's C sources can render: every halfopen_* / process_* word in a
+    string literal (outside #include lines), histogram series folded into their family. Reads the
+    sources, not a live scrape, so families that exist only with some config (enforce, remediation)
+    count too."""
+    words = set()
+    for pattern in RENDER_SOURCES:
+        for path in glob.glob(os.path.join(root, pattern)):
+            with open(path, encoding="utf-8") as f:
+                text = "\n".join(ln for ln in f.read().splitlines() if not ln.lstrip().startswith("#include"))
+            for lit in _C_STRING.findall(text):
+                words |= set(_FAMILY_WORD.findall(lit))
+    words -= NOT_FAMILIES
+    return {re.sub(r"_(bucket|sum|count)$", "", w) if re.sub(r"_(bucket|sum|count)$", "", w) in words else w
+            for w in words}
+
+
 # ------------------------------------------------------------------ PromQL
 
 _KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "offset",

@@ -29,7 +29,13 @@ SERVICE_METRICS = {m for m in documented_metrics() if m.startswith("halfopen_")}
     "halfopen_collection_duration_seconds", "halfopen_collection_interval_seconds",
     "halfopen_collection_sockets", "halfopen_collections_total", "halfopen_collection_errors_total",
     "halfopen_last_collection_timestamp_seconds", "halfopen_config_last_reload_successful",
-    "halfopen_config_last_reload_success_timestamp_seconds", "halfopen_build_info"}
+    "halfopen_config_last_reload_success_timestamp_seconds", "halfopen_build_info",
+    "halfopen_enforce_passes_total", "halfopen_enforce_pass_errors_total", "halfopen_enforce_last_pass_seconds",
+    "halfopen_enforce_dry_run", "halfopen_suspects_tracked", "halfopen_suspects_tracked_max",
+    "halfopen_suspects_dropped_total", "halfopen_suspects_memory_bytes", "halfopen_collection_retries_total",
+    "halfopen_collection_overruns_total", "halfopen_collection_matched_sockets", "halfopen_collection_namespaces",
+    "halfopen_collection_namespace_errors", "halfopen_collection_kernel_filter", "halfopen_auto_services_dropped",
+    "halfopen_series_dropped"}
 EXPECTED_DASHBOARDS = {"halfopen-overview", "halfopen-service", "halfopen-exporter"}
 SERVICE_DASHBOARDS = {"halfopen-overview", "halfopen-service"}
 DS_REF = {"type": "prometheus", "uid": "${datasource}"}
@@ -198,6 +204,38 @@ def t_rules_use_documented_metrics():
         if unknown:
             bad[r.get("alert") or r.get("record")] = sorted(unknown)
     assert not bad, f"rules use metrics the exporter does not document: {bad}"
+
+
+def t_families_documented(doc_path=common.METRICS_DOC):
+    rendered = common.rendered_families()
+    # The extractor must see every render site, or an empty set would pass.
+    for must in ("halfopen_established_sockets", "halfopen_longest_hanging_seconds", "halfopen_build_info",
+                 "halfopen_suspect_duration_seconds", "halfopen_enforce_errors_total",
+                 "halfopen_enforce_dry_run", "process_cpu_seconds_total"):
+        assert must in rendered, f"{must} not found in {common.RENDER_SOURCES}: the extractor is broken"
+    documented = documented_metrics(doc_path)
+    missing = sorted(rendered - documented)
+    stale = sorted(documented - rendered)
+    assert not missing, f"families the exporter renders but docs/metrics.md does not document: {missing}"
+    assert not stale, f"families docs/metrics.md documents but the exporter never renders: {stale}"
+
+
+def t_families_check_fails():
+    # The check above must fail on docs/metrics.md without one family's row.
+    with open(common.METRICS_DOC, encoding="utf-8") as f:
+        text = f.read()
+    for family in ("halfopen_enforce_last_pass_seconds", "halfopen_longest_hanging_seconds"):
+        cut = re.sub(r"^\|\s*`" + family + r"`\s*\|.*\n", "", text, flags=re.M)
+        assert cut != text, f"no row for {family} in docs/metrics.md"
+        with tempfile.NamedTemporaryFile("w", suffix=".md") as f:
+            f.write(cut)
+            f.flush()
+            try:
+                t_families_documented(f.name)
+            except AssertionError as e:
+                assert family in str(e), e
+                continue
+        raise AssertionError(f"the check passed without {family}'s row")
 
 
 def t_runbooks():
@@ -474,6 +512,8 @@ def main():
     r.check("alert conventions", t_alert_conventions)
     r.check("recording rule conventions", t_recording_conventions)
     r.check("rules use documented metrics", t_rules_use_documented_metrics)
+    r.check("every family the exporter renders is in docs/metrics.md, and no other", t_families_documented)
+    r.check("... and that check fails without a family's row", t_families_check_fails)
     r.check("one runbook per alert", t_runbooks)
     r.check("derived files up to date (generate.py --check)", t_generated_up_to_date)
     r.check("runbook base URL is a setting of generate.py", t_runbook_base_url)
