@@ -144,7 +144,9 @@ static int render_last_collection(void *ctx, struct metric_writer *w)
 	return exposition_render_collection(&ex->results[ex->good], w);
 }
 
-/* Render every metric source into one body and hand it to the server. */
+/* Render every metric source into one body and hand it to the server.
+ * A source that fails is named in the log here; the caller logs the
+ * error once. */
 static int publish(struct exporter *ex)
 {
 	const struct metric_source sources[] = {
@@ -160,8 +162,11 @@ static int publish(struct exporter *ex)
 	buf_reset(&ex->body);
 	r = metric_sources_render(sources, sizeof(sources) / sizeof(sources[0]), &ex->body,
 				  &failed);
-	if (r < 0)
+	if (r < 0) {
+		log_kv(LOG_LEVEL_DEBUG, "Metric source failed", "source", failed ? failed : "?",
+		       NULL);
 		return r;
+	}
 	return http_server_publish(ex->http, ex->body.data, ex->body.len);
 }
 
