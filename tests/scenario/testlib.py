@@ -123,6 +123,17 @@ def run(args, timeout=15, check=True, input=None):
     return cp
 
 
+def kill_groups(procs):
+    """SIGKILL the process group of each of procs (Popen objects started
+    with start_new_session) that is still running; reaping is the caller's."""
+    for p in procs:
+        if p.poll() is None:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
 # --------------------------------------------------------------- namespaces
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -175,12 +186,7 @@ class Netns:
         """Kill everything started here and delete the namespace. Idempotent."""
         if self.peer_ns is not None:
             self.peer_ns.destroy()
-        for p in self.procs:
-            if p.poll() is None:
-                try:
-                    os.killpg(p.pid, signal.SIGKILL)
-                except OSError:
-                    pass
+        kill_groups(self.procs)
         for p in self.procs:
             try:
                 p.wait(timeout=5)
