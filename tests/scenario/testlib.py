@@ -322,6 +322,18 @@ class Peer:
             if parts and parts[0] in ("ERROR", "Traceback"):
                 raise ScenarioFailure("peer %s: %s" % (shlex.join(self.args[2:]), line))
 
+    def expect_none(self, word, timeout, failure):
+        """Wait timeout seconds for a line starting with word; if one comes,
+        raise ScenarioFailure("<failure>: <its fields>"). Other ERROR lines
+        and exits raise as in expect."""
+        try:
+            got = self.expect(word, timeout=timeout)
+        except ScenarioFailure as e:
+            if "no %r line" % word in str(e):
+                return
+            raise
+        raise ScenarioFailure("%s: %s" % (failure, got))
+
     def kill(self, sig=signal.SIGKILL):
         """Signal the peer and wait for it to die."""
         if self.proc.poll() is None:
@@ -724,6 +736,17 @@ def wait_until(fn, timeout, what, poll=0.1):
 
 class ScenarioTimeout(ScenarioFailure):
     pass
+
+
+def scenario_registry():
+    """(scenarios, scenario): an empty dict for main_scenarios and the
+    decorator that adds a function to it under its own name."""
+    scenarios = {}
+
+    def scenario(fn):
+        scenarios[fn.__name__] = fn
+        return fn
+    return scenarios, scenario
 
 
 def main_scenarios(scenarios, timeout):
