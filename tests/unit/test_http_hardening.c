@@ -73,6 +73,19 @@ static int request(const char *method, const char *path, const char *extra, stru
 	return exchange(fd, req, strlen(req), r);
 }
 
+/* The status of a bodiless method path request, or -1 when no HTTP reply
+ * came. */
+static int status_of(const char *method, const char *path)
+{
+	struct reply r;
+	int status;
+
+	buf_init(&r.body); /* freed below even when the request fails early */
+	status = request(method, path, NULL, &r) == 0 ? r.status : -1;
+	buf_free(&r.body);
+	return status;
+}
+
 static struct web_config *web(const char *yaml)
 {
 	struct web_config *wc = NULL;
@@ -170,9 +183,7 @@ DEF_TEST(basic_auth)
 	printf("  bcrypt check %.1f ms, cached %.1f ms\n", t_first * 1e3, t_cached * 1e3);
 	CHECK(t_cached < t_first);
 	/* Every path is behind auth. */
-	CHECK_EQ_INT(0, request("GET", "/-/healthy", NULL, &r));
-	CHECK_EQ_INT(401, r.status);
-	buf_free(&r.body);
+	CHECK_EQ_INT(401, status_of("GET", "/-/healthy"));
 	http_server_stop(srv);
 	return 0;
 }
@@ -239,16 +250,10 @@ DEF_TEST(methods_and_limits)
 	CHECK_EQ_INT(405, r.status);
 	CHECK_EQ_STR("GET, HEAD", header(&r, "Allow", h, sizeof(h)));
 	buf_free(&r.body);
-	CHECK_EQ_INT(0, request("DELETE", "/", NULL, &r));
-	CHECK_EQ_INT(405, r.status);
-	buf_free(&r.body);
+	CHECK_EQ_INT(405, status_of("DELETE", "/"));
 	/* Without --web.enable-lifecycle there is no reload endpoint. */
-	CHECK_EQ_INT(0, request("POST", "/-/reload", NULL, &r));
-	CHECK_EQ_INT(405, r.status);
-	buf_free(&r.body);
-	CHECK_EQ_INT(0, request("GET", "/-/reload", NULL, &r));
-	CHECK_EQ_INT(404, r.status);
-	buf_free(&r.body);
+	CHECK_EQ_INT(405, status_of("POST", "/-/reload"));
+	CHECK_EQ_INT(404, status_of("GET", "/-/reload"));
 
 	/* A 64 KiB URL and a 64 KiB header: refused, never buffered whole. */
 	buf_init(&big);
@@ -331,9 +336,7 @@ DEF_TEST(reload_and_max_requests)
 	CHECK_EQ_INT(0, a.rc);
 	CHECK_EQ_INT(200, a.r.status);
 	buf_free(&a.r.body);
-	CHECK_EQ_INT(0, request("GET", "/metrics", NULL, &r));
-	CHECK_EQ_INT(200, r.status);
-	buf_free(&r.body);
+	CHECK_EQ_INT(200, status_of("GET", "/metrics"));
 
 	/* A failed reload is a 500. */
 	memset(&a, 0, sizeof(a));
@@ -343,9 +346,7 @@ DEF_TEST(reload_and_max_requests)
 	pthread_join(t, NULL);
 	CHECK_EQ_INT(500, a.r.status);
 	buf_free(&a.r.body);
-	CHECK_EQ_INT(0, request("GET", "/-/reload", NULL, &r));
-	CHECK_EQ_INT(405, r.status);
-	buf_free(&r.body);
+	CHECK_EQ_INT(405, status_of("GET", "/-/reload"));
 	/* Stopping with a reload still pending must not hang or crash. */
 	memset(&a, 0, sizeof(a));
 	CHECK_EQ_INT(0, pthread_create(&t, NULL, post_reload, &a));
