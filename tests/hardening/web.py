@@ -210,11 +210,7 @@ def check_prometheus(env):
             raise AssertionError("prometheus target not up within 60s: %r\n%s" % (
                 last, open(os.path.join(d, "log")).read()[-2000:]))
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            testlib.stop_process(proc, timeout=10)
             log.close()
     finally:
         shutil.rmtree(d, ignore_errors=True)

@@ -134,6 +134,17 @@ def kill_groups(procs):
                 pass
 
 
+def stop_process(p, timeout=10):
+    """SIGTERM p and reap it; SIGKILL it if it has not exited within
+    timeout seconds."""
+    p.terminate()
+    try:
+        p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+
+
 # --------------------------------------------------------------- namespaces
 
 _libc = ctypes.CDLL(None, use_errno=True)
