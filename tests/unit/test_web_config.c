@@ -9,6 +9,7 @@
 
 #include "common/buf.h"
 #include "config/web_config.h"
+#include "bcrypt_hash.h"
 #include "testing.h"
 
 #define TLS_DIR FIXTURES_DIR "/tls"
@@ -288,17 +289,10 @@ DEF_TEST(load_file)
 
 int main(void)
 {
-	struct crypt_data cd;
-	const char *salt, *h;
-
-	memset(&cd, 0, sizeof(cd));
-	salt = crypt_gensalt_rn("$2y$", 4, NULL, 0, cd.setting, (int)sizeof(cd.setting));
-	h = salt ? crypt_rn("secret", salt, &cd, (int)sizeof(cd)) : NULL;
-	if (!h || h[0] != '$') {
+	if (bcrypt_hash("secret", 4, hash_secret, sizeof(hash_secret)) < 0) {
 		printf("libcrypt cannot make bcrypt hashes\n0 passed, 1 failed\n");
 		return 1;
 	}
-	snprintf(hash_secret, sizeof(hash_secret), "%s", h);
 
 	RUN_TEST(empty_is_plain_http);
 	RUN_TEST(full);
