@@ -300,6 +300,19 @@ static void *post_reload(void *p)
 	return NULL;
 }
 
+/* Start POST /-/reload in thread *t with a fresh *a, then give it settle
+ * microseconds to reach the server. pthread_create's result. */
+static int post_in_thread(struct post_arg *a, pthread_t *t, useconds_t settle)
+{
+	int rc;
+
+	memset(a, 0, sizeof(*a));
+	rc = pthread_create(t, NULL, post_reload, a);
+	if (rc == 0 && settle)
+		usleep(settle);
+	return rc;
+}
+
 /* One POST /-/reload holds the only request slot while it waits for the
  * main loop: a scrape meanwhile gets 503; the answer frees the slot. */
 DEF_TEST(reload_and_max_requests)
@@ -314,8 +327,7 @@ DEF_TEST(reload_and_max_requests)
 	/* The POST and a scrape race for the one slot: when the scrape wins,
 	 * the POST itself gets the 503 and is sent again. */
 	for (int attempt = 0; attempt < 20 && st != 503; attempt++) {
-		memset(&a, 0, sizeof(a));
-		CHECK_EQ_INT(0, pthread_create(&t, NULL, post_reload, &a));
+		CHECK_EQ_INT(0, post_in_thread(&a, &t, 0));
 		for (i = 0; i < 100 && !atomic_load(&a.done); i++) {
 			CHECK_EQ_INT(0, request("GET", "/metrics", NULL, &r));
 			st = r.status;
@@ -340,18 +352,14 @@ DEF_TEST(reload_and_max_requests)
 	CHECK_EQ_INT(200, status_of("GET", "/metrics"));
 
 	/* A failed reload is a 500. */
-	memset(&a, 0, sizeof(a));
-	CHECK_EQ_INT(0, pthread_create(&t, NULL, post_reload, &a));
-	usleep(200000);
+	CHECK_EQ_INT(0, post_in_thread(&a, &t, 200000));
 	http_server_reload_done(srv, -EINVAL);
 	pthread_join(t, NULL);
 	CHECK_EQ_INT(500, a.r.status);
 	buf_free(&a.r.body);
 	CHECK_EQ_INT(405, status_of("GET", "/-/reload"));
 	/* Stopping with a reload still pending must not hang or crash. */
-	memset(&a, 0, sizeof(a));
-	CHECK_EQ_INT(0, pthread_create(&t, NULL, post_reload, &a));
-	usleep(200000);
+	CHECK_EQ_INT(0, post_in_thread(&a, &t, 200000));
 	http_server_stop(srv);
 	pthread_join(t, NULL);
 	buf_free(&a.r.body);
@@ -370,9 +378,7 @@ DEF_TEST(stop_races_reload)
 		pthread_t t;
 
 		CHECK(srv != NULL);
-		memset(&a, 0, sizeof(a));
-		CHECK_EQ_INT(0, pthread_create(&t, NULL, post_reload, &a));
-		usleep((useconds_t)(i * 1000));
+		CHECK_EQ_INT(0, post_in_thread(&a, &t, (useconds_t)(i * 1000)));
 		http_server_stop(srv);
 		pthread_join(t, NULL);
 		buf_free(&a.r.body);
