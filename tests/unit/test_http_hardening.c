@@ -74,15 +74,15 @@ static int request(const char *method, const char *path, const char *extra, stru
 	return exchange(fd, req, strlen(req), r);
 }
 
-/* The status of a bodiless method path request, or -1 when no HTTP reply
- * came. */
-static int status_of(const char *method, const char *path)
+/* The status of a bodiless method path request with the extra header
+ * lines (or NULL), or -1 when no HTTP reply came. */
+static int status_of(const char *method, const char *path, const char *extra)
 {
 	struct reply r;
 	int status;
 
 	buf_init(&r.body); /* freed below even when the request fails early */
-	status = request(method, path, NULL, &r) == 0 ? r.status : -1;
+	status = request(method, path, extra, &r) == 0 ? r.status : -1;
 	buf_free(&r.body);
 	return status;
 }
@@ -151,21 +151,13 @@ DEF_TEST(basic_auth)
 	CHECK_CONTAINS("nosniff", header(&r, "X-Content-Type-Options", h, sizeof(h)));
 	buf_free(&r.body);
 	/* alice:wrong */
-	CHECK_EQ_INT(0,
-		     request("GET", "/metrics", "Authorization: Basic YWxpY2U6d3Jvbmc=\r\n", &r));
-	CHECK_EQ_INT(401, r.status);
-	buf_free(&r.body);
+	CHECK_EQ_INT(401,
+		     status_of("GET", "/metrics", "Authorization: Basic YWxpY2U6d3Jvbmc=\r\n"));
 	/* bob:secret */
-	CHECK_EQ_INT(0,
-		     request("GET", "/metrics", "Authorization: Basic Ym9iOnNlY3JldA==\r\n", &r));
-	CHECK_EQ_INT(401, r.status);
-	buf_free(&r.body);
-	CHECK_EQ_INT(0, request("GET", "/metrics", "Authorization: Bearer x\r\n", &r));
-	CHECK_EQ_INT(401, r.status);
-	buf_free(&r.body);
-	CHECK_EQ_INT(0, request("GET", "/metrics", "Authorization: Basic %%%%\r\n", &r));
-	CHECK_EQ_INT(401, r.status);
-	buf_free(&r.body);
+	CHECK_EQ_INT(401,
+		     status_of("GET", "/metrics", "Authorization: Basic Ym9iOnNlY3JldA==\r\n"));
+	CHECK_EQ_INT(401, status_of("GET", "/metrics", "Authorization: Bearer x\r\n"));
+	CHECK_EQ_INT(401, status_of("GET", "/metrics", "Authorization: Basic %%%%\r\n"));
 	/* alice:secret, twice: the second is served from the cache. */
 	t0 = now_s();
 	CHECK_EQ_INT(0,
@@ -184,7 +176,7 @@ DEF_TEST(basic_auth)
 	printf("  bcrypt check %.1f ms, cached %.1f ms\n", t_first * 1e3, t_cached * 1e3);
 	CHECK(t_cached < t_first);
 	/* Every path is behind auth. */
-	CHECK_EQ_INT(401, status_of("GET", "/-/healthy"));
+	CHECK_EQ_INT(401, status_of("GET", "/-/healthy", NULL));
 	http_server_stop(srv);
 	return 0;
 }
@@ -251,10 +243,10 @@ DEF_TEST(methods_and_limits)
 	CHECK_EQ_INT(405, r.status);
 	CHECK_EQ_STR("GET, HEAD", header(&r, "Allow", h, sizeof(h)));
 	buf_free(&r.body);
-	CHECK_EQ_INT(405, status_of("DELETE", "/"));
+	CHECK_EQ_INT(405, status_of("DELETE", "/", NULL));
 	/* Without --web.enable-lifecycle there is no reload endpoint. */
-	CHECK_EQ_INT(405, status_of("POST", "/-/reload"));
-	CHECK_EQ_INT(404, status_of("GET", "/-/reload"));
+	CHECK_EQ_INT(405, status_of("POST", "/-/reload", NULL));
+	CHECK_EQ_INT(404, status_of("GET", "/-/reload", NULL));
 
 	/* A 64 KiB URL and a 64 KiB header: refused, never buffered whole. */
 	buf_init(&big);
@@ -349,7 +341,7 @@ DEF_TEST(reload_and_max_requests)
 	CHECK_EQ_INT(0, a.rc);
 	CHECK_EQ_INT(200, a.r.status);
 	buf_free(&a.r.body);
-	CHECK_EQ_INT(200, status_of("GET", "/metrics"));
+	CHECK_EQ_INT(200, status_of("GET", "/metrics", NULL));
 
 	/* A failed reload is a 500. */
 	CHECK_EQ_INT(0, post_in_thread(&a, &t, 200000));
@@ -357,7 +349,7 @@ DEF_TEST(reload_and_max_requests)
 	pthread_join(t, NULL);
 	CHECK_EQ_INT(500, a.r.status);
 	buf_free(&a.r.body);
-	CHECK_EQ_INT(405, status_of("GET", "/-/reload"));
+	CHECK_EQ_INT(405, status_of("GET", "/-/reload", NULL));
 	/* Stopping with a reload still pending must not hang or crash. */
 	CHECK_EQ_INT(0, post_in_thread(&a, &t, 200000));
 	http_server_stop(srv);
