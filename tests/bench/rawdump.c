@@ -39,43 +39,51 @@
 	((1u << 1) | (1u << 2) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 8) | (1u << 9) |       \
 	 (1u << 11))
 
-static int send_v2(int fd, int family, uint8_t ext, uint32_t seq)
+/* Send a dump request of type with body (an inet_diag request) as its
+ * payload. 0 or -errno. */
+static int send_dump(int fd, uint16_t type, uint32_t seq, const void *body, size_t body_len)
 {
 	struct {
 		struct nlmsghdr nlh;
-		struct inet_diag_req_v2 r;
+		union {
+			struct inet_diag_req_v2 v2;
+			struct inet_diag_req compat;
+		} r;
 	} req;
 	struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
 
 	memset(&req, 0, sizeof(req));
-	req.nlh.nlmsg_len = sizeof(req);
-	req.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	req.nlh.nlmsg_len = (uint32_t)NLMSG_LENGTH(body_len);
+	req.nlh.nlmsg_type = type;
 	req.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
 	req.nlh.nlmsg_seq = seq;
-	req.r.sdiag_family = (uint8_t)family;
-	req.r.sdiag_protocol = IPPROTO_TCP;
-	req.r.idiag_ext = ext;
-	req.r.idiag_states = CONNECTED_STATES;
-	return sendto(fd, &req, sizeof(req), 0, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
+	memcpy(&req.r, body, body_len);
+	return sendto(fd, &req, req.nlh.nlmsg_len, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0
+		   ? -errno
+		   : 0;
+}
+
+static int send_v2(int fd, int family, uint8_t ext, uint32_t seq)
+{
+	struct inet_diag_req_v2 r;
+
+	memset(&r, 0, sizeof(r));
+	r.sdiag_family = (uint8_t)family;
+	r.sdiag_protocol = IPPROTO_TCP;
+	r.idiag_ext = ext;
+	r.idiag_states = CONNECTED_STATES;
+	return send_dump(fd, SOCK_DIAG_BY_FAMILY, seq, &r, sizeof(r));
 }
 
 static int send_compat(int fd, uint8_t ext, uint32_t seq)
 {
-	struct {
-		struct nlmsghdr nlh;
-		struct inet_diag_req r;
-	} req;
-	struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
+	struct inet_diag_req r;
 
-	memset(&req, 0, sizeof(req));
-	req.nlh.nlmsg_len = sizeof(req);
-	req.nlh.nlmsg_type = TCPDIAG_GETSOCK;
-	req.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	req.nlh.nlmsg_seq = seq;
-	req.r.idiag_family = AF_INET; /* ignored by the compat dump: both families */
-	req.r.idiag_ext = ext;
-	req.r.idiag_states = CONNECTED_STATES;
-	return sendto(fd, &req, sizeof(req), 0, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
+	memset(&r, 0, sizeof(r));
+	r.idiag_family = AF_INET; /* ignored by the compat dump: both families */
+	r.idiag_ext = ext;
+	r.idiag_states = CONNECTED_STATES;
+	return send_dump(fd, TCPDIAG_GETSOCK, seq, &r, sizeof(r));
 }
 
 /* Read one dump to its end; count messages of type want. */
@@ -153,7 +161,8 @@ int main(int argc, char **argv)
 			static const int fams[] = {AF_INET, AF_INET6};
 
 			for (int f = 0; f < 2 && r == 0; f++) {
-				if ((f == 0 && !strcmp(family, "v6")) || (f == 1 && !strcmp(family, "v4")))
+				if ((f == 0 && !strcmp(family, "v6")) ||
+				    (f == 1 && !strcmp(family, "v4")))
 					continue;
 				r = send_v2(fd, fams[f], ext, seq);
 				if (r == 0)

@@ -48,6 +48,8 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "scenario"))
+from testlib import stop_process  # noqa: E402
 OUT = os.path.join(HERE, "out")
 
 LISTEN_BASE = 61000       # loadgen listeners: 61000.. (client source ports stay below 60024)
@@ -433,12 +435,7 @@ class Bench:
                             "background_cores": bg.cores(exp_cpu + sum(floor_cpus))})
             res["rss"] = proc_status(p.pid, "VmHWM")
         finally:
-            p.terminate()
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+            stop_process(p, timeout=30)
             logf.close()
         return res
 

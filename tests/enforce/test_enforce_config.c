@@ -54,6 +54,11 @@ DEF_TEST(good)
 	return 0;
 }
 
+/* One outbound service "a" on port 1; ENFORCE_A opens its enforce: block
+ * (line 5), so each case below adds only the lines under test. */
+#define ENFORCE_A_HEAD "services:\n  - name: a\n    direction: outbound\n    ports: [1]\n"
+#define ENFORCE_A      ENFORCE_A_HEAD "    enforce:\n"
+
 static const struct {
 	const char *yaml;
 	unsigned line, column;
@@ -64,29 +69,22 @@ static const struct {
     {"services:\n  - {name: a, direction: outbound, ports: [1], cidrs: [10.0.0.0/8],\n"
      "     enforce: {user_timeout: 3s}}\n",
      3, 15, "services[0].enforce", "cannot be combined with cidrs"},
-    {"services:\n  - name: a\n    direction: outbound\n    ports: [1]\n    enforce:\n"
-     "      keepalive: {idle: 1500ms, interval: 1s, count: 3}\n",
-     6, 25, "services[0].enforce.keepalive.idle", "whole seconds from 1s to 32767s"},
-    {"services:\n  - name: a\n    direction: outbound\n    ports: [1]\n    enforce:\n"
-     "      keepalive: {idle: 10h, interval: 1s, count: 3}\n",
-     6, 25, "services[0].enforce.keepalive.idle", "whole seconds"},
-    {"services:\n  - name: a\n    direction: outbound\n    ports: [1]\n    enforce:\n"
-     "      keepalive: {idle: 1s, interval: 1s, count: 0}\n",
-     6, 50, "services[0].enforce.keepalive.count", "out of range; allowed: 1..127"},
-    {"services:\n  - name: a\n    direction: outbound\n    ports: [1]\n    enforce:\n"
-     "      keepalive: {idle: 1s, count: 3}\n",
-     6, 18, "services[0].enforce.keepalive", "missing required key \"interval\""},
-    {"services:\n  - name: a\n    direction: outbound\n    ports: [1]\n    enforce:\n"
-     "      keepalive: on\n",
-     6, 18, "services[0].enforce.keepalive", "expected a mapping"},
-    {"services:\n  - name: a\n    direction: outbound\n    ports: [1]\n    enforce:\n"
-     "      user_timeout: 30d\n",
-     6, 21, "services[0].enforce.user_timeout", "at most 24d"},
-    {"services:\n  - name: a\n    direction: outbound\n    ports: [1]\n    enforce:\n"
-     "      keepalive_idle: 3s\n",
-     6, 7, "services[0].enforce.keepalive_idle", "unknown key"},
-    {"services:\n  - name: a\n    direction: outbound\n    ports: [1]\n    enforce: yes\n", 5, 14,
-     "services[0].enforce", "expected a mapping with keepalive and/or user_timeout"},
+    {ENFORCE_A "      keepalive: {idle: 1500ms, interval: 1s, count: 3}\n", 6, 25,
+     "services[0].enforce.keepalive.idle", "whole seconds from 1s to 32767s"},
+    {ENFORCE_A "      keepalive: {idle: 10h, interval: 1s, count: 3}\n", 6, 25,
+     "services[0].enforce.keepalive.idle", "whole seconds"},
+    {ENFORCE_A "      keepalive: {idle: 1s, interval: 1s, count: 0}\n", 6, 50,
+     "services[0].enforce.keepalive.count", "out of range; allowed: 1..127"},
+    {ENFORCE_A "      keepalive: {idle: 1s, count: 3}\n", 6, 18, "services[0].enforce.keepalive",
+     "missing required key \"interval\""},
+    {ENFORCE_A "      keepalive: on\n", 6, 18, "services[0].enforce.keepalive",
+     "expected a mapping"},
+    {ENFORCE_A "      user_timeout: 30d\n", 6, 21, "services[0].enforce.user_timeout",
+     "at most 24d"},
+    {ENFORCE_A "      keepalive_idle: 3s\n", 6, 7, "services[0].enforce.keepalive_idle",
+     "unknown key"},
+    {ENFORCE_A_HEAD "    enforce: yes\n", 5, 14, "services[0].enforce",
+     "expected a mapping with keepalive and/or user_timeout"},
 };
 
 DEF_TEST(errors)

@@ -125,7 +125,61 @@ class NsHTTP(http.client.HTTPConnection):
         self.sock = s
 
 
-class Prometheus:
+class NsDaemon:
+    """A Prometheus-family server run inside a namespace on a free loopback
+    port: its output in self.log_path, its folder self.dir removed on stop.
+    Subclasses set name, probe_timeout (the /-/ready request's) and self.dir,
+    self.log_path, self.port, self.proc = None in __init__."""
+
+    name = "daemon"
+    probe_timeout = 10
+
+    def _launch(self, argv, ready_within):
+        """Start argv and return once GET /-/ready answers 200; raise
+        ScenarioFailure with the log's tail if it exits or is not ready
+        within ready_within seconds."""
+        self.log = open(self.log_path, "w")
+        self.proc = self.ns.popen(argv, stdin=subprocess.DEVNULL, stdout=self.log,
+                                  stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + ready_within
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise testlib.ScenarioFailure(f"{self.name} exited ({self.proc.returncode}):\n{self.log_tail()}")
+            try:
+                c = NsHTTP(self.ns, self.port, timeout=self.probe_timeout)
+                try:
+                    c.request("GET", "/-/ready")
+                    if c.getresponse().status == 200:
+                        return
+                finally:
+                    c.close()
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise testlib.ScenarioFailure(f"{self.name} not ready within {ready_within}s\n" + self.log_tail())
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        if getattr(self, "log", None):
+            self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def log_tail(self, n=20):
+        try:
+            return "".join(open(self.log_path).readlines()[-n:])
+        except OSError:
+            return ""
+
+
+class Prometheus(NsDaemon):
+    name = "prometheus"
+
     def __init__(self, ns, rules_text, targets, alertmanager=None):
         self.ns = ns
         self.dir = tempfile.mkdtemp(prefix="ho-prom-")
@@ -147,41 +201,10 @@ class Prometheus:
 
     def start(self):
         self.port = self.ns.free_port()
-        self.log = open(self.log_path, "w")
-        self.proc = self.ns.popen(
+        self._launch(
             [common.PROMETHEUS, f"--config.file={self.config_path}",
              f"--storage.tsdb.path={os.path.join(self.dir, 'data')}",
-             f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"],
-            stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise testlib.ScenarioFailure(f"prometheus exited ({self.proc.returncode}):\n{self.log_tail()}")
-            try:
-                if self.get("/-/ready")[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise testlib.ScenarioFailure("prometheus not ready within 60s\n" + self.log_tail())
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        if getattr(self, "log", None):
-            self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def log_tail(self, n=20):
-        try:
-            return "".join(open(self.log_path).readlines()[-n:])
-        except OSError:
-            return ""
+             f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"], 60)
 
     def get(self, path, params=None):
         if params:
@@ -294,7 +317,10 @@ class Webhook:
         return got[0] if got else None
 
 
-class Alertmanager:
+class Alertmanager(NsDaemon):
+    name = "alertmanager"
+    probe_timeout = 2
+
     def __init__(self, ns, hook_port):
         self.ns = ns
         self.dir = tempfile.mkdtemp(prefix="ho-am-")
@@ -307,43 +333,10 @@ class Alertmanager:
 
     def start(self):
         self.port = self.ns.free_port()
-        self.log = open(self.log_path, "w")
-        self.proc = self.ns.popen(
+        self._launch(
             [common.ALERTMANAGER, f"--config.file={self.config_path}",
              f"--storage.path={os.path.join(self.dir, 'data')}",
-             f"--web.listen-address=127.0.0.1:{self.port}", "--cluster.listen-address=", "--log.level=warn"],
-            stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise testlib.ScenarioFailure(f"alertmanager exited ({self.proc.returncode}):\n{self.log_tail()}")
-            try:
-                c = NsHTTP(self.ns, self.port, timeout=2)
-                c.request("GET", "/-/ready")
-                if c.getresponse().status == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise testlib.ScenarioFailure("alertmanager not ready within 30s\n" + self.log_tail())
-
-    def log_tail(self, n=20):
-        try:
-            return "".join(open(self.log_path).readlines()[-n:])
-        except OSError:
-            return ""
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        if getattr(self, "log", None):
-            self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
+             f"--web.listen-address=127.0.0.1:{self.port}", "--cluster.listen-address=", "--log.level=warn"], 30)
 
 
 def parse_humanized(text):

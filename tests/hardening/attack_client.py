@@ -115,14 +115,12 @@ def burst(port, src, seconds, payload, per_round, linger=False):
     return {"sent": sent}
 
 
-def request(port, src, raw, timeout=5.0):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind((src, 0))
-    s.settimeout(timeout)
-    s.connect(("127.0.0.1", port))
-    s.sendall(raw)
+def exchange(s, raw):
+    """Send raw on the connected socket s, then read until the server
+    closes: the bytes read. s is closed after (also by load_client.py)."""
     data = b""
     try:
+        s.sendall(raw)
         while True:
             d = s.recv(65536)
             if not d:
@@ -131,6 +129,14 @@ def request(port, src, raw, timeout=5.0):
     finally:
         s.close()
     return data
+
+
+def request(port, src, raw, timeout=5.0):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind((src, 0))
+    s.settimeout(timeout)
+    s.connect(("127.0.0.1", port))
+    return exchange(s, raw)
 
 
 def wrong_passwords(port, src, seconds, threads):

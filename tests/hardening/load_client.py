@@ -22,6 +22,8 @@ import sys
 import threading
 import time
 
+from attack_client import exchange
+
 PORT = int(sys.argv[1])
 IDLE = 1000
 SLOW = 50
@@ -43,17 +45,8 @@ def connect_from(src, timeout=5):
 
 def scrape():
     t0 = time.perf_counter()
-    s = connect_from("127.0.0.1")
-    try:
-        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        data = bytearray()
-        while True:
-            b = s.recv(65536)
-            if not b:
-                break
-            data += b
-    finally:
-        s.close()
+    data = exchange(connect_from("127.0.0.1"),
+                    b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     dt = time.perf_counter() - t0
     if not data.startswith(b"HTTP/1.1 200"):
         raise RuntimeError("scrape: %r" % bytes(data[:80]))

@@ -65,20 +65,11 @@ static int child(const struct privileges_want *want, uint64_t caps, unsigned uid
 	return bad;
 }
 
-static void run(const char *name, struct privileges_want want, uint64_t caps, unsigned uid)
+/* Wait for the test child pid; it passed if it exited 0. */
+static void report_child(pid_t pid)
 {
-	pid_t pid;
 	int st = 0;
 
-	printf("Testing %s ...\n", name);
-	fflush(stdout);
-	pid = fork();
-	if (pid == 0) {
-		int rc = child(&want, caps, uid);
-
-		fflush(stdout);
-		_exit(rc);
-	}
 	waitpid(pid, &st, 0);
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
 		printf("Success.\n");
@@ -89,6 +80,22 @@ static void run(const char *name, struct privileges_want want, uint64_t caps, un
 	}
 }
 
+static void run(const char *name, struct privileges_want want, uint64_t caps, unsigned uid)
+{
+	pid_t pid;
+
+	printf("Testing %s ...\n", name);
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		int rc = child(&want, caps, uid);
+
+		fflush(stdout);
+		_exit(rc);
+	}
+	report_child(pid);
+}
+
 #define BIT(c) (1ull << (c))
 
 int main(void)
@@ -96,7 +103,6 @@ int main(void)
 	struct privileges_report rep;
 	struct privileges_want bad = {.runas_user = "no-such-user-halfopen"};
 	pid_t pid;
-	int st = 0;
 
 	if (geteuid() != 0) {
 		printf("needs root\n0 passed, 1 failed\n");
@@ -119,14 +125,7 @@ int main(void)
 		_exit(privileges_drop(&bad, &rep) == -ENOENT && strstr(rep.msg, "unknown user")
 			  ? 0
 			  : 1);
-	waitpid(pid, &st, 0);
-	if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
-		printf("Success.\n");
-		passed++;
-	} else {
-		printf("FAILURE.\n");
-		failed++;
-	}
+	report_child(pid);
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

@@ -87,6 +87,17 @@ class Env:
             f.write(text)
         os.replace(tmp, self.web_path)
 
+    def sighup(self, logged, failure):
+        """SIGHUP the exporter and wait up to 10 s for `logged` in its log;
+        the log since the signal. AssertionError `failure` if it never comes."""
+        mark = len(self.exp._read_stderr())
+        self.exp.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while logged not in self.exp._read_stderr()[mark:]:
+            assert time.monotonic() < deadline, failure + "\n" + self.exp.stderr_text()
+            time.sleep(0.1)
+        return self.exp._read_stderr()[mark:]
+
     def scrape_text(self, password=PASSWORD):
         st, out, err, _ = self.get(password=password)
         assert st == 200, "scrape: status %d %s" % (st, err)
@@ -199,11 +210,7 @@ def check_prometheus(env):
             raise AssertionError("prometheus target not up within 60s: %r\n%s" % (
                 last, open(os.path.join(d, "log")).read()[-2000:]))
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            testlib.stop_process(proc, timeout=10)
             log.close()
     finally:
         shutil.rmtree(d, ignore_errors=True)
@@ -212,12 +219,7 @@ def check_prometheus(env):
 def check_sighup_rotation(env):
     assert env.served_serial() == "serial=02", env.served_serial()
     env.write_web(web_yaml(cert="server2", users={"prometheus": hlib.bcrypt_hash(NEW_PASSWORD)}))
-    mark = len(env.exp._read_stderr())
-    env.exp.proc.send_signal(signal.SIGHUP)
-    deadline = time.monotonic() + 10
-    while "Configuration reloaded" not in env.exp._read_stderr()[mark:]:
-        assert time.monotonic() < deadline, "no reload\n" + env.exp.stderr_text()
-        time.sleep(0.1)
+    env.sighup("Configuration reloaded", "no reload")
     assert env.served_serial() == "serial=05", "rotated certificate not served: %s" % \
         env.served_serial()
     assert env.get(password=PASSWORD)[0] == 401, "old password still accepted"
@@ -227,13 +229,7 @@ def check_sighup_rotation(env):
 def check_bad_reload_keeps_old(env):
     env.write_web(web_yaml(cert="server2", users={"prometheus": hlib.bcrypt_hash(NEW_PASSWORD)})
                   .replace("min_version: TLS13", "min_version: TLS14"))
-    mark = len(env.exp._read_stderr())
-    env.exp.proc.send_signal(signal.SIGHUP)
-    deadline = time.monotonic() + 10
-    while "Reload failed" not in env.exp._read_stderr()[mark:]:
-        assert time.monotonic() < deadline, "no failed reload\n" + env.exp.stderr_text()
-        time.sleep(0.1)
-    log = env.exp._read_stderr()[mark:]
+    log = env.sighup("Reload failed", "no failed reload")
     want = "%s:6:16: tls_server_config.min_version" % env.web_path
     assert want in log, "error does not name file:line:column: key (%s)\n%s" % (want, log)
     assert env.get(password=NEW_PASSWORD)[0] == 200, "old web config not in force"

@@ -45,7 +45,7 @@ import uuid
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "scenario"))
 from testlib import (VETH_V4, Exporter, Netns, ScenarioFailure,  # noqa: E402
-                     install_signal_handlers, run, wait_until)
+                     install_signal_handlers, kill_groups, run, wait_until)
 
 BACKEND_PORT = 15432
 QUEUE_PORT = 15672
@@ -98,13 +98,9 @@ class HostNs:
         return cp.stdout
 
     def destroy(self):
+        kill_groups(self.procs)
         for p in self.procs:
-            if p.poll() is None:
-                try:
-                    os.killpg(p.pid, signal.SIGKILL)
-                except OSError:
-                    pass
-                p.wait()
+            p.wait()
         self.procs = []
 
 
@@ -208,6 +204,16 @@ class Pod:
         wait_until(lambda: _in_cgroup(p.pid, self.cgroup), 5, "pause of %s in its cgroup" % self.name)
         return p
 
+    def loopback_connection(self, ns, port):
+        """A server on 127.0.0.1:port in ns and a client connected to it,
+        both in the pod's cgroup; returns once the client is connected."""
+        srv = ns.peer("server", "--addr", "127.0.0.1", "--port", port)
+        srv.expect("LISTEN")
+        cli = ns.peer("client", "--addr", "127.0.0.1", "--port", port)
+        self.join(srv.proc.pid)
+        self.join(cli.proc.pid)
+        cli.expect("CONNECTED")
+
     def labels(self):
         return {"namespace": self.namespace, "pod": self.name}
 
@@ -293,12 +299,7 @@ def scenario(res, node, cost):
         stack.append(worker_ns)
         worker_ns.create()
         worker.pause(worker_ns)
-        wsrv = worker_ns.peer("server", "--addr", "127.0.0.1", "--port", QUEUE_PORT)
-        wsrv.expect("LISTEN")
-        wcli = worker_ns.peer("client", "--addr", "127.0.0.1", "--port", QUEUE_PORT)
-        worker.join(wsrv.proc.pid)
-        worker.join(wcli.proc.pid)
-        wcli.expect("CONNECTED")
+        worker.loopback_connection(worker_ns, QUEUE_PORT)
 
         # cache-0: pinned in netns_dir too, as the CNI does.
         cache_ns = Netns("pod")
@@ -306,12 +307,7 @@ def scenario(res, node, cost):
         cache_ns.create()
         cache.pause(cache_ns)
         node.pin(cache_ns, "cni-" + str(uuid.uuid4()))
-        csrv = cache_ns.peer("server", "--addr", "127.0.0.1", "--port", CACHE_PORT)
-        csrv.expect("LISTEN")
-        ccli = cache_ns.peer("client", "--addr", "127.0.0.1", "--port", CACHE_PORT)
-        cache.join(csrv.proc.pid)
-        cache.join(ccli.proc.pid)
-        ccli.expect("CONNECTED")
+        cache.loopback_connection(cache_ns, CACHE_PORT)
 
         # A namespace no process is in, known only by its pin: its sockets
         # are held by this test process (created there from a thread).

@@ -41,6 +41,7 @@ struct child {
 };
 
 static char tmpdir[256];
+static char netns_dir[300]; /* tmpdir/netns: the tests' private netns_dir */
 static struct child children[MAX_CHILDREN];
 static char mounted[MAX_CHILDREN][512]; /* bind mounts and the cgroup2 mount to undo */
 static char cgroup_dirs[8][1024];	/* made under the cgroup2 mount, to rmdir */
@@ -131,7 +132,7 @@ static uint64_t pin_by_name(struct child *c, const char *name)
 	int fd;
 
 	snprintf(src, sizeof(src), "/proc/%d/ns/net", (int)c->pid);
-	snprintf(dst, sizeof(dst), "%s/netns/%s", tmpdir, name);
+	snprintf(dst, sizeof(dst), "%s/%s", netns_dir, name);
 	fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return 0;
@@ -153,7 +154,7 @@ static void unpin(const char *name)
 	char dst[512];
 	size_t i;
 
-	snprintf(dst, sizeof(dst), "%s/netns/%s", tmpdir, name);
+	snprintf(dst, sizeof(dst), "%s/%s", netns_dir, name);
 	umount2(dst, MNT_DETACH);
 	unlink(dst);
 	for (i = 0; i < MAX_CHILDREN; i++)
@@ -246,8 +247,7 @@ DEF_TEST(own_namespace_only)
 
 DEF_TEST(discover_and_drop)
 {
-	char netns_dir[300];
-	struct netns_options o = {.all = true};
+	struct netns_options o = {.all = true, .netns_dir = netns_dir};
 	struct netns_registry *r = NULL;
 	struct netns_refresh_stats st;
 	struct child *c[3];
@@ -257,8 +257,6 @@ DEF_TEST(discover_and_drop)
 	int base = count_fds();
 	size_t i;
 
-	snprintf(netns_dir, sizeof(netns_dir), "%s/netns", tmpdir);
-	o.netns_dir = netns_dir;
 	for (i = 0; i < 3; i++) {
 		c[i] = new_child(true, NULL);
 		CHECK(c[i] != NULL);
@@ -336,16 +334,13 @@ DEF_TEST(discover_and_drop)
 
 DEF_TEST(churn_without_leaks)
 {
-	char netns_dir[300];
-	struct netns_options o = {.all = true};
+	struct netns_options o = {.all = true, .netns_dir = netns_dir};
 	struct netns_registry *r = NULL;
 	struct netns_refresh_stats st;
 	struct child *live[6] = {NULL};
 	int base = count_fds();
 	unsigned i, added = 0, removed = 0;
 
-	snprintf(netns_dir, sizeof(netns_dir), "%s/netns", tmpdir);
-	o.netns_dir = netns_dir;
 	CHECK_EQ_INT(0, netns_registry_new(&o, &r));
 	for (i = 0; i < 100; i++) {
 		unsigned k = i % 6;
@@ -618,8 +613,6 @@ static void on_signal(int sig)
 
 int main(void)
 {
-	char path[300];
-
 	if (geteuid() != 0) {
 		printf("SKIP: needs root (setns, mount, cgroup2)\n");
 		return 77;
@@ -631,8 +624,8 @@ int main(void)
 		perror("mkdtemp");
 		return 1;
 	}
-	snprintf(path, sizeof(path), "%s/netns", tmpdir);
-	if (mkdir(path, 0755) < 0) {
+	snprintf(netns_dir, sizeof(netns_dir), "%s/netns", tmpdir);
+	if (mkdir(netns_dir, 0755) < 0) {
 		perror("mkdir");
 		return 1;
 	}

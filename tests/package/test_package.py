@@ -20,6 +20,8 @@ import time
 import urllib.request
 
 SOURCE_ROOT = os.environ["HALFOPEN_SOURCE_ROOT"]
+sys.path.insert(0, os.path.join(SOURCE_ROOT, "tests", "scenario"))
+from testlib import stop_process  # noqa: E402
 DIST = os.environ["HALFOPEN_DIST"]
 PKG = "halfopen-exporter"
 USER = "halfopen_exporter"
@@ -156,12 +158,7 @@ def run_installed():
                 len(body.splitlines()), USER, out))
     finally:
         if proc:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc, timeout=10)
         sh("ip", "netns", "del", ns, check=False)
 
 

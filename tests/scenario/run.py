@@ -20,7 +20,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from testlib import (Exporter, Netns, ScenarioFailure, SOURCE_ROOT,  # noqa: E402
-                     exporter_binary, main_scenarios, parse_exposition, run, ss)
+                     exporter_binary, main_scenarios, parse_exposition, run,
+                     scenario_registry, ss)
 
 SCENARIO_TIMEOUT = 60  # seconds, whole scenario including cleanup
 STALE_AFTER = 3.0
@@ -234,12 +235,7 @@ def seed_verify(ns, exp, cport):
 
 # --------------------------------------------------------------- scenarios
 
-SCENARIOS = {}
-
-
-def scenario(fn):
-    SCENARIOS[fn.__name__] = fn
-    return fn
+SCENARIOS, scenario = scenario_registry()
 
 
 @scenario

@@ -123,6 +123,28 @@ def run(args, timeout=15, check=True, input=None):
     return cp
 
 
+def kill_groups(procs):
+    """SIGKILL the process group of each of procs (Popen objects started
+    with start_new_session) that is still running; reaping is the caller's."""
+    for p in procs:
+        if p.poll() is None:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
+def stop_process(p, timeout=10):
+    """SIGTERM p and reap it; SIGKILL it if it has not exited within
+    timeout seconds."""
+    p.terminate()
+    try:
+        p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+
+
 # --------------------------------------------------------------- namespaces
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -175,12 +197,7 @@ class Netns:
         """Kill everything started here and delete the namespace. Idempotent."""
         if self.peer_ns is not None:
             self.peer_ns.destroy()
-        for p in self.procs:
-            if p.poll() is None:
-                try:
-                    os.killpg(p.pid, signal.SIGKILL)
-                except OSError:
-                    pass
+        kill_groups(self.procs)
         for p in self.procs:
             try:
                 p.wait(timeout=5)
@@ -315,6 +332,18 @@ class Peer:
                 return dict(p.split("=", 1) for p in parts[1:] if "=" in p)
             if parts and parts[0] in ("ERROR", "Traceback"):
                 raise ScenarioFailure("peer %s: %s" % (shlex.join(self.args[2:]), line))
+
+    def expect_none(self, word, timeout, failure):
+        """Wait timeout seconds for a line starting with word; if one comes,
+        raise ScenarioFailure("<failure>: <its fields>"). Other ERROR lines
+        and exits raise as in expect."""
+        try:
+            got = self.expect(word, timeout=timeout)
+        except ScenarioFailure as e:
+            if "no %r line" % word in str(e):
+                return
+            raise
+        raise ScenarioFailure("%s: %s" % (failure, got))
 
     def kill(self, sig=signal.SIGKILL):
         """Signal the peer and wait for it to die."""
@@ -718,6 +747,17 @@ def wait_until(fn, timeout, what, poll=0.1):
 
 class ScenarioTimeout(ScenarioFailure):
     pass
+
+
+def scenario_registry():
+    """(scenarios, scenario): an empty dict for main_scenarios and the
+    decorator that adds a function to it under its own name."""
+    scenarios = {}
+
+    def scenario(fn):
+        scenarios[fn.__name__] = fn
+        return fn
+    return scenarios, scenario
 
 
 def main_scenarios(scenarios, timeout):

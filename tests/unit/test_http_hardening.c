@@ -23,6 +23,7 @@
 #include "config/web_config.h"
 #include "exporter/http.h"
 #include "http_client.h"
+#include "bcrypt_hash.h"
 #include "testing.h"
 
 static uint16_t port;
@@ -71,6 +72,19 @@ static int request(const char *method, const char *path, const char *extra, stru
 		 "0\r\n\r\n",
 		 method, path, extra ? extra : "");
 	return exchange(fd, req, strlen(req), r);
+}
+
+/* The status of a bodiless method path request with the extra header
+ * lines (or NULL), or -1 when no HTTP reply came. */
+static int status_of(const char *method, const char *path, const char *extra)
+{
+	struct reply r;
+	int status;
+
+	buf_init(&r.body); /* freed below even when the request fails early */
+	status = request(method, path, extra, &r) == 0 ? r.status : -1;
+	buf_free(&r.body);
+	return status;
 }
 
 static struct web_config *web(const char *yaml)
@@ -137,21 +151,13 @@ DEF_TEST(basic_auth)
 	CHECK_CONTAINS("nosniff", header(&r, "X-Content-Type-Options", h, sizeof(h)));
 	buf_free(&r.body);
 	/* alice:wrong */
-	CHECK_EQ_INT(0,
-		     request("GET", "/metrics", "Authorization: Basic YWxpY2U6d3Jvbmc=\r\n", &r));
-	CHECK_EQ_INT(401, r.status);
-	buf_free(&r.body);
+	CHECK_EQ_INT(401,
+		     status_of("GET", "/metrics", "Authorization: Basic YWxpY2U6d3Jvbmc=\r\n"));
 	/* bob:secret */
-	CHECK_EQ_INT(0,
-		     request("GET", "/metrics", "Authorization: Basic Ym9iOnNlY3JldA==\r\n", &r));
-	CHECK_EQ_INT(401, r.status);
-	buf_free(&r.body);
-	CHECK_EQ_INT(0, request("GET", "/metrics", "Authorization: Bearer x\r\n", &r));
-	CHECK_EQ_INT(401, r.status);
-	buf_free(&r.body);
-	CHECK_EQ_INT(0, request("GET", "/metrics", "Authorization: Basic %%%%\r\n", &r));
-	CHECK_EQ_INT(401, r.status);
-	buf_free(&r.body);
+	CHECK_EQ_INT(401,
+		     status_of("GET", "/metrics", "Authorization: Basic Ym9iOnNlY3JldA==\r\n"));
+	CHECK_EQ_INT(401, status_of("GET", "/metrics", "Authorization: Bearer x\r\n"));
+	CHECK_EQ_INT(401, status_of("GET", "/metrics", "Authorization: Basic %%%%\r\n"));
 	/* alice:secret, twice: the second is served from the cache. */
 	t0 = now_s();
 	CHECK_EQ_INT(0,
@@ -170,9 +176,7 @@ DEF_TEST(basic_auth)
 	printf("  bcrypt check %.1f ms, cached %.1f ms\n", t_first * 1e3, t_cached * 1e3);
 	CHECK(t_cached < t_first);
 	/* Every path is behind auth. */
-	CHECK_EQ_INT(0, request("GET", "/-/healthy", NULL, &r));
-	CHECK_EQ_INT(401, r.status);
-	buf_free(&r.body);
+	CHECK_EQ_INT(401, status_of("GET", "/-/healthy", NULL));
 	http_server_stop(srv);
 	return 0;
 }
@@ -239,16 +243,10 @@ DEF_TEST(methods_and_limits)
 	CHECK_EQ_INT(405, r.status);
 	CHECK_EQ_STR("GET, HEAD", header(&r, "Allow", h, sizeof(h)));
 	buf_free(&r.body);
-	CHECK_EQ_INT(0, request("DELETE", "/", NULL, &r));
-	CHECK_EQ_INT(405, r.status);
-	buf_free(&r.body);
+	CHECK_EQ_INT(405, status_of("DELETE", "/", NULL));
 	/* Without --web.enable-lifecycle there is no reload endpoint. */
-	CHECK_EQ_INT(0, request("POST", "/-/reload", NULL, &r));
-	CHECK_EQ_INT(405, r.status);
-	buf_free(&r.body);
-	CHECK_EQ_INT(0, request("GET", "/-/reload", NULL, &r));
-	CHECK_EQ_INT(404, r.status);
-	buf_free(&r.body);
+	CHECK_EQ_INT(405, status_of("POST", "/-/reload", NULL));
+	CHECK_EQ_INT(404, status_of("GET", "/-/reload", NULL));
 
 	/* A 64 KiB URL and a 64 KiB header: refused, never buffered whole. */
 	buf_init(&big);
@@ -294,6 +292,19 @@ static void *post_reload(void *p)
 	return NULL;
 }
 
+/* Start POST /-/reload in thread *t with a fresh *a, then give it settle
+ * microseconds to reach the server. pthread_create's result. */
+static int post_in_thread(struct post_arg *a, pthread_t *t, useconds_t settle)
+{
+	int rc;
+
+	memset(a, 0, sizeof(*a));
+	rc = pthread_create(t, NULL, post_reload, a);
+	if (rc == 0 && settle)
+		usleep(settle);
+	return rc;
+}
+
 /* One POST /-/reload holds the only request slot while it waits for the
  * main loop: a scrape meanwhile gets 503; the answer frees the slot. */
 DEF_TEST(reload_and_max_requests)
@@ -308,8 +319,7 @@ DEF_TEST(reload_and_max_requests)
 	/* The POST and a scrape race for the one slot: when the scrape wins,
 	 * the POST itself gets the 503 and is sent again. */
 	for (int attempt = 0; attempt < 20 && st != 503; attempt++) {
-		memset(&a, 0, sizeof(a));
-		CHECK_EQ_INT(0, pthread_create(&t, NULL, post_reload, &a));
+		CHECK_EQ_INT(0, post_in_thread(&a, &t, 0));
 		for (i = 0; i < 100 && !atomic_load(&a.done); i++) {
 			CHECK_EQ_INT(0, request("GET", "/metrics", NULL, &r));
 			st = r.status;
@@ -331,25 +341,17 @@ DEF_TEST(reload_and_max_requests)
 	CHECK_EQ_INT(0, a.rc);
 	CHECK_EQ_INT(200, a.r.status);
 	buf_free(&a.r.body);
-	CHECK_EQ_INT(0, request("GET", "/metrics", NULL, &r));
-	CHECK_EQ_INT(200, r.status);
-	buf_free(&r.body);
+	CHECK_EQ_INT(200, status_of("GET", "/metrics", NULL));
 
 	/* A failed reload is a 500. */
-	memset(&a, 0, sizeof(a));
-	CHECK_EQ_INT(0, pthread_create(&t, NULL, post_reload, &a));
-	usleep(200000);
+	CHECK_EQ_INT(0, post_in_thread(&a, &t, 200000));
 	http_server_reload_done(srv, -EINVAL);
 	pthread_join(t, NULL);
 	CHECK_EQ_INT(500, a.r.status);
 	buf_free(&a.r.body);
-	CHECK_EQ_INT(0, request("GET", "/-/reload", NULL, &r));
-	CHECK_EQ_INT(405, r.status);
-	buf_free(&r.body);
+	CHECK_EQ_INT(405, status_of("GET", "/-/reload", NULL));
 	/* Stopping with a reload still pending must not hang or crash. */
-	memset(&a, 0, sizeof(a));
-	CHECK_EQ_INT(0, pthread_create(&t, NULL, post_reload, &a));
-	usleep(200000);
+	CHECK_EQ_INT(0, post_in_thread(&a, &t, 200000));
 	http_server_stop(srv);
 	pthread_join(t, NULL);
 	buf_free(&a.r.body);
@@ -368,9 +370,7 @@ DEF_TEST(stop_races_reload)
 		pthread_t t;
 
 		CHECK(srv != NULL);
-		memset(&a, 0, sizeof(a));
-		CHECK_EQ_INT(0, pthread_create(&t, NULL, post_reload, &a));
-		usleep((useconds_t)(i * 1000));
+		CHECK_EQ_INT(0, post_in_thread(&a, &t, (useconds_t)(i * 1000)));
 		http_server_stop(srv);
 		pthread_join(t, NULL);
 		buf_free(&a.r.body);
@@ -448,20 +448,13 @@ DEF_TEST(parsing_quirks)
 
 int main(void)
 {
-	struct crypt_data cd;
-	const char *salt, *h;
-
 	/* POST /-/reload sends SIGHUP to the process. */
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
-	memset(&cd, 0, sizeof(cd));
-	salt = crypt_gensalt_rn("$2y$", 10, NULL, 0, cd.setting, (int)sizeof(cd.setting));
-	h = salt ? crypt_rn("secret", salt, &cd, (int)sizeof(cd)) : NULL;
-	if (!h || h[0] != '$') {
+	if (bcrypt_hash("secret", 10, hash_secret, sizeof(hash_secret)) < 0) {
 		printf("libcrypt cannot make bcrypt hashes\n0 passed, 1 failed\n");
 		return 1;
 	}
-	snprintf(hash_secret, sizeof(hash_secret), "%s", h);
 
 	RUN_TEST(basic_auth);
 	RUN_TEST(headers_swap);

@@ -9,30 +9,29 @@
 #include "collectors/service_table.h"
 #include "testing.h"
 
-static struct sock_record sock4(const char *src, uint16_t sport, const char *dst, uint16_t dport)
+/* A socket of family (AF_INET or AF_INET6) from src:sport to dst:dport. */
+static struct sock_record sock_of(int family, const char *src, uint16_t sport, const char *dst,
+				  uint16_t dport)
 {
 	struct sock_record r;
 
 	memset(&r, 0, sizeof(r));
-	r.family = AF_INET;
-	inet_pton(AF_INET, src, r.saddr);
-	inet_pton(AF_INET, dst, r.daddr);
+	r.family = (uint8_t)family;
+	inet_pton(family, src, r.saddr);
+	inet_pton(family, dst, r.daddr);
 	r.sport = sport;
 	r.dport = dport;
 	return r;
 }
 
+static struct sock_record sock4(const char *src, uint16_t sport, const char *dst, uint16_t dport)
+{
+	return sock_of(AF_INET, src, sport, dst, dport);
+}
+
 static struct sock_record sock6(const char *src, uint16_t sport, const char *dst, uint16_t dport)
 {
-	struct sock_record r;
-
-	memset(&r, 0, sizeof(r));
-	r.family = AF_INET6;
-	inet_pton(AF_INET6, src, r.saddr);
-	inet_pton(AF_INET6, dst, r.daddr);
-	r.sport = sport;
-	r.dport = dport;
-	return r;
+	return sock_of(AF_INET6, src, sport, dst, dport);
 }
 
 static const char *match_name(const struct service_table *t, struct sock_record r)
@@ -86,7 +85,8 @@ DEF_TEST(configured)
 	CHECK_EQ_STR("web", match_name(t, sock4("10.0.0.1", 8080, "10.1.1.1", 50000)));
 	CHECK_EQ_STR("-", match_name(t, sock4("10.0.0.1", 50000, "10.1.1.1", 8080)));
 	/* a dual-stack socket talking IPv4 matches IPv4 CIDRs */
-	CHECK_EQ_STR("pg-local", match_name(t, sock6("::ffff:10.0.0.1", 40000, "::ffff:127.0.0.1", 5432)));
+	CHECK_EQ_STR("pg-local",
+		     match_name(t, sock6("::ffff:10.0.0.1", 40000, "::ffff:127.0.0.1", 5432)));
 	CHECK_EQ_STR("pg", match_name(t, sock6("::1", 40000, "::1", 5432)));
 	CHECK_EQ_STR("v6only", match_name(t, sock6("::1", 40000, "fd12::1", 9000)));
 	CHECK_EQ_STR("-", match_name(t, sock6("::1", 40000, "fe80::1", 9000)));

@@ -74,6 +74,24 @@ static void see(struct suspects *t, uint64_t cookie, unsigned flags,
 	       svc, 0);
 }
 
+/* A whole collection at now_ms that sees one socket. */
+static void collect_one(struct suspects *t, uint64_t now_ms, uint64_t cookie, unsigned flags,
+			const struct service_result *svc)
+{
+	suspects_begin(t, now_ms);
+	see(t, cookie, flags, svc);
+	suspects_end(t, true, NULL);
+}
+
+/* A whole collection at now_ms that sees socket cookie of "a" hung: its
+ * retransmits unanswered for 60 s. */
+static void collect_hung(struct suspects *t, uint64_t now_ms, uint64_t cookie)
+{
+	suspects_begin(t, now_ms);
+	see_ns(t, cookie, SC_ESTABLISHED | SC_RETRANSMITTING, 60000, &A, 0);
+	suspects_end(t, true, NULL);
+}
+
 /* The value of the sample whose name and labels are exactly series, or -1. */
 static double sample(const struct suspects *t, const char *series)
 {
@@ -97,15 +115,18 @@ static double sample(const struct suspects *t, const char *series)
 	return v;
 }
 
-#define TRANS(svc, dir, cond)                                                                      \
-	sample(t, "halfopen_suspect_transitions_total{tcp_service=\"" svc "\",direction=\"" dir    \
-		  "\",condition=\"" cond "\"}")
-#define CLOSED(svc, dir, cond)                                                                     \
-	sample(t, "halfopen_suspect_closed_total{tcp_service=\"" svc "\",direction=\"" dir         \
-		  "\",condition=\"" cond "\"}")
-#define RECOVERED(svc, dir, cond)                                                                  \
-	sample(t, "halfopen_suspect_recovered_total{tcp_service=\"" svc "\",direction=\"" dir      \
-		  "\",condition=\"" cond "\"}")
+/* A halfopen_suspect_<family> sample of service svc, direction dir. */
+#define SUSPECT_SAMPLE(family, svc, dir, more)                                                     \
+	sample(t, "halfopen_suspect_" family "{tcp_service=\"" svc "\",direction=\"" dir "\"" more \
+		  "}")
+#define BY_CONDITION(cond)	  ",condition=\"" cond "\""
+#define TRANS(svc, dir, cond)	  SUSPECT_SAMPLE("transitions_total", svc, dir, BY_CONDITION(cond))
+#define CLOSED(svc, dir, cond)	  SUSPECT_SAMPLE("closed_total", svc, dir, BY_CONDITION(cond))
+#define RECOVERED(svc, dir, cond) SUSPECT_SAMPLE("recovered_total", svc, dir, BY_CONDITION(cond))
+#define DURATION_BUCKET(svc, dir, le)                                                              \
+	SUSPECT_SAMPLE("duration_seconds_bucket", svc, dir, ",le=\"" le "\"")
+#define DURATION_SUM(svc, dir)	 SUSPECT_SAMPLE("duration_seconds_sum", svc, dir, "")
+#define DURATION_COUNT(svc, dir) SUSPECT_SAMPLE("duration_seconds_count", svc, dir, "")
 
 DEF_TEST(conditions)
 {
@@ -155,31 +176,22 @@ DEF_TEST(transition_close_and_first_increment)
 	CHECK(CLOSED("a", "outbound", "stale") == 0);
 	/* 2: still stale, now retransmitting too: the held-back stale
 	 * transition is published, the new one counts at once. */
-	suspects_begin(t, 2000);
-	see(t, 7, SC_ESTABLISHED | SC_STALE | SC_RETRANSMITTING, &A);
-	suspects_end(t, true, NULL);
+	collect_one(t, 2000, 7, SC_ESTABLISHED | SC_STALE | SC_RETRANSMITTING, &A);
 	CHECK(TRANS("a", "outbound", "stale") == 1);
 	CHECK(TRANS("a", "outbound", "retransmitting") == 1);
 	/* 3: gone (killed by retries): closed under both, 2 s in the
 	 * histogram. */
-	suspects_begin(t, 3000);
-	see(t, 8, SC_ESTABLISHED, &A);
-	suspects_end(t, true, NULL);
+	collect_one(t, 3000, 8, SC_ESTABLISHED, &A);
 	CHECK_EQ_UINT(0, suspects_count(t));
 	CHECK(CLOSED("a", "outbound", "stale") == 1);
 	CHECK(CLOSED("a", "outbound", "retransmitting") == 1);
 	CHECK(CLOSED("a", "outbound", "zero_window") == 0);
 	CHECK(RECOVERED("a", "outbound", "stale") == 0);
-	CHECK(sample(t, "halfopen_suspect_duration_seconds_bucket{tcp_service=\"a\","
-			"direction=\"outbound\",le=\"1\"}") == 0);
-	CHECK(sample(t, "halfopen_suspect_duration_seconds_bucket{tcp_service=\"a\","
-			"direction=\"outbound\",le=\"5\"}") == 1);
-	CHECK(sample(t, "halfopen_suspect_duration_seconds_bucket{tcp_service=\"a\","
-			"direction=\"outbound\",le=\"+Inf\"}") == 1);
-	CHECK(sample(t, "halfopen_suspect_duration_seconds_sum{tcp_service=\"a\","
-			"direction=\"outbound\"}") == 2);
-	CHECK(sample(t, "halfopen_suspect_duration_seconds_count{tcp_service=\"a\","
-			"direction=\"outbound\"}") == 1);
+	CHECK(DURATION_BUCKET("a", "outbound", "1") == 0);
+	CHECK(DURATION_BUCKET("a", "outbound", "5") == 1);
+	CHECK(DURATION_BUCKET("a", "outbound", "+Inf") == 1);
+	CHECK(DURATION_SUM("a", "outbound") == 2);
+	CHECK(DURATION_COUNT("a", "outbound") == 1);
 	suspects_free(t);
 	return 0;
 }
@@ -189,12 +201,8 @@ DEF_TEST(redone_dump_counts_once)
 	struct suspects *t;
 
 	CHECK_EQ_INT(0, suspects_new(NULL, &t));
-	suspects_begin(t, 1000);
-	see(t, 1, SC_ESTABLISHED, &A);
-	suspects_end(t, true, NULL);
-	suspects_begin(t, 2000);
-	see(t, 2, SC_ESTABLISHED | SC_STALE, &A); /* gives "a" a series */
-	suspects_end(t, true, NULL);
+	collect_one(t, 1000, 1, SC_ESTABLISHED, &A);
+	collect_one(t, 2000, 2, SC_ESTABLISHED | SC_STALE, &A); /* gives "a" a series */
 
 	suspects_begin(t, 3000);
 	see(t, 3, SC_ESTABLISHED | SC_ZERO_WINDOW, &A);
@@ -209,8 +217,7 @@ DEF_TEST(redone_dump_counts_once)
 	CHECK(TRANS("a", "outbound", "retransmitting") == 0);
 	CHECK(TRANS("a", "outbound", "stale") == 1);
 	CHECK(RECOVERED("a", "outbound", "retransmitting") == 0);
-	CHECK(sample(t, "halfopen_suspect_duration_seconds_count{tcp_service=\"a\","
-			"direction=\"outbound\"}") == 0);
+	CHECK(DURATION_COUNT("a", "outbound") == 0);
 	CHECK_EQ_UINT(2, suspects_count(t));
 	suspects_free(t);
 	return 0;
@@ -221,30 +228,20 @@ DEF_TEST(recovery)
 	struct suspects *t;
 
 	CHECK_EQ_INT(0, suspects_new(NULL, &t));
-	suspects_begin(t, 0);
-	see(t, 5, SC_ESTABLISHED | SC_RETRANSMITTING | SC_STALE, &A);
-	suspects_end(t, true, NULL);
+	collect_one(t, 0, 5, SC_ESTABLISHED | SC_RETRANSMITTING | SC_STALE, &A);
 	/* The peer ACKs (no data yet): retransmitting clears, stale stays;
 	 * then data arrives. The pool hung 40 s and recovered. */
-	suspects_begin(t, 20000);
-	see(t, 5, SC_ESTABLISHED | SC_STALE, &A);
-	suspects_end(t, true, NULL);
+	collect_one(t, 20000, 5, SC_ESTABLISHED | SC_STALE, &A);
 	CHECK(RECOVERED("a", "outbound", "retransmitting") == 1);
 	CHECK_EQ_UINT(1, suspects_count(t));
-	suspects_begin(t, 40000);
-	see(t, 5, SC_ESTABLISHED, &A);
-	suspects_end(t, true, NULL);
+	collect_one(t, 40000, 5, SC_ESTABLISHED, &A);
 	CHECK_EQ_UINT(0, suspects_count(t));
 	CHECK(RECOVERED("a", "outbound", "stale") == 1);
 	CHECK(CLOSED("a", "outbound", "stale") == 0);
-	CHECK(sample(t, "halfopen_suspect_duration_seconds_bucket{tcp_service=\"a\","
-			"direction=\"outbound\",le=\"30\"}") == 0);
-	CHECK(sample(t, "halfopen_suspect_duration_seconds_bucket{tcp_service=\"a\","
-			"direction=\"outbound\",le=\"60\"}") == 1);
+	CHECK(DURATION_BUCKET("a", "outbound", "30") == 0);
+	CHECK(DURATION_BUCKET("a", "outbound", "60") == 1);
 	/* A new episode of the same socket is a new transition. */
-	suspects_begin(t, 50000);
-	see(t, 5, SC_ESTABLISHED | SC_STALE, &A);
-	suspects_end(t, true, NULL);
+	collect_one(t, 50000, 5, SC_ESTABLISHED | SC_STALE, &A);
 	CHECK(TRANS("a", "outbound", "stale") == 2);
 	suspects_free(t);
 	return 0;
@@ -565,9 +562,7 @@ DEF_TEST(remediate)
 	memset(&f, 0, sizeof(f));
 	CHECK_EQ_INT(0, suspects_new(NULL, &t));
 	for (uint64_t now = 0; now <= 3000; now += 1000) {
-		suspects_begin(t, now);
-		see_ns(t, 1, SC_ESTABLISHED | SC_RETRANSMITTING, 60000, &A, 0);
-		suspects_end(t, true, NULL);
+		collect_hung(t, now, 1);
 		suspects_remediate(t, now, true, &ops);
 	}
 	CHECK_EQ_INT(1, f.calls);
@@ -580,13 +575,9 @@ DEF_TEST(remediate)
 		   "halfopen_destroyed_sockets_total{tcp_service=\"a\",direction=\"outbound\"}") ==
 	    0);
 	f.result = -EPERM;
-	suspects_begin(t, 4000);
-	see_ns(t, 9, SC_ESTABLISHED | SC_RETRANSMITTING, 60000, &A, 0);
-	suspects_end(t, true, NULL);
+	collect_hung(t, 4000, 9);
 	for (uint64_t now = 5000; now <= 7000; now += 1000) {
-		suspects_begin(t, now);
-		see_ns(t, 9, SC_ESTABLISHED | SC_RETRANSMITTING, 60000, &A, 0);
-		suspects_end(t, true, NULL);
+		collect_hung(t, now, 9);
 		suspects_remediate(t, now, false, &ops);
 	}
 	CHECK_EQ_INT(2, f.calls);
@@ -604,9 +595,7 @@ DEF_TEST(render_escapes_and_types)
 	struct buf b;
 
 	CHECK_EQ_INT(0, suspects_new(NULL, &t));
-	suspects_begin(t, 0);
-	see(t, 1, SC_ESTABLISHED | SC_STALE, &odd);
-	suspects_end(t, true, NULL);
+	collect_one(t, 0, 1, SC_ESTABLISHED | SC_STALE, &odd);
 	buf_init(&b);
 	CHECK_EQ_INT(0, metric_render(metrics_suspects_render, t, &b));
 	CHECK_CONTAINS("tcp_service=\"we\\\"ird\\\\name\"", b.data);

@@ -60,28 +60,22 @@ static int skip_count__ __attribute__((unused));
 		}                                                                                  \
 	} while (0)
 
-#define CHECK_EQ_INT(expect, actual)                                                               \
+/* expect == actual, both converted to type and printed with fmt on
+ * failure; what is the expression as the caller wrote it. */
+#define CHECK_EQ_AS(type, fmt, expect, actual, what)                                               \
 	do {                                                                                       \
-		long long e__ = (long long)(expect), a__ = (long long)(actual);                    \
+		type e__ = (type)(expect), a__ = (type)(actual);                                   \
 		check_count__++;                                                                   \
 		if (e__ != a__) {                                                                  \
-			printf("%s:%d: %s: expected %lld, got %lld\n", __FILE__, __LINE__,         \
-			       #actual, e__, a__);                                                 \
+			printf("%s:%d: %s: expected " fmt ", got " fmt "\n", __FILE__, __LINE__,   \
+			       what, e__, a__);                                                    \
 			return -1;                                                                 \
 		}                                                                                  \
 	} while (0)
 
+#define CHECK_EQ_INT(expect, actual) CHECK_EQ_AS(long long, "%lld", expect, actual, #actual)
 #define CHECK_EQ_UINT(expect, actual)                                                              \
-	do {                                                                                       \
-		unsigned long long e__ = (unsigned long long)(expect),                             \
-				   a__ = (unsigned long long)(actual);                             \
-		check_count__++;                                                                   \
-		if (e__ != a__) {                                                                  \
-			printf("%s:%d: %s: expected %llu, got %llu\n", __FILE__, __LINE__,         \
-			       #actual, e__, a__);                                                 \
-			return -1;                                                                 \
-		}                                                                                  \
-	} while (0)
+	CHECK_EQ_AS(unsigned long long, "%llu", expect, actual, #actual)
 
 #define CHECK_EQ_STR(expect, actual)                                                               \
 	do {                                                                                       \
