@@ -14,6 +14,7 @@
 #include <linux/magic.h>
 
 #include "common/buf.h"
+#include "common/file.h"
 
 /* Deeper than any kubelet layout (root, kubepods, QoS, pod, container,
  * and a few levels of --cgroup-root or nested systemd slices), shallow
@@ -163,42 +164,6 @@ int podinfo_uid_from_cgroup_file(const char *text, size_t len, char uid[PODINFO_
 	return 0;
 }
 
-/* Read a whole small file into b (NUL-terminated). 0 or -errno; -EFBIG
- * past CGROUP_FILE_MAX. */
-static int read_small_file(const char *path, struct buf *b)
-{
-	int fd, r = 0;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	for (;;) {
-		ssize_t n;
-
-		if (buf_reserve(b, 4096) < 0) {
-			r = -ENOMEM;
-			break;
-		}
-		n = read(fd, b->data + b->len, b->cap - b->len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		b->len += (size_t)n;
-		b->data[b->len] = '\0';
-		if (b->len > CGROUP_FILE_MAX) {
-			r = -EFBIG;
-			break;
-		}
-	}
-	close(fd);
-	return r;
-}
-
 int podinfo_uid_of_pid(const char *proc_root, int pid, char uid[PODINFO_UID_MAX + 1])
 {
 	char path[4096];
@@ -210,7 +175,7 @@ int podinfo_uid_of_pid(const char *proc_root, int pid, char uid[PODINFO_UID_MAX 
 	if ((size_t)snprintf(path, sizeof(path), "%s/%d/cgroup", proc_root, pid) >= sizeof(path))
 		return -ENAMETOOLONG;
 	buf_init(&b);
-	r = read_small_file(path, &b);
+	r = file_read_pseudo(path, CGROUP_FILE_MAX, &b);
 	/* A process that exited between the scan and now: not an error of
 	 * ours, just nothing to attribute. */
 	if (r == -ESRCH)

@@ -2,11 +2,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-int file_read_capped(const char *path, size_t cap, struct buf *b)
+/* Contract: the whole of path into b, at most cap bytes; the size fstat
+ * reports is checked against cap first only when size_known (a file that
+ * grows meanwhile is still caught while reading). */
+static int read_capped(const char *path, size_t cap, bool size_known, struct buf *b)
 {
 	char chunk[16384];
 	struct stat st;
@@ -24,7 +28,7 @@ int file_read_capped(const char *path, size_t cap, struct buf *b)
 		rc = -EINVAL;
 		goto out;
 	}
-	if ((unsigned long long)st.st_size > cap) {
+	if (size_known && (unsigned long long)st.st_size > cap) {
 		rc = -EFBIG;
 		goto out;
 	}
@@ -53,6 +57,16 @@ int file_read_capped(const char *path, size_t cap, struct buf *b)
 out:
 	close(fd);
 	return rc;
+}
+
+int file_read_capped(const char *path, size_t cap, struct buf *b)
+{
+	return read_capped(path, cap, true, b);
+}
+
+int file_read_pseudo(const char *path, size_t cap, struct buf *b)
+{
+	return read_capped(path, cap, false, b);
 }
 
 const char *file_error(int rc, char *eb, size_t eblen)

@@ -1,4 +1,4 @@
-/* file: read a whole configuration-type file, safely.
+/* file: read a whole configuration-type or kernel file, safely, to a cap.
  *
  * Regular files only: a FIFO, device or socket named as a config or key
  * file would block the reader (--config.check hanging, a reload stopping
@@ -16,6 +16,13 @@
  * -errno of open/read, -EINVAL when path is not a regular file (see
  * file_error()), -EFBIG past cap, -ENOMEM. */
 int file_read_capped(const char *path, size_t cap, struct buf *b);
+
+/* Contract: the same for a procfs or sysfs file (/proc/PID/cgroup,
+ * /proc/self/stat), whose size says nothing: procfs reports 0 and every
+ * sysfs attribute 4096, so only the bytes read count against cap (-EFBIG
+ * past it). Still regular files only, opened O_NONBLOCK: a FIFO left
+ * under a test's proc root is refused at once. */
+int file_read_pseudo(const char *path, size_t cap, struct buf *b);
 
 /* What a file_read_capped() error means, for messages: "not a regular
  * file" for -EINVAL, else strerror's text. Thread-safe (static strings or

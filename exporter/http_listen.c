@@ -2,8 +2,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <netinet/in.h>
-#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -13,7 +13,10 @@
 
 /* ---- listen address ------------------------------------------------- */
 
-static int parse_port(const char *s, uint16_t *port)
+/* Digits only, 1..65535, at most five characters: getaddrinfo's numeric
+ * service is strtoul's, which also takes " 80", "+80" and "0", and wraps
+ * 65536 to 0. */
+static int check_port(const char *s)
 {
 	unsigned long v = 0;
 	size_t i;
@@ -23,25 +26,52 @@ static int parse_port(const char *s, uint16_t *port)
 			return -EINVAL;
 		v = v * 10 + (unsigned long)(s[i] - '0');
 	}
-	if (i == 0 || v == 0 || v > 65535)
+	return i == 0 || v == 0 || v > 65535 ? -EINVAL : 0;
+}
+
+/* Contract: the one address getaddrinfo gives for node (NULL: the
+ * wildcard with AI_PASSIVE, else loopback) and the decimal port in
+ * family, numeric forms only (no resolver, so it stays pure). 0, -EINVAL
+ * for what it rejects, -ENOMEM; *ss is written only on success. */
+static int resolve(const char *node, const char *port, int family, int flags,
+		   struct sockaddr_storage *ss, unsigned *sslen)
+{
+	struct addrinfo hints, *res = NULL;
+	int rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = family;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = flags | AI_NUMERICHOST | AI_NUMERICSERV;
+	rc = getaddrinfo(node, port, &hints, &res);
+	if (rc == EAI_MEMORY)
+		return -ENOMEM;
+	if (rc != 0)
 		return -EINVAL;
-	*port = (uint16_t)v;
+	if (res->ai_addrlen > sizeof(*ss)) {
+		freeaddrinfo(res);
+		return -EINVAL;
+	}
+	memset(ss, 0, sizeof(*ss));
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*sslen = (unsigned)res->ai_addrlen;
+	freeaddrinfo(res);
 	return 0;
 }
 
 /* Contract: "host:port" where host is empty (all addresses: the IPv6
  * wildcard, which the server makes dual-stack), "localhost"
  * (127.0.0.1), a numeric IPv4 address, or a bracketed numeric IPv6
- * address. No name resolution, so it stays pure. Port 1..65535, digits
- * only. 0 or -EINVAL; *ss is written only on success. */
+ * address. Port 1..65535, digits only. getaddrinfo builds the address;
+ * what it would take beyond these forms (inet_aton's "1.2.3" and
+ * "0x7f.1", octal "010.1.2.3", a "%scope") is refused first, so a typo
+ * never binds somewhere unexpected. 0 or -EINVAL (-ENOMEM); *ss is
+ * written only on success. */
 int http_parse_listen_address(const char *addr, struct sockaddr_storage *ss, unsigned *sslen)
 {
 	char host[INET6_ADDRSTRLEN];
 	const char *hs, *he, *colon;
-	struct sockaddr_storage tmp;
-	struct sockaddr_in *sin = (struct sockaddr_in *)&tmp;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&tmp;
-	uint16_t port;
+	struct in_addr probe;
 	size_t hlen;
 	int bracketed = 0;
 
@@ -64,7 +94,7 @@ int http_parse_listen_address(const char *addr, struct sockaddr_storage *ss, uns
 		if (memchr(hs, ':', (size_t)(he - hs)))
 			return -EINVAL;
 	}
-	if (parse_port(colon + 1, &port))
+	if (check_port(colon + 1))
 		return -EINVAL;
 	hlen = (size_t)(he - hs);
 	if (hlen >= sizeof(host) || (bracketed && hlen == 0))
@@ -72,25 +102,16 @@ int http_parse_listen_address(const char *addr, struct sockaddr_storage *ss, uns
 	memcpy(host, hs, hlen);
 	host[hlen] = '\0';
 
-	memset(&tmp, 0, sizeof(tmp));
-	if (bracketed || hlen == 0) {
-		/* The zeroed address is already in6addr_any. */
-		if (bracketed && inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
-			return -EINVAL;
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(port);
-		*sslen = sizeof(struct sockaddr_in6);
-	} else {
-		if (strcasecmp(host, "localhost") == 0)
-			sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		else if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
-			return -EINVAL;
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		*sslen = sizeof(struct sockaddr_in);
-	}
-	*ss = tmp;
-	return 0;
+	if (bracketed)
+		return strchr(host, '%') ? -EINVAL
+					 : resolve(host, colon + 1, AF_INET6, 0, ss, sslen);
+	if (hlen == 0)
+		return resolve(NULL, colon + 1, AF_INET6, AI_PASSIVE, ss, sslen);
+	if (strcasecmp(host, "localhost") == 0)
+		return resolve(NULL, colon + 1, AF_INET, 0, ss, sslen);
+	if (inet_pton(AF_INET, host, &probe) != 1)
+		return -EINVAL;
+	return resolve(host, colon + 1, AF_INET, 0, ss, sslen);
 }
 
 /* ---- listening socket ----------------------------------------------- */
@@ -132,19 +153,17 @@ fail:
 int http_open_listener_any(const char *listen_addr, struct sockaddr_storage *ss, unsigned sslen,
 			   const char **op)
 {
-	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-	uint16_t port = ((struct sockaddr_in6 *)ss)->sin6_port;
-	int fd = open_listener(ss, sslen, op);
+	int fd = open_listener(ss, sslen, op), ret;
 
 	if (listen_addr[0] != ':' || fd >= 0)
 		return fd;
 	if (fd != -EAFNOSUPPORT && fd != -EADDRNOTAVAIL)
 		return fd;
-	memset(ss, 0, sizeof(*ss));
-	sin->sin_family = AF_INET;
-	sin->sin_port = port;
-	sin->sin_addr.s_addr = htonl(INADDR_ANY);
-	return open_listener(ss, sizeof(*sin), op);
+	*op = "resolve";
+	ret = resolve(NULL, listen_addr + 1, AF_INET, AI_PASSIVE, ss, &sslen);
+	if (ret)
+		return ret;
+	return open_listener(ss, sslen, op);
 }
 
 /* Whether fd still is the socket with inode ino. MHD closes a listen

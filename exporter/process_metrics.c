@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdint.h>
@@ -12,6 +11,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "common/buf.h"
+#include "common/file.h"
 #include "common/metric_writer.h"
 
 /* The fields of <proc>/self/stat we use, in the kernel's units. */
@@ -40,40 +41,6 @@ static int proc_path(char *dst, size_t len, const char *root, const char *rel)
 	if (n < 0 || (size_t)n >= len)
 		return -ENAMETOOLONG;
 	return 0;
-}
-
-/* Read a whole small file into dst (NUL-terminated). -EFBIG when it does
- * not fit, since a truncated stat line would parse into wrong fields. */
-static int read_small_file(const char *path, char *dst, size_t len)
-{
-	size_t used = 0;
-	int fd, ret = 0;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	for (;;) {
-		ssize_t n;
-
-		if (used + 1 >= len) {
-			ret = -EFBIG;
-			goto out;
-		}
-		n = read(fd, dst + used, len - 1 - used);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = -errno;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		used += (size_t)n;
-	}
-	dst[used] = '\0';
-out:
-	close(fd);
-	return ret;
 }
 
 /* Strict unsigned decimal token at *p; advances *p past it. */
@@ -145,18 +112,25 @@ static int parse_self_stat(const char *line, struct self_stat *st)
 	return 0;
 }
 
+/* Whole or not at all: a truncated stat line would parse into wrong
+ * fields. */
+#define SELF_STAT_MAX 4095u
+
 static int read_self_stat(const char *root, struct self_stat *st)
 {
-	char path[PATH_MAX], line[4096];
+	char path[PATH_MAX];
+	struct buf b;
 	int ret;
 
 	ret = proc_path(path, sizeof(path), root, "self/stat");
 	if (ret)
 		return ret;
-	ret = read_small_file(path, line, sizeof(line));
-	if (ret)
-		return ret;
-	return parse_self_stat(line, st);
+	buf_init(&b);
+	ret = file_read_pseudo(path, SELF_STAT_MAX, &b);
+	if (ret == 0)
+		ret = parse_self_stat(b.data ? b.data : "", st);
+	buf_free(&b);
+	return ret;
 }
 
 /* Contract: the "btime" line of <root>/stat (boot time, unix seconds).

@@ -79,6 +79,15 @@ static const struct addr_case addr_cases[] = {
     {"localhost :80", 0, NULL, 0},
     {"0.0.0.0.0:80", 0, NULL, 0},
     {"[0123456789abcdef0123456789abcdef0123456789abcdef]:80", 0, NULL, 0},
+    /* what getaddrinfo alone would take (inet_aton forms, scope ids,
+     * strtoul ports) */
+    {"0x7f.1:80", 0, NULL, 0},
+    {"127.1:80", 0, NULL, 0},
+    {"010.1.2.3:80", 0, NULL, 0},
+    {"[fe80::1%1]:80", 0, NULL, 0},
+    {"[::1]:+80", 0, NULL, 0},
+    {"[::1]: 80", 0, NULL, 0},
+    {"127.0.0.1:65536", 0, NULL, 0},
 };
 
 DEF_TEST(parse_listen_address)
