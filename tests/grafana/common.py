@@ -90,6 +90,25 @@ _C_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
 _FAMILY_WORD = re.compile(r"\b((?:halfopen|process)_[a-z0-9_]+)")
 
 
+CLASS_TABLE = "collectors/sock_classes.h"
+# How exposition.c spells a class's family: a template over the X-macro's field.
+_CLASS_TEMPLATE = '"halfopen_" #field "_sockets"'
+
+
+def class_families(root=ROOT):
+    """The per-class gauges: exposition.c builds their names from the X-macro
+    (halfopen_<field>_sockets), so no literal holds them; expand the table."""
+    rendered_by_template = any(_CLASS_TEMPLATE in open(p, encoding="utf-8").read()
+                               for pattern in RENDER_SOURCES
+                               for p in glob.glob(os.path.join(root, pattern)))
+    if not rendered_by_template:
+        return set()
+    with open(os.path.join(root, CLASS_TABLE), encoding="utf-8") as f:
+        table = f.read().split("#define SOCK_CLASSES", 1)[1]  # past the usage comment
+    fields = re.findall(r"\b(?:CLASS|SUSPECT)\(\s*[A-Z_]+,\s*([a-z_]+)\s*,", table)
+    return {"halfopen_%s_sockets" % fld for fld in fields}
+
+
 def rendered_families(root=ROOT):
     """Metric families the exporter's C sources can render: every halfopen_* / process_* word in a
     string literal (outside #include lines), histogram series folded into their family. Reads the
@@ -102,6 +121,7 @@ def rendered_families(root=ROOT):
                 text = "\n".join(ln for ln in f.read().splitlines() if not ln.lstrip().startswith("#include"))
             for lit in _C_STRING.findall(text):
                 words |= set(_FAMILY_WORD.findall(lit))
+    words |= class_families(root)
     words -= NOT_FAMILIES
     return {re.sub(r"_(bucket|sum|count)$", "", w) if re.sub(r"_(bucket|sum|count)$", "", w) in words else w
             for w in words}
