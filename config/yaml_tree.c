@@ -1,8 +1,8 @@
 /* yaml_tree: what the config parsers share on top of libyaml's document
  * loader: placing errors (file, line, column, dotted key) in a
- * config_error, quoting user text safely, walking mappings with unknown
- * keys rejected (with a "did you mean"), and a bounded pre-pass over the
- * event stream. Library code: nothing prints. */
+ * config_error, quoting user text safely, a bounded pre-pass over the event
+ * stream, and the load of one document. The value kinds are in
+ * yaml_schema.c. Library code: nothing prints. */
 #include "config/yaml_tree.h"
 
 #include <errno.h>
@@ -146,151 +146,6 @@ void ytree_path_idx(char *out, const char *parent, size_t idx)
 yaml_node_t *ytree_node(struct ytree *c, yaml_node_item_t id)
 {
 	return yaml_document_get_node(c->doc, id);
-}
-
-/* The text of scalar n, NUL-free, not null. Anything else is a type error
- * that says what was wanted. */
-int ytree_scalar(struct ytree *c, const yaml_node_t *n, const char *path, const char *want,
-		 const char **out)
-{
-	char d[YTREE_SHOW_SIZE + 2];
-
-	if (n->type != YAML_SCALAR_NODE || ytree_is_null(n))
-		return ytree_fail(c, n, path, "expected %s, got %s", want,
-				  ytree_describe(n, d, sizeof(d)));
-	/* A double-quoted "\0" is legal YAML but would cut every later
-	 * strcmp short. */
-	if (strlen((const char *)n->data.scalar.value) != n->data.scalar.length)
-		return ytree_fail(c, n, path, "contains a NUL byte; expected %s", want);
-	*out = (const char *)n->data.scalar.value;
-	return 0;
-}
-
-/* Levenshtein distance, capped: only used to suggest a key for a typo, so
- * long keys are simply "far". */
-static size_t edit_distance(const char *a, size_t la, const char *b)
-{
-	size_t lb = strlen(b), i, j, row[33], prev, tmp;
-
-	if (la > 32 || lb > 32)
-		return SIZE_MAX;
-	for (j = 0; j <= lb; j++)
-		row[j] = j;
-	for (i = 1; i <= la; i++) {
-		prev = row[0];
-		row[0] = i;
-		for (j = 1; j <= lb; j++) {
-			size_t sub = prev + (a[i - 1] != b[j - 1]);
-			size_t best = row[j] + 1 < row[j - 1] + 1 ? row[j] + 1 : row[j - 1] + 1;
-
-			tmp = row[j];
-			row[j] = sub < best ? sub : best;
-			prev = tmp;
-		}
-	}
-	return row[lb];
-}
-
-static int unknown_key(struct ytree *c, const yaml_node_t *k, const char *path,
-		       const struct yfield *f, size_t n_fields)
-{
-	char shown[YTREE_SHOW_SIZE], allowed[128], hint[64] = "", child[YTREE_PATH_LEN];
-	const char *key = (const char *)k->data.scalar.value;
-	size_t klen = k->data.scalar.length, i, off = 0, best = SIZE_MAX, best_i = 0;
-
-	allowed[0] = '\0';
-	for (i = 0; i < n_fields; i++) {
-		size_t d = edit_distance(key, klen, f[i].key);
-		int w =
-		    snprintf(allowed + off, sizeof(allowed) - off, "%s%s", i ? ", " : "", f[i].key);
-
-		if (w > 0 && (size_t)w < sizeof(allowed) - off)
-			off += (size_t)w;
-		if (d < best) {
-			best = d;
-			best_i = i;
-		}
-	}
-	if (best <= 2 && best < klen)
-		snprintf(hint, sizeof(hint), " (did you mean %s?)", f[best_i].key);
-	ytree_show(shown, sizeof(shown), key, klen);
-	ytree_path_key(child, path, shown);
-	return ytree_fail(c, k, child, "unknown key \"%s\"%s; allowed: %s", shown, hint, allowed);
-}
-
-/* Sort the pairs of mapping map into f (n_fields wanted keys, value NULL
- * when absent). Unknown, duplicate and non-string keys are errors: a typo
- * must never silently drop a setting. */
-int ytree_mapping(struct ytree *c, yaml_node_t *map, const char *path, struct yfield *f,
-		  size_t n_fields)
-{
-	yaml_node_pair_t *pair;
-	size_t i;
-
-	for (pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top; pair++) {
-		yaml_node_t *k = ytree_node(c, pair->key), *v = ytree_node(c, pair->value);
-		char d[YTREE_SHOW_SIZE + 2], child[YTREE_PATH_LEN];
-
-		if (!k || !v)
-			return ytree_fail(c, map, path, "malformed mapping");
-		if (k->type != YAML_SCALAR_NODE)
-			return ytree_fail(c, k, path, "keys must be strings, got %s",
-					  ytree_describe(k, d, sizeof(d)));
-		for (i = 0; i < n_fields; i++)
-			if (k->data.scalar.length == strlen(f[i].key) &&
-			    memcmp(k->data.scalar.value, f[i].key, k->data.scalar.length) == 0)
-				break;
-		if (i == n_fields)
-			return unknown_key(c, k, path, f, n_fields);
-		ytree_path_key(child, path, f[i].key);
-		if (f[i].value)
-			return ytree_fail(c, k, child,
-					  "duplicate key \"%s\"; first given at line %u", f[i].key,
-					  ytree_line(f[i].key_node->start_mark.line));
-		f[i].key_node = k;
-		f[i].value = v;
-	}
-	return 0;
-}
-
-/* true/false in the YAML 1.2 spellings, unquoted. YAML 1.1's yes/no/on/off
- * are rejected with a hint rather than guessed at. */
-int ytree_bool(struct ytree *c, const yaml_node_t *n, const char *path, bool *out)
-{
-	static const char *const t[] = {"true", "True", "TRUE"};
-	static const char *const f[] = {"false", "False", "FALSE"};
-	static const char *const old[] = {"yes", "Yes", "YES", "no",  "No", "NO", "on", "On",
-					  "ON",	 "off", "Off", "OFF", "y",  "Y",  "n",	"N"};
-	char shown[YTREE_SHOW_SIZE];
-	const char *s = NULL;
-	size_t i;
-	int rc;
-
-	rc = ytree_scalar(c, n, path, "true or false", &s);
-	if (rc)
-		return rc;
-	ytree_show(shown, sizeof(shown), s, n->data.scalar.length);
-	if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-		return ytree_fail(c, n, path,
-				  "expected true or false, got the quoted string \"%s\"", shown);
-	for (i = 0; i < 3; i++) {
-		if (strcmp(s, t[i]) == 0) {
-			*out = true;
-			return 0;
-		}
-		if (strcmp(s, f[i]) == 0) {
-			*out = false;
-			return 0;
-		}
-	}
-	for (i = 0; i < sizeof(old) / sizeof(old[0]); i++)
-		if (strcmp(s, old[i]) == 0)
-			return ytree_fail(
-			    c, n, path,
-			    "\"%s\" is not a boolean here (YAML 1.1 spelling); write true "
-			    "or false",
-			    shown);
-	return ytree_fail(c, n, path, "expected true or false, got \"%s\"", shown);
 }
 
 /* Whether line (0-based) of the input is indented with a tab: libyaml's
@@ -453,5 +308,37 @@ int ytree_load(struct ytree *c, yaml_document_t *doc)
 	/* On failure the loader has already freed the partial document. */
 	rc = yaml_parser_load(&parser, doc) ? 0 : ytree_parser_fail(c, &parser);
 	yaml_parser_delete(&parser);
+	return rc;
+}
+
+int ytree_parse(struct ytree *c, const struct ydoc *d, const char *name, const char *data,
+		size_t len, size_t max_bytes, void *out, struct config_error *err)
+{
+	struct config_error scratch;
+	yaml_document_t doc;
+	void *obj;
+	int rc;
+
+	if (!err)
+		err = &scratch;
+	memset(err, 0, sizeof(*err));
+	c->name = name ? name : "<buffer>";
+	c->data = (const unsigned char *)(data ? data : "");
+	c->len = len;
+	c->err = err;
+	if (!out || (!data && len))
+		return ytree_fail_at(c, -EINVAL, 0, 0, "", "invalid arguments");
+	if (len > max_bytes)
+		return ytree_fail_at(c, -EINVAL, 0, 0, "", "larger than 1 MiB");
+	rc = ytree_load(c, &doc);
+	if (rc)
+		return rc;
+	obj = d->create(c->name);
+	rc = obj ? d->root(c, yaml_document_get_root_node(&doc), obj) : ytree_nomem(c);
+	if (rc)
+		d->destroy(obj);
+	else /* out is the caller's struct T **. */
+		memcpy(out, &obj, sizeof(obj));
+	yaml_document_delete(&doc);
 	return rc;
 }

@@ -1,5 +1,7 @@
-/* yaml_tree: the shared layer of the config parsers (config.c,
- * web_config.c) over libyaml's document API. Every function that fails
+/* yaml_tree: the shared layer of the config parsers (config.c and its
+ * service files, web_config.c and its parts) over libyaml's document API:
+ * yaml_tree.c loads a document and places errors, yaml_schema.c reads the
+ * value kinds the schemas are made of. Every function that fails
  * fills the context's config_error once, with place and reason, and
  * returns a negative errno (-EINVAL for bad input, -ENOMEM). */
 #ifndef HALFOPEN_YAML_TREE_H
@@ -7,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <yaml.h>
 
 #include "config/config.h"
@@ -30,12 +33,54 @@ struct ytree {
 	const char *dir; /* web config: the folder relative paths are in */
 };
 
-/* One expected key of a mapping, filled by ytree_mapping(). */
+/* Reads the value n at path into out; a yfield's reader. */
+typedef int (*yread_fn)(struct ytree *c, yaml_node_t *n, const char *path, void *out);
+
+/* One expected key of a mapping, filled by ytree_mapping(). A table is
+ * declared as {{"key", reader, &destination}, {"other"}}: keys without a
+ * reader are left for the caller to read from value. */
 struct yfield {
 	const char *key;
+	yread_fn read;
+	void *out;
 	yaml_node_t *key_node;
-	yaml_node_t *value; /* NULL when absent */
+	yaml_node_t *value;	   /* NULL when absent */
+	char path[YTREE_PATH_LEN]; /* "parent.key" when present */
 };
+
+#define YTREE_N(table) (sizeof(table) / sizeof((table)[0]))
+
+/* The words and limits of one list or free-form mapping of the schema. */
+struct ylist {
+	bool pairs;	   /* a mapping of the user's keys (users, headers), not a list */
+	const char *want;  /* lists: "expected <want>, got ..." */
+	const char *empty; /* the error for no items; NULL: none is fine */
+	const char *noun;  /* "<n> <noun>; at most <max>", "more than <max> <noun>" */
+	const char *hint;  /* lists: after "at most <max>"; NULL: none */
+	size_t max;
+	size_t size; /* of one parsed item */
+};
+
+/* One item of a list, its path "parent[i]". */
+typedef int (*yitem_fn)(struct ytree *c, yaml_node_t *item, const char *path, size_t i, void *ctx);
+/* One pair of a free-form mapping, its path "parent.key". */
+typedef int (*ypair_fn)(struct ytree *c, yaml_node_t *k, const char *key, yaml_node_t *v,
+			const char *path, size_t i, void *ctx);
+/* What ytree_parse() builds: a new object named after the source, its
+ * destructor, and the reader of the root node (NULL for an empty stream)
+ * into it. */
+struct ydoc {
+	void *(*create)(const char *source);
+	void (*destroy)(void *obj);
+	int (*root)(struct ytree *c, yaml_node_t *root, void *obj);
+};
+
+/* One document from data into *out (a pointer to the object's pointer):
+ * err cleared (a scratch one when NULL), arguments and max_bytes checked,
+ * the stream checked and loaded, the object built, the document freed. c
+ * holds what, dir and the limits. *out untouched on error. */
+int ytree_parse(struct ytree *c, const struct ydoc *d, const char *name, const char *data,
+		size_t len, size_t max_bytes, void *out, struct config_error *err);
 
 /* Check the stream (one document, the limits) and load it into doc. */
 int ytree_load(struct ytree *c, yaml_document_t *doc);
@@ -63,9 +108,44 @@ int ytree_scalar(struct ytree *c, const yaml_node_t *n, const char *path, const 
 /* Fill f[].value from mapping map; unknown or duplicate keys are errors. */
 int ytree_mapping(struct ytree *c, yaml_node_t *map, const char *path, struct yfield *f,
 		  size_t n_fields);
+/* ytree_mapping() on n, which must be a mapping ("expected <want>"), and
+ * the first n_required fields present. */
+int ytree_keys(struct ytree *c, yaml_node_t *n, const char *path, const char *want,
+	       struct yfield *f, size_t n_fields, size_t n_required);
+/* ytree_keys(), then ytree_read() on all fields. */
+int ytree_map(struct ytree *c, yaml_node_t *n, const char *path, const char *want, struct yfield *f,
+	      size_t n_fields, size_t n_required);
+/* Each present field that has a reader read, in table order. */
+int ytree_read(struct ytree *c, const struct yfield *f, size_t n_fields);
+/* Readers for yfield tables: a bool, a duration in ms (uint32_t). */
+int yread_bool(struct ytree *c, yaml_node_t *n, const char *path, void *out);
+int yread_duration(struct ytree *c, yaml_node_t *n, const char *path, void *out);
 /* true/false (plain, any case of the first letter); YAML 1.1 yes/no/on/off
  * are errors with a hint. */
 int ytree_bool(struct ytree *c, const yaml_node_t *n, const char *path, bool *out);
+/* Which of names scalar n is; -ENOENT (err untouched, shown filled) when
+ * none, so the caller says what is allowed. */
+int ytree_choice(struct ytree *c, const yaml_node_t *n, const char *path, const char *want,
+		 const char *const *names, size_t n_names, size_t *idx,
+		 char shown[YTREE_SHOW_SIZE]);
+bool ytree_scan_number(const char **p, uint32_t *out);
+/* An unquoted whole number in lo..hi. */
+int ytree_uint(struct ytree *c, const yaml_node_t *n, const char *path, uint32_t lo, uint32_t hi,
+	       uint32_t *out);
+/* A duration ("30s", "1h30m") greater than 0, in ms. */
+int ytree_duration(struct ytree *c, const yaml_node_t *n, const char *path, uint32_t *out);
+/* A duration of whole seconds lo..hi. */
+int ytree_seconds(struct ytree *c, const yaml_node_t *n, const char *path, uint32_t lo, uint32_t hi,
+		  uint32_t *out);
+/* The zeroed array for list (or l->pairs: mapping) n's items, *count set;
+ * NULL when empty (*rc 0 if allowed) or on error (*rc). The caller stores
+ * it where its destructor looks, then walks n with ytree_each() or
+ * ytree_each_pair(). */
+void *ytree_items(struct ytree *c, const yaml_node_t *n, const char *path, const struct ylist *l,
+		  size_t *count, int *rc);
+int ytree_each(struct ytree *c, const yaml_node_t *n, const char *path, yitem_fn fn, void *ctx);
+int ytree_each_pair(struct ytree *c, const yaml_node_t *n, const char *path, const char *key_want,
+		    ypair_fn fn, void *ctx);
 int ytree_parser_fail(struct ytree *c, const yaml_parser_t *p);
 int ytree_check_stream(struct ytree *c);
 

@@ -25,9 +25,9 @@ LIBS_HTTP=(-lmicrohttpd -lyaml -lz -lpthread $(pkg-config --libs gnutls libcrypt
 build() { # target
 	local t=$1 bin="$OUT/fuzz_$1" src=()
 	case $t in
-	config) src=(config/config.c config/duration.c config/yaml_tree.c config/web_config.c common/buf.c common/file.c) ;;
+	config) src=("$ROOT"/config/*.c common/buf.c common/file.c) ;;
 	sockdiag) src=(collectors/sockdiag_parse.c collectors/classify.c) ;;
-	http) src=(exporter/http.c exporter/http_auth.c exporter/http_negotiate.c exporter/http_listen.c exporter/http_tls.c config/web_config.c config/yaml_tree.c config/config.c config/duration.c common/buf.c common/file.c) ;;
+	http) src=(exporter/http.c exporter/http_auth.c exporter/http_negotiate.c exporter/http_listen.c exporter/http_tls.c "$ROOT"/config/*.c common/buf.c common/file.c) ;;
 	*) echo "unknown target $t" >&2; return 1 ;;
 	esac
 	local libs=()
