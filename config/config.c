@@ -29,22 +29,13 @@
 static int parse_unmatched(struct ytree *c, yaml_node_t *n, const char *path, void *count)
 {
 	static const char *const names[] = {"ignore", "count"};
-	char shown[YTREE_SHOW_SIZE];
+	static const struct ychoice choice = {"ignore or count", names, 2, "ignore or count"};
 	size_t i;
-	int rc;
+	int rc = ytree_choice(c, n, path, &choice, &i);
 
-	rc = ytree_choice(c, n, path, "ignore or count", names, YTREE_N(names), &i, shown);
-	if (rc == -ENOENT)
-		return ytree_fail(c, n, path, "expected ignore or count, got \"%s\"", shown);
-	if (rc)
-		return rc;
-	*(bool *)count = i == 1;
-	return 0;
-}
-
-static int parse_max_listening(struct ytree *c, yaml_node_t *n, const char *path, void *out)
-{
-	return ytree_uint(c, n, path, 1, MAX_LISTENING, out);
+	if (!rc)
+		*(bool *)count = i == 1;
+	return rc;
 }
 
 /* An empty "defaults:" or "services:" is what commenting out every entry
@@ -55,7 +46,8 @@ static int parse_defaults(struct ytree *c, yaml_node_t *n, const char *path, voi
 	struct yfield f[] = {
 	    {"stale_after", yread_duration, &cfg->stale_after_ms},
 	    {"listening_ports", yread_bool, &cfg->listening_ports},
-	    {"max_listening_services", parse_max_listening, &cfg->max_listening_services},
+	    {"max_listening_services", yread_bounded,
+	     &(struct ybounded){&cfg->max_listening_services, 1, MAX_LISTENING}},
 	    {"unmatched", parse_unmatched, &cfg->count_unmatched},
 	};
 

@@ -3,26 +3,16 @@
  * sockets, read from the configuration. */
 #include "config/config_parse.h"
 
-/* TCP_KEEPIDLE and TCP_KEEPINTVL: whole seconds, the kernel's range. */
-static int parse_keepalive_seconds(struct ytree *c, yaml_node_t *n, const char *path, void *out)
-{
-	return ytree_seconds(c, n, path, 1, 32767, out);
-}
-
-/* TCP_KEEPCNT, the kernel's range. */
-static int parse_keepalive_count(struct ytree *c, yaml_node_t *n, const char *path, void *out)
-{
-	return ytree_uint(c, n, path, 1, 127, out);
-}
-
 /* enforce.keepalive: {idle, interval, count}, all required. */
 static int parse_keepalive(struct ytree *c, yaml_node_t *n, const char *path, void *enforce)
 {
 	struct enforce_config *e = enforce;
+	/* The kernel's units and ranges: TCP_KEEPIDLE, TCP_KEEPINTVL and
+	 * TCP_KEEPCNT. */
 	struct yfield f[] = {
-	    {"idle", parse_keepalive_seconds, &e->idle_s},
-	    {"interval", parse_keepalive_seconds, &e->interval_s},
-	    {"count", parse_keepalive_count, &e->count},
+	    {"idle", yread_bounded, &(struct ybounded){&e->idle_s, 1, 32767, true}},
+	    {"interval", yread_bounded, &(struct ybounded){&e->interval_s, 1, 32767, true}},
+	    {"count", yread_bounded, &(struct ybounded){&e->count, 1, 127}},
 	};
 	int rc;
 

@@ -11,18 +11,18 @@
 #define MAX_CIDRS 256
 
 /* One ports entry: N or "LO-HI", quoted or not. */
-static int parse_port(struct ytree *c, const yaml_node_t *n, const char *path,
-		      struct port_range *out)
+static int parse_port(struct ytree *c, yaml_node_t *n, const char *path, void *range, void *ctx)
 {
+	struct port_range *out = range;
 	char shown[YTREE_SHOW_SIZE];
 	const char *s, *p;
 	uint32_t lo, hi;
 	int rc;
 
-	rc = ytree_scalar(c, n, path, "a port 1..65535 or a range \"LO-HI\"", &s);
+	(void)ctx;
+	rc = ytree_text(c, n, path, "a port 1..65535 or a range \"LO-HI\"", &s, shown);
 	if (rc)
 		return rc;
-	ytree_show(shown, sizeof(shown), s, n->data.scalar.length);
 	p = s;
 	if (!ytree_scan_number(&p, &lo))
 		goto syntax;
@@ -50,11 +50,6 @@ syntax:
 			  shown);
 }
 
-static int port_item(struct ytree *c, yaml_node_t *n, const char *path, size_t i, void *svc)
-{
-	return parse_port(c, n, path, &((struct service_config *)svc)->ports[i]);
-}
-
 int service_parse_ports(struct ytree *c, yaml_node_t *n, const char *path, void *service)
 {
 	static const struct ylist ports = {
@@ -64,14 +59,11 @@ int service_parse_ports(struct ytree *c, yaml_node_t *n, const char *path, void 
 	    .hint = ", use \"LO-HI\" ranges",
 	    .max = MAX_PORTS,
 	    .size = sizeof(struct port_range),
+	    .item = parse_port,
 	};
 	struct service_config *svc = service;
-	int rc;
 
-	svc->ports = ytree_items(c, n, path, &ports, &svc->n_ports, &rc);
-	if (!svc->ports)
-		return rc;
-	return ytree_each(c, n, path, port_item, svc);
+	return ytree_list(c, n, path, &ports, &svc->ports, &svc->n_ports, NULL);
 }
 
 /* Contract: out->addr with its host bits cleared equals out->addr; else an
@@ -100,18 +92,19 @@ static int check_host_bits(struct ytree *c, const yaml_node_t *n, const char *pa
 }
 
 /* "addr/prefix" for either family, host bits clear. */
-static int parse_cidr(struct ytree *c, const yaml_node_t *n, const char *path, struct cidr *out)
+static int parse_cidr(struct ytree *c, yaml_node_t *n, const char *path, void *net, void *ctx)
 {
+	struct cidr *out = net;
 	char shown[YTREE_SHOW_SIZE], addr[INET6_ADDRSTRLEN + 1];
 	const char *s, *slash, *p;
 	size_t alen;
 	uint32_t prefix, max;
 	int rc;
 
-	rc = ytree_scalar(c, n, path, "a network such as 10.0.0.0/8 or fd00::/8", &s);
+	(void)ctx;
+	rc = ytree_text(c, n, path, "a network such as 10.0.0.0/8 or fd00::/8", &s, shown);
 	if (rc)
 		return rc;
-	ytree_show(shown, sizeof(shown), s, n->data.scalar.length);
 	memset(out, 0, sizeof(*out));
 	slash = strchr(s, '/');
 	alen = slash ? (size_t)(slash - s) : strlen(s);
@@ -142,11 +135,6 @@ syntax:
 			  shown);
 }
 
-static int cidr_item(struct ytree *c, yaml_node_t *n, const char *path, size_t i, void *svc)
-{
-	return parse_cidr(c, n, path, &((struct service_config *)svc)->cidrs[i]);
-}
-
 int service_parse_cidrs(struct ytree *c, yaml_node_t *n, const char *path, void *service)
 {
 	/* An empty list could mean "no peer" or "any peer"; neither guess is
@@ -157,12 +145,9 @@ int service_parse_cidrs(struct ytree *c, yaml_node_t *n, const char *path, void 
 	    .noun = "entries",
 	    .max = MAX_CIDRS,
 	    .size = sizeof(struct cidr),
+	    .item = parse_cidr,
 	};
 	struct service_config *svc = service;
-	int rc;
 
-	svc->cidrs = ytree_items(c, n, path, &cidrs, &svc->n_cidrs, &rc);
-	if (!svc->cidrs)
-		return rc;
-	return ytree_each(c, n, path, cidr_item, svc);
+	return ytree_list(c, n, path, &cidrs, &svc->cidrs, &svc->n_cidrs, NULL);
 }

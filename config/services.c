@@ -31,11 +31,10 @@ static int parse_name(struct ytree *c, yaml_node_t *n, const char *path, void *s
 	size_t len, i;
 	int rc;
 
-	rc = ytree_scalar(c, n, path, "a service name", &s);
+	rc = ytree_text(c, n, path, "a service name", &s, shown);
 	if (rc)
 		return rc;
 	len = n->data.scalar.length;
-	ytree_show(shown, sizeof(shown), s, len);
 	if (len == 0)
 		return ytree_fail(c, n, path, "name must not be empty");
 	if (len > NAME_MAX_LEN)
@@ -73,30 +72,25 @@ static int parse_direction(struct ytree *c, yaml_node_t *n, const char *path, vo
 {
 	/* Indexed by enum direction. */
 	static const char *const names[] = {"inbound", "outbound"};
-	char shown[YTREE_SHOW_SIZE];
+	static const struct ychoice choice = {
+	    "inbound or outbound", names, 2,
+	    "inbound (match the local port) or outbound (match the remote port)"};
 	size_t i;
-	int rc;
+	int rc = ytree_choice(c, n, path, &choice, &i);
 
-	rc = ytree_choice(c, n, path, "inbound or outbound", names, YTREE_N(names), &i, shown);
-	if (rc == -ENOENT)
-		return ytree_fail(c, n, path,
-				  "expected inbound (match the local port) or outbound (match "
-				  "the remote port), got \"%s\"",
-				  shown);
-	if (rc)
-		return rc;
-	*(enum direction *)out = (enum direction)i;
-	return 0;
+	if (!rc)
+		*(enum direction *)out = (enum direction)i;
+	return rc;
 }
 
 /* Contract: services[idx] into cfg->services[idx], its keys read in table
  * order: enforce checks cidrs. It inherits cfg->stale_after_ms. */
-static int parse_service(struct ytree *c, yaml_node_t *n, const char *path, size_t idx,
+static int parse_service(struct ytree *c, yaml_node_t *n, const char *path, void *service,
 			 void *config)
 {
 	struct config *cfg = config;
-	struct service_config *svc = &cfg->services[idx];
-	struct name_slot name = {cfg, idx};
+	struct service_config *svc = service;
+	struct name_slot name = {cfg, (size_t)(svc - cfg->services)};
 	struct yfield f[] = {
 	    {"name", parse_name, &name},
 	    {"direction", parse_direction, &svc->direction},
@@ -119,13 +113,8 @@ int config_parse_services(struct ytree *c, yaml_node_t *n, struct config *cfg)
 	    .noun = "services",
 	    .max = CONFIG_MAX_SERVICES,
 	    .size = sizeof(struct service_config),
+	    .item = parse_service,
 	};
-	int rc;
 
-	/* The count is set before any entry is parsed, so config_free() sees
-	 * every partly filled one. */
-	cfg->services = ytree_items(c, n, "services", &services, &cfg->n_services, &rc);
-	if (!cfg->services)
-		return rc;
-	return ytree_each(c, n, "services", parse_service, cfg);
+	return ytree_list(c, n, "services", &services, &cfg->services, &cfg->n_services, cfg);
 }

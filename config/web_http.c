@@ -19,12 +19,14 @@ static const struct {
     {"Content-Security-Policy", {NULL}},
 };
 
-/* Contract: one header "name: value" into wc->headers[i], by its
+/* Contract: one header "name: value" into its slot header, by
  * canonical name; only the toolkit's headers and values are accepted. */
 static int parse_header(struct ytree *c, yaml_node_t *k, const char *name, yaml_node_t *v,
-			const char *path, size_t i, void *ctx)
+			const char *path, void *header, void *ctx)
 {
 	struct web_config *wc = ctx;
+	struct web_header *h = header;
+	size_t i = (size_t)(h - wc->headers);
 	char shown[YTREE_SHOW_SIZE];
 	const char *value;
 	size_t idx = SIZE_MAX, j;
@@ -62,9 +64,9 @@ static int parse_header(struct ytree *c, yaml_node_t *k, const char *name, yaml_
 			    ytree_show(shown, sizeof(shown), value, v->data.scalar.length),
 			    allowed_headers[idx].name);
 	}
-	wc->headers[i].name = strdup(allowed_headers[idx].name);
-	wc->headers[i].value = strdup(value);
-	if (!wc->headers[i].name || !wc->headers[i].value)
+	h->name = strdup(allowed_headers[idx].name);
+	h->value = strdup(value);
+	if (!h->name || !h->value)
 		return ytree_nomem(c);
 	return 0;
 }
@@ -76,16 +78,14 @@ static int parse_headers(struct ytree *c, yaml_node_t *n, const char *path, void
 	    .noun = "headers",
 	    .max = WEB_CONFIG_MAX_HEADERS,
 	    .size = sizeof(struct web_header),
+	    .pair = parse_header,
+	    .key_want = "a header name",
 	};
 	struct web_config *wc = config;
-	int rc;
 
 	if (ytree_is_null(n))
 		return 0;
-	wc->headers = ytree_items(c, n, path, &headers, &wc->n_headers, &rc);
-	if (!wc->headers)
-		return rc;
-	return ytree_each_pair(c, n, path, "a header name", parse_header, wc);
+	return ytree_list(c, n, path, &headers, &wc->headers, &wc->n_headers, wc);
 }
 
 int web_parse_http(struct ytree *c, yaml_node_t *n, struct web_config *wc)

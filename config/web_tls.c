@@ -35,46 +35,33 @@ const char *web_client_auth_name(enum web_client_auth a)
 
 static int parse_client_auth(struct ytree *c, yaml_node_t *n, const char *path, void *out)
 {
-	char shown[YTREE_SHOW_SIZE];
-	size_t i;
-	int rc;
+	static const struct ychoice choice = {
+	    "a client auth type", client_auth_names, YTREE_N(client_auth_names), NULL,
+	    "NoClientCert, RequestClientCert, RequireAnyClientCert, VerifyClientCertIfGiven, "
+	    "RequireAndVerifyClientCert"};
+	size_t i = 0;
+	int rc = 0;
 
 	/* exporter-toolkit treats an empty value as NoClientCert. */
-	if (n->type == YAML_SCALAR_NODE && ytree_is_null(n)) {
-		*(enum web_client_auth *)out = WEB_CLIENT_AUTH_NONE;
-		return 0;
-	}
-	rc = ytree_choice(c, n, path, "a client auth type", client_auth_names,
-			  YTREE_N(client_auth_names), &i, shown);
-	if (rc == -ENOENT)
-		return ytree_fail(
-		    c, n, path,
-		    "\"%s\" is not a client auth type; allowed: NoClientCert, RequestClientCert, "
-		    "RequireAnyClientCert, VerifyClientCertIfGiven, RequireAndVerifyClientCert",
-		    shown);
-	if (rc)
-		return rc;
-	*(enum web_client_auth *)out = client_auth_values[i];
-	return 0;
+	if (n->type != YAML_SCALAR_NODE || !ytree_is_null(n))
+		rc = ytree_choice(c, n, path, &choice, &i);
+	if (!rc)
+		*(enum web_client_auth *)out = client_auth_values[i];
+	return rc;
 }
 
 static int parse_version(struct ytree *c, yaml_node_t *n, const char *path, void *out)
 {
 	/* enum web_tls_version is 10 + the index. */
 	static const char *const names[] = {"TLS10", "TLS11", "TLS12", "TLS13"};
-	char shown[YTREE_SHOW_SIZE];
+	static const struct ychoice choice = {"a TLS version", names, 4, NULL,
+					      "TLS10, TLS11, TLS12, TLS13"};
 	size_t i;
-	int rc;
+	int rc = ytree_choice(c, n, path, &choice, &i);
 
-	rc = ytree_choice(c, n, path, "a TLS version", names, YTREE_N(names), &i, shown);
-	if (rc == -ENOENT)
-		return ytree_fail(
-		    c, n, path, "\"%s\" is not a TLS version; allowed: TLS10, TLS11, TLS12, TLS13",
-		    shown);
-	if (rc)
-		return rc;
-	*(enum web_tls_version *)out = (enum web_tls_version)(WEB_TLS10 + (int)i);
-	return 0;
+	if (!rc)
+		*(enum web_tls_version *)out = (enum web_tls_version)(WEB_TLS10 + (int)i);
+	return rc;
 }
 
 /* Contract: the GnuTLS priority for [min, max] into t->priority. The

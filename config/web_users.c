@@ -29,13 +29,14 @@ static int bcrypt_cost(const char *hash)
 	return (hash[4] - '0') * 10 + (hash[5] - '0');
 }
 
-/* Contract: user "name: hash" into wc->users[i]; the hash is checked to be
- * bcrypt at an affordable cost and never quoted back. */
+/* Contract: user "name: hash" into its slot user; the hash is checked to
+ * be bcrypt at an affordable cost and is never quoted back. */
 static int parse_user(struct ytree *c, yaml_node_t *k, const char *name, yaml_node_t *v,
-		      const char *path, size_t i, void *ctx)
+		      const char *path, void *user, void *ctx)
 {
 	struct web_config *wc = ctx;
-	struct web_user *u = &wc->users[i];
+	struct web_user *u = user;
+	size_t i = (size_t)(u - wc->users);
 	const char *hash;
 	size_t j;
 	int rc;
@@ -76,15 +77,14 @@ int web_parse_users(struct ytree *c, yaml_node_t *n, struct web_config *wc)
 	    .noun = "users",
 	    .max = WEB_CONFIG_MAX_USERS,
 	    .size = sizeof(struct web_user),
+	    .pair = parse_user,
+	    .key_want = "a user name",
 	};
 	int rc, max_cost = 4;
 	size_t i;
 
-	wc->users = ytree_items(c, n, "basic_auth_users", &users, &wc->n_users, &rc);
-	if (!wc->users)
-		return rc;
-	rc = ytree_each_pair(c, n, "basic_auth_users", "a user name", parse_user, wc);
-	if (rc)
+	rc = ytree_list(c, n, "basic_auth_users", &users, &wc->users, &wc->n_users, wc);
+	if (rc || !wc->users)
 		return rc;
 	/* Each cost is 4..WEB_BCRYPT_MAX_COST by now; the bound is for the
 	 * compiler's view of the snprintf below. */

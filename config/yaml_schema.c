@@ -29,6 +29,17 @@ int ytree_scalar(struct ytree *c, const yaml_node_t *n, const char *path, const 
 	return 0;
 }
 
+/* ytree_scalar(), and the text made safe for a message into shown. */
+int ytree_text(struct ytree *c, const yaml_node_t *n, const char *path, const char *want,
+	       const char **out, char shown[YTREE_SHOW_SIZE])
+{
+	int rc = ytree_scalar(c, n, path, want, out);
+
+	if (!rc)
+		ytree_show(shown, YTREE_SHOW_SIZE, *out, n->data.scalar.length);
+	return rc;
+}
+
 /* Levenshtein distance, capped: only used to suggest a key for a typo, so
  * long keys are simply "far". */
 static size_t edit_distance(const char *a, size_t la, const char *b)
@@ -165,63 +176,56 @@ int ytree_read(struct ytree *c, const struct yfield *f, size_t n_fields)
  * are rejected with a hint rather than guessed at. */
 int ytree_bool(struct ytree *c, const yaml_node_t *n, const char *path, bool *out)
 {
-	static const char *const t[] = {"true", "True", "TRUE"};
-	static const char *const f[] = {"false", "False", "FALSE"};
+	static const char *const names[] = {"false", "False", "FALSE", "true", "True", "TRUE"};
 	static const char *const old[] = {"yes", "Yes", "YES", "no",  "No", "NO", "on", "On",
 					  "ON",	 "off", "Off", "OFF", "y",  "Y",  "n",	"N"};
+	static const struct ychoice spellings = {"true or false", names, YTREE_N(names),
+						 "true or false"};
 	char shown[YTREE_SHOW_SIZE];
 	const char *s = NULL;
 	size_t i;
-	int rc;
+	int rc = ytree_text(c, n, path, spellings.want, &s, shown);
 
-	rc = ytree_scalar(c, n, path, "true or false", &s);
 	if (rc)
 		return rc;
-	ytree_show(shown, sizeof(shown), s, n->data.scalar.length);
 	if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
 		return ytree_fail(c, n, path,
 				  "expected true or false, got the quoted string \"%s\"", shown);
-	for (i = 0; i < 3; i++) {
-		if (strcmp(s, t[i]) == 0) {
-			*out = true;
-			return 0;
-		}
-		if (strcmp(s, f[i]) == 0) {
-			*out = false;
-			return 0;
-		}
-	}
-	for (i = 0; i < sizeof(old) / sizeof(old[0]); i++)
+	for (i = 0; i < YTREE_N(old); i++)
 		if (strcmp(s, old[i]) == 0)
 			return ytree_fail(
 			    c, n, path,
 			    "\"%s\" is not a boolean here (YAML 1.1 spelling); write true "
 			    "or false",
 			    shown);
-	return ytree_fail(c, n, path, "expected true or false, got \"%s\"", shown);
+	rc = ytree_choice(c, n, path, &spellings, &i);
+	if (!rc)
+		*out = i >= 3; /* names: the false spellings, then the true ones */
+	return rc;
 }
 
-/* Contract: the index in names[0..n_names) of scalar n's exact text into
- * *idx and 0; -ENOENT with err untouched and shown filled when it is none
- * of them, for the caller's own "allowed: ..." message; another negative
- * errno with err filled when n is no usable scalar ("expected <want>"). */
-int ytree_choice(struct ytree *c, const yaml_node_t *n, const char *path, const char *want,
-		 const char *const *names, size_t n_names, size_t *idx, char shown[YTREE_SHOW_SIZE])
+/* Contract: the index in ch->names of scalar n's exact text into *idx;
+ * another word is an error that says what is allowed. */
+int ytree_choice(struct ytree *c, const yaml_node_t *n, const char *path, const struct ychoice *ch,
+		 size_t *idx)
 {
+	char shown[YTREE_SHOW_SIZE];
 	const char *s = NULL;
 	size_t i;
 	int rc;
 
-	rc = ytree_scalar(c, n, path, want, &s);
+	rc = ytree_text(c, n, path, ch->want, &s, shown);
 	if (rc)
 		return rc;
-	for (i = 0; i < n_names; i++)
-		if (strcmp(s, names[i]) == 0) {
+	for (i = 0; i < ch->n_names; i++)
+		if (strcmp(s, ch->names[i]) == 0) {
 			*idx = i;
 			return 0;
 		}
-	ytree_show(shown, YTREE_SHOW_SIZE, s, n->data.scalar.length);
-	return -ENOENT;
+	if (ch->allowed)
+		return ytree_fail(c, n, path, "\"%s\" is not %s; allowed: %s", shown, ch->want,
+				  ch->allowed);
+	return ytree_fail(c, n, path, "expected %s, got \"%s\"", ch->expect, shown);
 }
 
 /* Decimal digits at *p, advanced past them. Values above 99999999 saturate:
@@ -243,8 +247,8 @@ bool ytree_scan_number(const char **p, uint32_t *out)
 }
 
 /* An unquoted whole number in lo..hi. */
-int ytree_uint(struct ytree *c, const yaml_node_t *n, const char *path, uint32_t lo, uint32_t hi,
-	       uint32_t *out)
+static int ytree_uint(struct ytree *c, const yaml_node_t *n, const char *path, uint32_t lo,
+		      uint32_t hi, uint32_t *out)
 {
 	char want[64], shown[YTREE_SHOW_SIZE];
 	const char *s, *p;
@@ -252,10 +256,9 @@ int ytree_uint(struct ytree *c, const yaml_node_t *n, const char *path, uint32_t
 	int rc;
 
 	snprintf(want, sizeof(want), "a whole number %u..%u", lo, hi);
-	rc = ytree_scalar(c, n, path, want, &s);
+	rc = ytree_text(c, n, path, want, &s, shown);
 	if (rc)
 		return rc;
-	ytree_show(shown, sizeof(shown), s, n->data.scalar.length);
 	p = s;
 	if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE || !ytree_scan_number(&p, &v) || *p)
 		return ytree_fail(c, n, path, "expected %s, got \"%s\"", want, shown);
@@ -273,10 +276,9 @@ int ytree_duration(struct ytree *c, const yaml_node_t *n, const char *path, uint
 	uint32_t ms;
 	int rc;
 
-	rc = ytree_scalar(c, n, path, "a duration such as 30s, 5m or 1h30m", &s);
+	rc = ytree_text(c, n, path, "a duration such as 30s, 5m or 1h30m", &s, shown);
 	if (rc)
 		return rc;
-	ytree_show(shown, sizeof(shown), s, n->data.scalar.length);
 	rc = parse_duration_ms(s, &ms);
 	if (rc == -ERANGE)
 		return ytree_fail(c, n, path, "duration %s is too long; at most 49d (2^32-1 ms)",
@@ -294,8 +296,8 @@ int ytree_duration(struct ytree *c, const yaml_node_t *n, const char *path, uint
 }
 
 /* A duration in whole seconds lo..hi, for the kernel's keepalive knobs. */
-int ytree_seconds(struct ytree *c, const yaml_node_t *n, const char *path, uint32_t lo, uint32_t hi,
-		  uint32_t *out)
+static int ytree_seconds(struct ytree *c, const yaml_node_t *n, const char *path, uint32_t lo,
+			 uint32_t hi, uint32_t *out)
 {
 	uint32_t ms;
 	int rc = ytree_duration(c, n, path, &ms);
@@ -315,8 +317,8 @@ int ytree_seconds(struct ytree *c, const yaml_node_t *n, const char *path, uint3
  * "expected a mapping"), the zeroed array its items will be parsed into,
  * *count set to their number; NULL when there are none (*rc 0 unless
  * l->empty says otherwise) or on error (*rc set). */
-void *ytree_items(struct ytree *c, const yaml_node_t *n, const char *path, const struct ylist *l,
-		  size_t *count, int *rc)
+static void *alloc_items(struct ytree *c, const yaml_node_t *n, const char *path,
+			 const struct ylist *l, size_t *count, int *rc)
 {
 	yaml_node_type_t type = l->pairs ? YAML_MAPPING_NODE : YAML_SEQUENCE_NODE;
 	char d[YTREE_SHOW_SIZE + 2];
@@ -348,9 +350,10 @@ void *ytree_items(struct ytree *c, const yaml_node_t *n, const char *path, const
 	return items;
 }
 
-/* Contract: fn on each item of sequence n with its path "path[i]",
- * stopping at the first error. */
-int ytree_each(struct ytree *c, const yaml_node_t *n, const char *path, yitem_fn fn, void *ctx)
+/* Contract: l->item on each item of sequence n with its path "path[i]"
+ * and its slot in items, stopping at the first error. */
+static int each_item(struct ytree *c, const yaml_node_t *n, const char *path, const struct ylist *l,
+		     char *items, void *ctx)
 {
 	char child[YTREE_PATH_LEN];
 	size_t count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start), i;
@@ -362,18 +365,19 @@ int ytree_each(struct ytree *c, const yaml_node_t *n, const char *path, yitem_fn
 		ytree_path_idx(child, path, i);
 		if (!item)
 			return ytree_fail(c, n, child, "malformed list");
-		rc = fn(c, item, child, i, ctx);
+		rc = l->item(c, item, child, items + i * l->size, ctx);
 		if (rc)
 			return rc;
 	}
 	return 0;
 }
 
-/* Contract: fn on each pair of mapping n, the key's text (a scalar, else
- * "expected <l->want>") passed as key and its quoted form as the last part
- * of the pair's path; stops at the first error. */
-int ytree_each_pair(struct ytree *c, const yaml_node_t *n, const char *path, const char *key_want,
-		    ypair_fn fn, void *ctx)
+/* Contract: l->pair on each pair of mapping n with its slot in items, the
+ * key's text (a scalar, else "expected <l->key_want>") passed as key and
+ * its quoted form as the last part of the pair's path; stops at the first
+ * error. */
+static int each_pair(struct ytree *c, const yaml_node_t *n, const char *path, const struct ylist *l,
+		     char *items, void *ctx)
 {
 	yaml_node_pair_t *pair;
 	size_t i = 0;
@@ -386,16 +390,35 @@ int ytree_each_pair(struct ytree *c, const yaml_node_t *n, const char *path, con
 
 		if (!k || !v)
 			return ytree_fail(c, n, path, "malformed mapping");
-		rc = ytree_scalar(c, k, path, key_want, &key);
+		rc = ytree_text(c, k, path, l->key_want, &key, shown);
 		if (rc)
 			return rc;
-		ytree_show(shown, sizeof(shown), key, k->data.scalar.length);
 		ytree_path_key(child, path, shown);
-		rc = fn(c, k, key, v, child, i, ctx);
+		rc = l->pair(c, k, key, v, child, items + i * l->size, ctx);
 		if (rc)
 			return rc;
 	}
 	return 0;
+}
+
+/* Contract: list (or mapping) n into a zeroed array of l->size items,
+ * stored with its count at *array and *count before the first item is
+ * read, so the caller's destructor sees partly read ones; then l->item (or
+ * l->pair) on each item in order, with ctx. */
+int ytree_list(struct ytree *c, const yaml_node_t *n, const char *path, const struct ylist *l,
+	       void *array, size_t *count, void *ctx)
+{
+	void *items;
+	int rc;
+
+	items = alloc_items(c, n, path, l, count, &rc);
+	if (!items)
+		return rc;
+	/* array is the caller's struct T **. */
+	memcpy(array, &items, sizeof(items));
+	if (l->pairs)
+		return each_pair(c, n, path, l, items, ctx);
+	return each_item(c, n, path, l, items, ctx);
 }
 
 int yread_bool(struct ytree *c, yaml_node_t *n, const char *path, void *out)
@@ -406,4 +429,13 @@ int yread_bool(struct ytree *c, yaml_node_t *n, const char *path, void *out)
 int yread_duration(struct ytree *c, yaml_node_t *n, const char *path, void *out)
 {
 	return ytree_duration(c, n, path, out);
+}
+
+int yread_bounded(struct ytree *c, yaml_node_t *n, const char *path, void *spec)
+{
+	const struct ybounded *b = spec;
+
+	if (b->seconds)
+		return ytree_seconds(c, n, path, b->lo, b->hi, b->dst);
+	return ytree_uint(c, n, path, b->lo, b->hi, b->dst);
 }

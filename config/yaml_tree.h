@@ -50,7 +50,15 @@ struct yfield {
 
 #define YTREE_N(table) (sizeof(table) / sizeof((table)[0]))
 
-/* The words and limits of one list or free-form mapping of the schema. */
+/* One item of a list into its zeroed slot item, its path "parent[i]". */
+typedef int (*yitem_fn)(struct ytree *c, yaml_node_t *n, const char *path, void *item, void *ctx);
+/* One pair of a free-form mapping into its zeroed slot item, its path
+ * "parent.key". */
+typedef int (*ypair_fn)(struct ytree *c, yaml_node_t *k, const char *key, yaml_node_t *v,
+			const char *path, void *item, void *ctx);
+
+/* One list, or free-form mapping, of the schema: its words, limits and
+ * the reader of one item. */
 struct ylist {
 	bool pairs;	   /* a mapping of the user's keys (users, headers), not a list */
 	const char *want;  /* lists: "expected <want>, got ..." */
@@ -59,13 +67,11 @@ struct ylist {
 	const char *hint;  /* lists: after "at most <max>"; NULL: none */
 	size_t max;
 	size_t size; /* of one parsed item */
+	yitem_fn item;
+	ypair_fn pair;
+	const char *key_want; /* pairs: "expected <key_want>" for a key */
 };
 
-/* One item of a list, its path "parent[i]". */
-typedef int (*yitem_fn)(struct ytree *c, yaml_node_t *item, const char *path, size_t i, void *ctx);
-/* One pair of a free-form mapping, its path "parent.key". */
-typedef int (*ypair_fn)(struct ytree *c, yaml_node_t *k, const char *key, yaml_node_t *v,
-			const char *path, size_t i, void *ctx);
 /* What ytree_parse() builds: a new object named after the source, its
  * destructor, and the reader of the root node (NULL for an empty stream)
  * into it. */
@@ -82,8 +88,12 @@ struct ydoc {
 int ytree_parse(struct ytree *c, const struct ydoc *d, const char *name, const char *data,
 		size_t len, size_t max_bytes, void *out, struct config_error *err);
 
+/* ---- yaml_tree.c: loading, placing errors, quoting ---- */
+
 /* Check the stream (one document, the limits) and load it into doc. */
 int ytree_load(struct ytree *c, yaml_document_t *doc);
+int ytree_parser_fail(struct ytree *c, const yaml_parser_t *p);
+int ytree_check_stream(struct ytree *c);
 
 unsigned ytree_line(size_t zero_based);
 int ytree_fail_at(struct ytree *c, int rc, unsigned line, unsigned column, const char *key,
@@ -102,9 +112,16 @@ void ytree_path_cut(char *out, int n);
 void ytree_path_key(char *out, const char *parent, const char *key);
 void ytree_path_idx(char *out, const char *parent, size_t idx);
 yaml_node_t *ytree_node(struct ytree *c, yaml_node_item_t id);
+
+/* ---- yaml_schema.c: the value kinds ---- */
+
 /* The scalar's text, or an error "expected <want>, got ...". */
 int ytree_scalar(struct ytree *c, const yaml_node_t *n, const char *path, const char *want,
 		 const char **out);
+/* ytree_scalar(), and the text quoted for messages into shown. */
+int ytree_text(struct ytree *c, const yaml_node_t *n, const char *path, const char *want,
+	       const char **out, char shown[YTREE_SHOW_SIZE]);
+
 /* Fill f[].value from mapping map; unknown or duplicate keys are errors. */
 int ytree_mapping(struct ytree *c, yaml_node_t *map, const char *path, struct yfield *f,
 		  size_t n_fields);
@@ -112,41 +129,48 @@ int ytree_mapping(struct ytree *c, yaml_node_t *map, const char *path, struct yf
  * the first n_required fields present. */
 int ytree_keys(struct ytree *c, yaml_node_t *n, const char *path, const char *want,
 	       struct yfield *f, size_t n_fields, size_t n_required);
+/* Each present field that has a reader read, in table order. */
+int ytree_read(struct ytree *c, const struct yfield *f, size_t n_fields);
 /* ytree_keys(), then ytree_read() on all fields. */
 int ytree_map(struct ytree *c, yaml_node_t *n, const char *path, const char *want, struct yfield *f,
 	      size_t n_fields, size_t n_required);
-/* Each present field that has a reader read, in table order. */
-int ytree_read(struct ytree *c, const struct yfield *f, size_t n_fields);
-/* Readers for yfield tables: a bool, a duration in ms (uint32_t). */
-int yread_bool(struct ytree *c, yaml_node_t *n, const char *path, void *out);
-int yread_duration(struct ytree *c, yaml_node_t *n, const char *path, void *out);
+
+/* List (or l->pairs: mapping) n into a new array at *array (the caller's
+ * struct T **) of *count items, each read by l->item (l->pair) with ctx.
+ * *array and *count are set before the first item is read. */
+int ytree_list(struct ytree *c, const yaml_node_t *n, const char *path, const struct ylist *l,
+	       void *array, size_t *count, void *ctx);
+
 /* true/false (plain, any case of the first letter); YAML 1.1 yes/no/on/off
  * are errors with a hint. */
 int ytree_bool(struct ytree *c, const yaml_node_t *n, const char *path, bool *out);
-/* Which of names scalar n is; -ENOENT (err untouched, shown filled) when
- * none, so the caller says what is allowed. */
-int ytree_choice(struct ytree *c, const yaml_node_t *n, const char *path, const char *want,
-		 const char *const *names, size_t n_names, size_t *idx,
-		 char shown[YTREE_SHOW_SIZE]);
-bool ytree_scan_number(const char **p, uint32_t *out);
-/* An unquoted whole number in lo..hi. */
-int ytree_uint(struct ytree *c, const yaml_node_t *n, const char *path, uint32_t lo, uint32_t hi,
-	       uint32_t *out);
 /* A duration ("30s", "1h30m") greater than 0, in ms. */
 int ytree_duration(struct ytree *c, const yaml_node_t *n, const char *path, uint32_t *out);
-/* A duration of whole seconds lo..hi. */
-int ytree_seconds(struct ytree *c, const yaml_node_t *n, const char *path, uint32_t lo, uint32_t hi,
-		  uint32_t *out);
-/* The zeroed array for list (or l->pairs: mapping) n's items, *count set;
- * NULL when empty (*rc 0 if allowed) or on error (*rc). The caller stores
- * it where its destructor looks, then walks n with ytree_each() or
- * ytree_each_pair(). */
-void *ytree_items(struct ytree *c, const yaml_node_t *n, const char *path, const struct ylist *l,
-		  size_t *count, int *rc);
-int ytree_each(struct ytree *c, const yaml_node_t *n, const char *path, yitem_fn fn, void *ctx);
-int ytree_each_pair(struct ytree *c, const yaml_node_t *n, const char *path, const char *key_want,
-		    ypair_fn fn, void *ctx);
-int ytree_parser_fail(struct ytree *c, const yaml_parser_t *p);
-int ytree_check_stream(struct ytree *c);
+/* Decimal digits at *p, advanced past them (saturating); false if none. */
+bool ytree_scan_number(const char **p, uint32_t *out);
+
+/* A word of a fixed set; see ytree_choice(). */
+struct ychoice {
+	const char *want; /* "expected <want>, got ..." when no word */
+	const char *const *names;
+	size_t n_names;
+	const char *expect;  /* another word: "expected <expect>, got \"x\"", */
+	const char *allowed; /* or when set: "\"x\" is not <want>; allowed: <allowed>" */
+};
+/* Which of ch->names scalar n is, into *idx. */
+int ytree_choice(struct ytree *c, const yaml_node_t *n, const char *path, const struct ychoice *ch,
+		 size_t *idx);
+
+/* Readers for yfield tables: a bool, a duration in ms (uint32_t). */
+int yread_bool(struct ytree *c, yaml_node_t *n, const char *path, void *out);
+int yread_duration(struct ytree *c, yaml_node_t *n, const char *path, void *out);
+/* yread_bounded's out: an unquoted whole number, or with seconds a
+ * duration of whole seconds, in lo..hi into *dst. */
+struct ybounded {
+	uint32_t *dst;
+	uint32_t lo, hi;
+	bool seconds;
+};
+int yread_bounded(struct ytree *c, yaml_node_t *n, const char *path, void *spec);
 
 #endif
