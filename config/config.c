@@ -132,22 +132,10 @@ int config_load_buffer(const char *name, const char *data, size_t len, struct co
 	return ytree_parse(&c, &doc, name, data, len, CONFIG_MAX_BYTES, out, err);
 }
 
-static int io_fail(struct config_error *err, const char *path, int rc, const char *what)
-{
-	char tmp[128];
-
-	snprintf(err->file, sizeof(err->file), "%s", path);
-	err->line = 0;
-	err->column = 0;
-	err->key[0] = '\0';
-	/* Thread-safe: a reload may run beside other threads. */
-	snprintf(err->msg, sizeof(err->msg), "%s: %s", what, file_error(rc, tmp, sizeof(tmp)));
-	return rc;
-}
-
 int config_load_file(const char *path, struct config **out, struct config_error *err)
 {
 	struct config_error scratch;
+	char reason[128];
 	struct buf b;
 	int rc;
 
@@ -156,20 +144,15 @@ int config_load_file(const char *path, struct config **out, struct config_error 
 		err = &scratch;
 	memset(err, 0, sizeof(*err));
 	if (!path || !out) {
-		rc = io_fail(err, path ? path : "", -EINVAL, "cannot load");
+		snprintf(err->file, sizeof(err->file), "%s", path ? path : "");
+		snprintf(err->msg, sizeof(err->msg), "cannot load: %s",
+			 file_error(-EINVAL, reason, sizeof(reason)));
+		rc = -EINVAL;
 		goto out;
 	}
-	rc = file_read_capped(path, CONFIG_MAX_BYTES, &b);
-	if (rc == -EFBIG) {
-		snprintf(err->file, sizeof(err->file), "%s", path);
-		snprintf(err->msg, sizeof(err->msg), "larger than 1 MiB; is it a config file?");
-		goto out;
-	}
-	if (rc) {
-		io_fail(err, path, rc, "cannot open");
-		goto out;
-	}
-	rc = config_load_buffer(path, b.data, b.len, out, err);
+	rc = ytree_read_file(path, CONFIG_MAX_BYTES, "config", "cannot open: ", &b, err);
+	if (!rc)
+		rc = config_load_buffer(path, b.data, b.len, out, err);
 out:
 	buf_free(&b);
 	return rc;

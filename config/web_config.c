@@ -5,7 +5,6 @@
 #include "config/web_parse.h"
 
 #include "common/buf.h"
-#include "common/file.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -96,7 +95,7 @@ int web_config_load_buffer(const char *name, const char *dir, const char *data, 
 int web_config_load_file(const char *path, struct web_config **out, struct config_error *err)
 {
 	struct config_error scratch;
-	char eb[128], *dir = NULL, *slash;
+	char *dir = NULL, *slash;
 	struct buf b;
 	int rc;
 
@@ -106,16 +105,12 @@ int web_config_load_file(const char *path, struct web_config **out, struct confi
 	memset(err, 0, sizeof(*err));
 	if (!path || !out)
 		return -EINVAL;
-	snprintf(err->file, sizeof(err->file), "%s", path);
-	rc = file_read_capped(path, WEB_MAX_BYTES, &b);
-	if (rc) {
-		snprintf(err->msg, sizeof(err->msg), "%s",
-			 rc == -EFBIG ? "larger than 1 MiB; is it a web config file?"
-				      : file_error(rc, eb, sizeof(eb)));
+	rc = ytree_read_file(path, WEB_MAX_BYTES, "web config", "", &b, err);
+	if (rc)
 		goto out;
-	}
 	dir = strdup(path);
 	if (!dir) {
+		snprintf(err->file, sizeof(err->file), "%s", path);
 		rc = -ENOMEM;
 		snprintf(err->msg, sizeof(err->msg), "out of memory");
 		goto out;

@@ -5,6 +5,9 @@
  * yaml_schema.c. Library code: nothing prints. */
 #include "config/yaml_tree.h"
 
+#include "common/buf.h"
+#include "common/file.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -340,5 +343,27 @@ int ytree_parse(struct ytree *c, const struct ydoc *d, const char *name, const c
 	else /* out is the caller's struct T **. */
 		memcpy(out, &obj, sizeof(obj));
 	yaml_document_delete(&doc);
+	return rc;
+}
+
+/* Contract: path read whole into b, at most max bytes. On failure err
+ * names the file and says why, "larger than 1 MiB; is it a <kind> file?"
+ * or prefix and the system's reason, and the -errno is returned. */
+int ytree_read_file(const char *path, size_t max, const char *kind, const char *prefix,
+		    struct buf *b, struct config_error *err)
+{
+	char reason[128];
+	int rc = file_read_capped(path, max, b);
+
+	if (!rc)
+		return 0;
+	snprintf(err->file, sizeof(err->file), "%s", path);
+	/* file_error(), not strerror(): a reload may run beside other
+	 * threads. */
+	if (rc == -EFBIG)
+		snprintf(err->msg, sizeof(err->msg), "larger than 1 MiB; is it a %s file?", kind);
+	else
+		snprintf(err->msg, sizeof(err->msg), "%s%s", prefix,
+			 file_error(rc, reason, sizeof(reason)));
 	return rc;
 }

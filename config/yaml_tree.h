@@ -14,6 +14,8 @@
 
 #include "config/config.h"
 
+struct buf;
+
 /* Bytes of user text quoted in a message: enough to recognise it, short
  * enough that the message still fits struct config_error. */
 #define YTREE_SHOW_MAX	40
@@ -90,6 +92,10 @@ int ytree_parse(struct ytree *c, const struct ydoc *d, const char *name, const c
 
 /* ---- yaml_tree.c: loading, placing errors, quoting ---- */
 
+/* The file at path, at most max bytes, into b; err says why not: "larger
+ * than 1 MiB; is it a <kind> file?" or prefix and the reason. */
+int ytree_read_file(const char *path, size_t max, const char *kind, const char *prefix,
+		    struct buf *b, struct config_error *err);
 /* Check the stream (one document, the limits) and load it into doc. */
 int ytree_load(struct ytree *c, yaml_document_t *doc);
 int ytree_parser_fail(struct ytree *c, const yaml_parser_t *p);
