@@ -117,45 +117,36 @@ static void config_destroy(void *cfg)
 	config_free(cfg);
 }
 
+static const struct ydoc config_doc = {
+    .what = "configuration",
+    .file_kind = "config",
+    .open_prefix = "cannot open: ",
+    .max_bytes = CONFIG_MAX_BYTES,
+    .max = {MAX_DEPTH, MAX_ANCHORS, MAX_ALIASES},
+    .create = config_new,
+    .destroy = config_destroy,
+    .root = parse_root,
+};
+
 int config_load_buffer(const char *name, const char *data, size_t len, struct config **out,
 		       struct config_error *err)
 {
-	struct ytree c = {
-	    .what = "configuration",
-	    .max_depth = MAX_DEPTH,
-	    .max_anchors = MAX_ANCHORS,
-	    .max_aliases = MAX_ALIASES,
-	};
-
-	static const struct ydoc doc = {config_new, config_destroy, parse_root};
-
-	return ytree_parse(&c, &doc, name, data, len, CONFIG_MAX_BYTES, out, err);
+	return ytree_parse(&config_doc, name, NULL, data, len, out, err);
 }
 
 int config_load_file(const char *path, struct config **out, struct config_error *err)
 {
-	struct config_error scratch;
 	char reason[128];
-	struct buf b;
-	int rc;
 
-	buf_init(&b);
-	if (!err)
-		err = &scratch;
-	memset(err, 0, sizeof(*err));
-	if (!path || !out) {
+	if (path && out)
+		return ytree_parse_file(&config_doc, path, out, err);
+	if (err) {
+		memset(err, 0, sizeof(*err));
 		snprintf(err->file, sizeof(err->file), "%s", path ? path : "");
 		snprintf(err->msg, sizeof(err->msg), "cannot load: %s",
 			 file_error(-EINVAL, reason, sizeof(reason)));
-		rc = -EINVAL;
-		goto out;
 	}
-	rc = ytree_read_file(path, CONFIG_MAX_BYTES, "config", "cannot open: ", &b, err);
-	if (!rc)
-		rc = config_load_buffer(path, b.data, b.len, out, err);
-out:
-	buf_free(&b);
-	return rc;
+	return -EINVAL;
 }
 
 int config_default(struct config **out)

@@ -4,10 +4,7 @@
 #include "config/web_config.h"
 #include "config/web_parse.h"
 
-#include "common/buf.h"
-
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,57 +73,30 @@ static void web_config_destroy(void *wc)
 	web_config_free(wc);
 }
 
+static const struct ydoc web_doc = {
+    .what = "web config",
+    .file_kind = "web config",
+    .open_prefix = "",
+    .max_bytes = WEB_MAX_BYTES,
+    .max = {MAX_DEPTH, MAX_ANCHORS, MAX_ALIASES},
+    .create = web_config_new,
+    .destroy = web_config_destroy,
+    .root = parse_root,
+};
+
 int web_config_load_buffer(const char *name, const char *dir, const char *data, size_t len,
 			   struct web_config **out, struct config_error *err)
 {
-	struct ytree c = {
-	    .what = "web config",
-	    .max_depth = MAX_DEPTH,
-	    .max_anchors = MAX_ANCHORS,
-	    .max_aliases = MAX_ALIASES,
-	    .dir = dir,
-	};
-
-	static const struct ydoc doc = {web_config_new, web_config_destroy, parse_root};
-
-	return ytree_parse(&c, &doc, name, data, len, WEB_MAX_BYTES, out, err);
+	return ytree_parse(&web_doc, name, dir, data, len, out, err);
 }
 
 int web_config_load_file(const char *path, struct web_config **out, struct config_error *err)
 {
-	struct config_error scratch;
-	char *dir = NULL, *slash;
-	struct buf b;
-	int rc;
-
-	buf_init(&b);
-	if (!err)
-		err = &scratch;
-	memset(err, 0, sizeof(*err));
-	if (!path || !out)
-		return -EINVAL;
-	rc = ytree_read_file(path, WEB_MAX_BYTES, "web config", "", &b, err);
-	if (rc)
-		goto out;
-	dir = strdup(path);
-	if (!dir) {
-		snprintf(err->file, sizeof(err->file), "%s", path);
-		rc = -ENOMEM;
-		snprintf(err->msg, sizeof(err->msg), "out of memory");
-		goto out;
-	}
-	slash = strrchr(dir, '/');
-	if (slash == dir)
-		dir[1] = '\0';
-	else if (slash)
-		*slash = '\0';
-	else
-		dir[0] = '\0';
-	rc = web_config_load_buffer(path, dir, b.data ? b.data : "", b.len, out, err);
-out:
-	free(dir);
-	buf_free(&b);
-	return rc;
+	if (path && out)
+		return ytree_parse_file(&web_doc, path, out, err);
+	if (err)
+		memset(err, 0, sizeof(*err));
+	return -EINVAL;
 }
 
 void web_config_free(struct web_config *wc)

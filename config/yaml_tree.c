@@ -233,7 +233,7 @@ static int fail_mark(struct ytree *c, yaml_mark_t m, const char *msg)
 
 /* One event pass over the input before the loader builds the document:
  * reports syntax errors and more than one document, and enforces
- * c->max_depth/c->max_anchors/c->max_aliases so the loader's superlinear paths stay
+ * c->max (depth, anchors, aliases) so the loader's superlinear paths stay
  * small. Stops at the first violation, which bounds its own work too. */
 int ytree_check_stream(struct ytree *c)
 {
@@ -271,7 +271,7 @@ int ytree_check_stream(struct ytree *c)
 			anchor = ev.type == YAML_SEQUENCE_START_EVENT
 				     ? ev.data.sequence_start.anchor
 				     : ev.data.mapping_start.anchor;
-			if (++depth > c->max_depth)
+			if (++depth > c->max.depth)
 				rc = fail_mark(c, ev.start_mark, "nested too deeply");
 			break;
 		case YAML_SEQUENCE_END_EVENT:
@@ -282,13 +282,13 @@ int ytree_check_stream(struct ytree *c)
 			anchor = ev.data.scalar.anchor;
 			break;
 		case YAML_ALIAS_EVENT:
-			if (++aliases > c->max_aliases)
+			if (++aliases > c->max.aliases)
 				rc = fail_mark(c, ev.start_mark, "too many aliases");
 			break;
 		default:
 			break;
 		}
-		if (!rc && anchor && ++anchors > c->max_anchors)
+		if (!rc && anchor && ++anchors > c->max.anchors)
 			rc = fail_mark(c, ev.start_mark, "too many anchors");
 		yaml_event_delete(&ev);
 	}
@@ -314,30 +314,33 @@ int ytree_load(struct ytree *c, yaml_document_t *doc)
 	return rc;
 }
 
-int ytree_parse(struct ytree *c, const struct ydoc *d, const char *name, const char *data,
-		size_t len, size_t max_bytes, void *out, struct config_error *err)
+int ytree_parse(const struct ydoc *d, const char *name, const char *dir, const char *data,
+		size_t len, void *out, struct config_error *err)
 {
 	struct config_error scratch;
+	struct ytree c = {
+	    .name = name ? name : "<buffer>",
+	    .what = d->what,
+	    .data = (const unsigned char *)(data ? data : ""),
+	    .len = len,
+	    .err = err ? err : &scratch,
+	    .max = d->max,
+	    .dir = dir,
+	};
 	yaml_document_t doc;
 	void *obj;
 	int rc;
 
-	if (!err)
-		err = &scratch;
-	memset(err, 0, sizeof(*err));
-	c->name = name ? name : "<buffer>";
-	c->data = (const unsigned char *)(data ? data : "");
-	c->len = len;
-	c->err = err;
+	memset(c.err, 0, sizeof(*c.err));
 	if (!out || (!data && len))
-		return ytree_fail_at(c, -EINVAL, 0, 0, "", "invalid arguments");
-	if (len > max_bytes)
-		return ytree_fail_at(c, -EINVAL, 0, 0, "", "larger than 1 MiB");
-	rc = ytree_load(c, &doc);
+		return ytree_fail_at(&c, -EINVAL, 0, 0, "", "invalid arguments");
+	if (len > d->max_bytes)
+		return ytree_fail_at(&c, -EINVAL, 0, 0, "", "larger than 1 MiB");
+	rc = ytree_load(&c, &doc);
 	if (rc)
 		return rc;
-	obj = d->create(c->name);
-	rc = obj ? d->root(c, yaml_document_get_root_node(&doc), obj) : ytree_nomem(c);
+	obj = d->create(c.name);
+	rc = obj ? d->root(&c, yaml_document_get_root_node(&doc), obj) : ytree_nomem(&c);
 	if (rc)
 		d->destroy(obj);
 	else /* out is the caller's struct T **. */
@@ -346,14 +349,15 @@ int ytree_parse(struct ytree *c, const struct ydoc *d, const char *name, const c
 	return rc;
 }
 
-/* Contract: path read whole into b, at most max bytes. On failure err
- * names the file and says why, "larger than 1 MiB; is it a <kind> file?"
- * or prefix and the system's reason, and the -errno is returned. */
-int ytree_read_file(const char *path, size_t max, const char *kind, const char *prefix,
-		    struct buf *b, struct config_error *err)
+/* Contract: path read whole into b, at most d->max_bytes. On failure err
+ * names the file and says why, "larger than 1 MiB; is it a <file_kind>
+ * file?" or open_prefix and the system's reason, and the -errno is
+ * returned. */
+static int read_file(const struct ydoc *d, const char *path, struct buf *b,
+		     struct config_error *err)
 {
 	char reason[128];
-	int rc = file_read_capped(path, max, b);
+	int rc = file_read_capped(path, d->max_bytes, b);
 
 	if (!rc)
 		return 0;
@@ -361,9 +365,56 @@ int ytree_read_file(const char *path, size_t max, const char *kind, const char *
 	/* file_error(), not strerror(): a reload may run beside other
 	 * threads. */
 	if (rc == -EFBIG)
-		snprintf(err->msg, sizeof(err->msg), "larger than 1 MiB; is it a %s file?", kind);
+		snprintf(err->msg, sizeof(err->msg), "larger than 1 MiB; is it a %s file?",
+			 d->file_kind);
 	else
-		snprintf(err->msg, sizeof(err->msg), "%s%s", prefix,
+		snprintf(err->msg, sizeof(err->msg), "%s%s", d->open_prefix,
 			 file_error(rc, reason, sizeof(reason)));
+	return rc;
+}
+
+/* The folder of path, for relative names inside the file: "" for a bare
+ * name, "/" for one in the root. NULL without memory. */
+static char *folder_of(const char *path)
+{
+	char *dir = strdup(path), *slash;
+
+	if (!dir)
+		return NULL;
+	slash = strrchr(dir, '/');
+	if (slash == dir)
+		dir[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	else
+		dir[0] = '\0';
+	return dir;
+}
+
+int ytree_parse_file(const struct ydoc *d, const char *path, void *out, struct config_error *err)
+{
+	struct config_error scratch;
+	char *dir = NULL;
+	struct buf b;
+	int rc;
+
+	buf_init(&b);
+	if (!err)
+		err = &scratch;
+	memset(err, 0, sizeof(*err));
+	rc = read_file(d, path, &b, err);
+	if (rc)
+		goto out;
+	dir = folder_of(path);
+	if (!dir) {
+		snprintf(err->file, sizeof(err->file), "%s", path);
+		snprintf(err->msg, sizeof(err->msg), "out of memory");
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = ytree_parse(d, path, dir, b.data ? b.data : "", b.len, out, err);
+out:
+	free(dir);
+	buf_free(&b);
 	return rc;
 }

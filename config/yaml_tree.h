@@ -22,6 +22,13 @@ struct buf;
 #define YTREE_SHOW_SIZE (YTREE_SHOW_MAX * 4 + 4)
 #define YTREE_PATH_LEN	sizeof(((struct config_error *)0)->key)
 
+/* libyaml 0.2.5 is superlinear in flow nesting and anchor count; the
+ * pre-pass (ytree_check_stream) enforces these so hostile input stays
+ * cheap. */
+struct ylimits {
+	unsigned depth, anchors, aliases;
+};
+
 struct ytree {
 	const char *name; /* file name in errors */
 	const char *what; /* "configuration", "web config": in messages */
@@ -29,9 +36,7 @@ struct ytree {
 	size_t len;
 	yaml_document_t *doc;
 	struct config_error *err;
-	/* libyaml 0.2.5 is superlinear in flow nesting and anchor count; the
-	 * pre-pass enforces these so hostile input stays cheap. */
-	unsigned max_depth, max_anchors, max_aliases;
+	struct ylimits max;
 	const char *dir; /* web config: the folder relative paths are in */
 };
 
@@ -74,28 +79,35 @@ struct ylist {
 	const char *key_want; /* pairs: "expected <key_want>" for a key */
 };
 
-/* What ytree_parse() builds: a new object named after the source, its
- * destructor, and the reader of the root node (NULL for an empty stream)
- * into it. */
+/* One kind of document for ytree_parse(): its name in messages, the
+ * limits its input is held to, and what it builds: a new object named
+ * after the source, its destructor, and the reader of the root node (NULL
+ * for an empty stream) into it. */
 struct ydoc {
+	const char *what;	 /* "configuration", "web config" */
+	const char *file_kind;	 /* "larger than 1 MiB; is it a <file_kind> file?" */
+	const char *open_prefix; /* before why a file cannot be read */
+	size_t max_bytes;
+	struct ylimits max;
 	void *(*create)(const char *source);
 	void (*destroy)(void *obj);
 	int (*root)(struct ytree *c, yaml_node_t *root, void *obj);
 };
 
-/* One document from data into *out (a pointer to the object's pointer):
- * err cleared (a scratch one when NULL), arguments and max_bytes checked,
- * the stream checked and loaded, the object built, the document freed. c
- * holds what, dir and the limits. *out untouched on error. */
-int ytree_parse(struct ytree *c, const struct ydoc *d, const char *name, const char *data,
-		size_t len, size_t max_bytes, void *out, struct config_error *err);
+/* One document of kind d from data into *out (a pointer to the object's
+ * pointer): err cleared (a scratch one when NULL), arguments and the
+ * limits checked, the stream loaded, the object built, the document freed.
+ * Relative file names in it resolve against dir. *out untouched on
+ * error. */
+int ytree_parse(const struct ydoc *d, const char *name, const char *dir, const char *data,
+		size_t len, void *out, struct config_error *err);
+/* Read path (at most d->max_bytes) and ytree_parse() it with dir = its
+ * folder; a file that cannot be read is an error naming it. path and out
+ * must not be NULL. */
+int ytree_parse_file(const struct ydoc *d, const char *path, void *out, struct config_error *err);
 
 /* ---- yaml_tree.c: loading, placing errors, quoting ---- */
 
-/* The file at path, at most max bytes, into b; err says why not: "larger
- * than 1 MiB; is it a <kind> file?" or prefix and the reason. */
-int ytree_read_file(const char *path, size_t max, const char *kind, const char *prefix,
-		    struct buf *b, struct config_error *err);
 /* Check the stream (one document, the limits) and load it into doc. */
 int ytree_load(struct ytree *c, yaml_document_t *doc);
 int ytree_parser_fail(struct ytree *c, const yaml_parser_t *p);
