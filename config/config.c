@@ -26,6 +26,7 @@
 #define MAX_ANCHORS 256
 #define MAX_ALIASES 4096
 
+/* defaults.unmatched: ignore (false) or count (true) into *count. */
 static int parse_unmatched(struct ytree *c, yaml_node_t *n, const char *path, void *count)
 {
 	static const char *const names[] = {"ignore", "count"};

@@ -68,6 +68,7 @@ static int parse_name(struct ytree *c, yaml_node_t *n, const char *path, void *s
 	return 0;
 }
 
+/* inbound or outbound into the enum direction at out. */
 static int parse_direction(struct ytree *c, yaml_node_t *n, const char *path, void *out)
 {
 	/* Indexed by enum direction. */

@@ -71,6 +71,7 @@ static int parse_header(struct ytree *c, yaml_node_t *k, const char *name, yaml_
 	return 0;
 }
 
+/* http_server_config.headers into wc->headers; empty means none. */
 static int parse_headers(struct ytree *c, yaml_node_t *n, const char *path, void *config)
 {
 	static const struct ylist headers = {

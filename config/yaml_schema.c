@@ -65,6 +65,8 @@ static size_t edit_distance(const char *a, size_t la, const char *b)
 	return row[lb];
 }
 
+/* The error for key k, which is none of f: what is allowed, and the
+ * nearest key when it looks like a typo. */
 static int unknown_key(struct ytree *c, const yaml_node_t *k, const char *path,
 		       const struct yfield *f, size_t n_fields)
 {

@@ -314,6 +314,9 @@ int ytree_load(struct ytree *c, yaml_document_t *doc)
 	return rc;
 }
 
+/* Contract (yaml_tree.h): the one load every document kind shares, so the
+ * argument, size and stream checks and the object's life on error are
+ * written once. */
 int ytree_parse(const struct ydoc *d, const char *name, const char *dir, const char *data,
 		size_t len, void *out, struct config_error *err)
 {
@@ -391,6 +394,8 @@ static char *folder_of(const char *path)
 	return dir;
 }
 
+/* Contract (yaml_tree.h): read, then ytree_parse() with the file's folder,
+ * errors naming the file. */
 int ytree_parse_file(const struct ydoc *d, const char *path, void *out, struct config_error *err)
 {
 	struct config_error scratch;
