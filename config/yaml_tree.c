@@ -1,9 +1,12 @@
 /* yaml_tree: what the config parsers share on top of libyaml's document
  * loader: placing errors (file, line, column, dotted key) in a
- * config_error, quoting user text safely, walking mappings with unknown
- * keys rejected (with a "did you mean"), and a bounded pre-pass over the
- * event stream. Library code: nothing prints. */
+ * config_error, quoting user text safely, a bounded pre-pass over the event
+ * stream, and the load of one document. The value kinds are in
+ * yaml_schema.c. Library code: nothing prints. */
 #include "config/yaml_tree.h"
+
+#include "common/buf.h"
+#include "common/file.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -148,151 +151,6 @@ yaml_node_t *ytree_node(struct ytree *c, yaml_node_item_t id)
 	return yaml_document_get_node(c->doc, id);
 }
 
-/* The text of scalar n, NUL-free, not null. Anything else is a type error
- * that says what was wanted. */
-int ytree_scalar(struct ytree *c, const yaml_node_t *n, const char *path, const char *want,
-		 const char **out)
-{
-	char d[YTREE_SHOW_SIZE + 2];
-
-	if (n->type != YAML_SCALAR_NODE || ytree_is_null(n))
-		return ytree_fail(c, n, path, "expected %s, got %s", want,
-				  ytree_describe(n, d, sizeof(d)));
-	/* A double-quoted "\0" is legal YAML but would cut every later
-	 * strcmp short. */
-	if (strlen((const char *)n->data.scalar.value) != n->data.scalar.length)
-		return ytree_fail(c, n, path, "contains a NUL byte; expected %s", want);
-	*out = (const char *)n->data.scalar.value;
-	return 0;
-}
-
-/* Levenshtein distance, capped: only used to suggest a key for a typo, so
- * long keys are simply "far". */
-static size_t edit_distance(const char *a, size_t la, const char *b)
-{
-	size_t lb = strlen(b), i, j, row[33], prev, tmp;
-
-	if (la > 32 || lb > 32)
-		return SIZE_MAX;
-	for (j = 0; j <= lb; j++)
-		row[j] = j;
-	for (i = 1; i <= la; i++) {
-		prev = row[0];
-		row[0] = i;
-		for (j = 1; j <= lb; j++) {
-			size_t sub = prev + (a[i - 1] != b[j - 1]);
-			size_t best = row[j] + 1 < row[j - 1] + 1 ? row[j] + 1 : row[j - 1] + 1;
-
-			tmp = row[j];
-			row[j] = sub < best ? sub : best;
-			prev = tmp;
-		}
-	}
-	return row[lb];
-}
-
-static int unknown_key(struct ytree *c, const yaml_node_t *k, const char *path,
-		       const struct yfield *f, size_t n_fields)
-{
-	char shown[YTREE_SHOW_SIZE], allowed[128], hint[64] = "", child[YTREE_PATH_LEN];
-	const char *key = (const char *)k->data.scalar.value;
-	size_t klen = k->data.scalar.length, i, off = 0, best = SIZE_MAX, best_i = 0;
-
-	allowed[0] = '\0';
-	for (i = 0; i < n_fields; i++) {
-		size_t d = edit_distance(key, klen, f[i].key);
-		int w =
-		    snprintf(allowed + off, sizeof(allowed) - off, "%s%s", i ? ", " : "", f[i].key);
-
-		if (w > 0 && (size_t)w < sizeof(allowed) - off)
-			off += (size_t)w;
-		if (d < best) {
-			best = d;
-			best_i = i;
-		}
-	}
-	if (best <= 2 && best < klen)
-		snprintf(hint, sizeof(hint), " (did you mean %s?)", f[best_i].key);
-	ytree_show(shown, sizeof(shown), key, klen);
-	ytree_path_key(child, path, shown);
-	return ytree_fail(c, k, child, "unknown key \"%s\"%s; allowed: %s", shown, hint, allowed);
-}
-
-/* Sort the pairs of mapping map into f (n_fields wanted keys, value NULL
- * when absent). Unknown, duplicate and non-string keys are errors: a typo
- * must never silently drop a setting. */
-int ytree_mapping(struct ytree *c, yaml_node_t *map, const char *path, struct yfield *f,
-		  size_t n_fields)
-{
-	yaml_node_pair_t *pair;
-	size_t i;
-
-	for (pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top; pair++) {
-		yaml_node_t *k = ytree_node(c, pair->key), *v = ytree_node(c, pair->value);
-		char d[YTREE_SHOW_SIZE + 2], child[YTREE_PATH_LEN];
-
-		if (!k || !v)
-			return ytree_fail(c, map, path, "malformed mapping");
-		if (k->type != YAML_SCALAR_NODE)
-			return ytree_fail(c, k, path, "keys must be strings, got %s",
-					  ytree_describe(k, d, sizeof(d)));
-		for (i = 0; i < n_fields; i++)
-			if (k->data.scalar.length == strlen(f[i].key) &&
-			    memcmp(k->data.scalar.value, f[i].key, k->data.scalar.length) == 0)
-				break;
-		if (i == n_fields)
-			return unknown_key(c, k, path, f, n_fields);
-		ytree_path_key(child, path, f[i].key);
-		if (f[i].value)
-			return ytree_fail(c, k, child,
-					  "duplicate key \"%s\"; first given at line %u", f[i].key,
-					  ytree_line(f[i].key_node->start_mark.line));
-		f[i].key_node = k;
-		f[i].value = v;
-	}
-	return 0;
-}
-
-/* true/false in the YAML 1.2 spellings, unquoted. YAML 1.1's yes/no/on/off
- * are rejected with a hint rather than guessed at. */
-int ytree_bool(struct ytree *c, const yaml_node_t *n, const char *path, bool *out)
-{
-	static const char *const t[] = {"true", "True", "TRUE"};
-	static const char *const f[] = {"false", "False", "FALSE"};
-	static const char *const old[] = {"yes", "Yes", "YES", "no",  "No", "NO", "on", "On",
-					  "ON",	 "off", "Off", "OFF", "y",  "Y",  "n",	"N"};
-	char shown[YTREE_SHOW_SIZE];
-	const char *s = NULL;
-	size_t i;
-	int rc;
-
-	rc = ytree_scalar(c, n, path, "true or false", &s);
-	if (rc)
-		return rc;
-	ytree_show(shown, sizeof(shown), s, n->data.scalar.length);
-	if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-		return ytree_fail(c, n, path,
-				  "expected true or false, got the quoted string \"%s\"", shown);
-	for (i = 0; i < 3; i++) {
-		if (strcmp(s, t[i]) == 0) {
-			*out = true;
-			return 0;
-		}
-		if (strcmp(s, f[i]) == 0) {
-			*out = false;
-			return 0;
-		}
-	}
-	for (i = 0; i < sizeof(old) / sizeof(old[0]); i++)
-		if (strcmp(s, old[i]) == 0)
-			return ytree_fail(
-			    c, n, path,
-			    "\"%s\" is not a boolean here (YAML 1.1 spelling); write true "
-			    "or false",
-			    shown);
-	return ytree_fail(c, n, path, "expected true or false, got \"%s\"", shown);
-}
-
 /* Whether line (0-based) of the input is indented with a tab: libyaml's
  * message for it ("found character that cannot start any token") does not
  * say so, and it is the most common YAML mistake there is. */
@@ -375,7 +233,7 @@ static int fail_mark(struct ytree *c, yaml_mark_t m, const char *msg)
 
 /* One event pass over the input before the loader builds the document:
  * reports syntax errors and more than one document, and enforces
- * c->max_depth/c->max_anchors/c->max_aliases so the loader's superlinear paths stay
+ * c->max (depth, anchors, aliases) so the loader's superlinear paths stay
  * small. Stops at the first violation, which bounds its own work too. */
 int ytree_check_stream(struct ytree *c)
 {
@@ -413,7 +271,7 @@ int ytree_check_stream(struct ytree *c)
 			anchor = ev.type == YAML_SEQUENCE_START_EVENT
 				     ? ev.data.sequence_start.anchor
 				     : ev.data.mapping_start.anchor;
-			if (++depth > c->max_depth)
+			if (++depth > c->max.depth)
 				rc = fail_mark(c, ev.start_mark, "nested too deeply");
 			break;
 		case YAML_SEQUENCE_END_EVENT:
@@ -424,13 +282,13 @@ int ytree_check_stream(struct ytree *c)
 			anchor = ev.data.scalar.anchor;
 			break;
 		case YAML_ALIAS_EVENT:
-			if (++aliases > c->max_aliases)
+			if (++aliases > c->max.aliases)
 				rc = fail_mark(c, ev.start_mark, "too many aliases");
 			break;
 		default:
 			break;
 		}
-		if (!rc && anchor && ++anchors > c->max_anchors)
+		if (!rc && anchor && ++anchors > c->max.anchors)
 			rc = fail_mark(c, ev.start_mark, "too many anchors");
 		yaml_event_delete(&ev);
 	}
@@ -453,5 +311,115 @@ int ytree_load(struct ytree *c, yaml_document_t *doc)
 	/* On failure the loader has already freed the partial document. */
 	rc = yaml_parser_load(&parser, doc) ? 0 : ytree_parser_fail(c, &parser);
 	yaml_parser_delete(&parser);
+	return rc;
+}
+
+/* Contract (yaml_tree.h): the one load every document kind shares, so the
+ * argument, size and stream checks and the object's life on error are
+ * written once. */
+int ytree_parse(const struct ydoc *d, const char *name, const char *dir, const char *data,
+		size_t len, void *out, struct config_error *err)
+{
+	struct config_error scratch;
+	struct ytree c = {
+	    .name = name ? name : "<buffer>",
+	    .what = d->what,
+	    .data = (const unsigned char *)(data ? data : ""),
+	    .len = len,
+	    .err = err ? err : &scratch,
+	    .max = d->max,
+	    .dir = dir,
+	};
+	yaml_document_t doc;
+	void *obj;
+	int rc;
+
+	memset(c.err, 0, sizeof(*c.err));
+	if (!out || (!data && len))
+		return ytree_fail_at(&c, -EINVAL, 0, 0, "", "invalid arguments");
+	if (len > d->max_bytes)
+		return ytree_fail_at(&c, -EINVAL, 0, 0, "", "larger than 1 MiB");
+	rc = ytree_load(&c, &doc);
+	if (rc)
+		return rc;
+	obj = d->create(c.name);
+	rc = obj ? d->root(&c, yaml_document_get_root_node(&doc), obj) : ytree_nomem(&c);
+	if (rc)
+		d->destroy(obj);
+	else /* out is the caller's struct T **. */
+		memcpy(out, &obj, sizeof(obj));
+	yaml_document_delete(&doc);
+	return rc;
+}
+
+/* Contract: path read whole into b, at most d->max_bytes. On failure err
+ * names the file and says why, "larger than 1 MiB; is it a <file_kind>
+ * file?" or open_prefix and the system's reason, and the -errno is
+ * returned. */
+static int read_file(const struct ydoc *d, const char *path, struct buf *b,
+		     struct config_error *err)
+{
+	char reason[128];
+	int rc = file_read_capped(path, d->max_bytes, b);
+
+	if (!rc)
+		return 0;
+	snprintf(err->file, sizeof(err->file), "%s", path);
+	/* file_error(), not strerror(): a reload may run beside other
+	 * threads. */
+	if (rc == -EFBIG)
+		snprintf(err->msg, sizeof(err->msg), "larger than 1 MiB; is it a %s file?",
+			 d->file_kind);
+	else
+		snprintf(err->msg, sizeof(err->msg), "%s%s", d->open_prefix,
+			 file_error(rc, reason, sizeof(reason)));
+	return rc;
+}
+
+/* The folder of path, for relative names inside the file: "" for a bare
+ * name, "/" for one in the root. NULL without memory. */
+static char *folder_of(const char *path)
+{
+	char *dir = strdup(path), *slash;
+
+	if (!dir)
+		return NULL;
+	slash = strrchr(dir, '/');
+	if (slash == dir)
+		dir[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	else
+		dir[0] = '\0';
+	return dir;
+}
+
+/* Contract (yaml_tree.h): read, then ytree_parse() with the file's folder,
+ * errors naming the file. */
+int ytree_parse_file(const struct ydoc *d, const char *path, void *out, struct config_error *err)
+{
+	struct config_error scratch;
+	char *dir = NULL;
+	struct buf b;
+	int rc;
+
+	buf_init(&b);
+	if (!err)
+		err = &scratch;
+	memset(err, 0, sizeof(*err));
+	rc = read_file(d, path, &b, err);
+	if (rc)
+		goto out;
+	dir = folder_of(path);
+	if (!dir) {
+		snprintf(err->file, sizeof(err->file), "%s", path);
+		snprintf(err->msg, sizeof(err->msg), "out of memory");
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = ytree_parse(d, path, dir, b.data ? b.data : "", b.len, out, err);
+out:
+	free(dir);
+	buf_free(&b);
 	return rc;
 }

@@ -25,9 +25,9 @@ LIBS_HTTP=(-lmicrohttpd -lyaml -lz -lpthread $(pkg-config --libs gnutls libcrypt
 build() { # target
 	local t=$1 bin="$OUT/fuzz_$1" src=()
 	case $t in
-	config) src=(config/config.c config/duration.c config/yaml_tree.c config/web_config.c common/buf.c common/file.c) ;;
+	config) src=("$ROOT"/config/*.c common/buf.c common/file.c) ;;
 	sockdiag) src=(collectors/sockdiag_parse.c collectors/classify.c) ;;
-	http) src=(exporter/http.c exporter/http_auth.c exporter/http_negotiate.c exporter/http_listen.c exporter/http_tls.c exporter/http_conn.c exporter/http_gzip.c exporter/http_login.c exporter/http_publish.c exporter/http_reload.c exporter/http_request.c exporter/http_response.c exporter/http_route.c config/web_config.c config/yaml_tree.c config/config.c config/duration.c common/buf.c common/escape.c common/file.c) ;;
+	http) src=(exporter/http.c exporter/http_auth.c exporter/http_negotiate.c exporter/http_listen.c exporter/http_tls.c exporter/http_conn.c exporter/http_gzip.c exporter/http_login.c exporter/http_publish.c exporter/http_reload.c exporter/http_request.c exporter/http_response.c exporter/http_route.c "$ROOT"/config/*.c common/buf.c common/escape.c common/file.c) ;;
 	*) echo "unknown target $t" >&2; return 1 ;;
 	esac
 	local libs=()
