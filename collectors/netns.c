@@ -167,6 +167,29 @@ static void count_stat_error(int err, struct netns_refresh_stats *st)
 		st->gone++; /* ENOENT, ESRCH: the process exited mid-scan */
 }
 
+/* One candidate of a scan: rel (under the scanned directory dirfd) is
+ * added when it is an nsfs inode. 0 (added, known or not a namespace:
+ * errors are counted in st) or -ENOMEM. */
+static int scan_add(struct netns_registry *r, int dirfd, const char *rel, int pid,
+		    const char *name, struct netns_refresh_stats *st)
+{
+	struct stat sb;
+	int a;
+
+	st->scanned++;
+	if (fstatat(dirfd, rel, &sb, 0) < 0) {
+		count_stat_error(errno, st);
+		return 0;
+	}
+	if ((uint64_t)sb.st_dev != r->nsfs_dev)
+		return 0;
+	a = seen_add(r, (uint64_t)sb.st_dev, (uint64_t)sb.st_ino, false, pid, name);
+	if (a < 0)
+		return a;
+	st->cap_dropped += (uint32_t)a;
+	return 0;
+}
+
 /* Every <proc_root>/<pid>/ns/net. 0, -ENOMEM, or the -errno of opendir. */
 static int scan_proc(struct netns_registry *r, struct netns_refresh_stats *st)
 {
@@ -179,10 +202,8 @@ static int scan_proc(struct netns_registry *r, struct netns_refresh_stats *st)
 		return -errno;
 	while ((de = readdir(d)) != NULL) {
 		char rel[64];
-		struct stat sb;
 		char *end;
 		long pid;
-		int a;
 
 		if (de->d_name[0] < '1' || de->d_name[0] > '9')
 			continue;
@@ -190,20 +211,10 @@ static int scan_proc(struct netns_registry *r, struct netns_refresh_stats *st)
 		pid = strtol(de->d_name, &end, 10);
 		if (*end || errno || pid <= 0 || pid > INT32_MAX)
 			continue;
-		st->scanned++;
 		snprintf(rel, sizeof(rel), "%ld/ns/net", pid);
-		if (fstatat(dirfd(d), rel, &sb, 0) < 0) {
-			count_stat_error(errno, st);
-			continue;
-		}
-		if ((uint64_t)sb.st_dev != r->nsfs_dev)
-			continue;
-		a = seen_add(r, (uint64_t)sb.st_dev, (uint64_t)sb.st_ino, false, (int)pid, NULL);
-		if (a < 0) {
-			ret = a;
+		ret = scan_add(r, dirfd(d), rel, (int)pid, NULL, st);
+		if (ret < 0)
 			break;
-		}
-		st->cap_dropped += (uint32_t)a;
 	}
 	closedir(d);
 	return ret;
@@ -225,24 +236,11 @@ static int scan_netns_dir(struct netns_registry *r, struct netns_refresh_stats *
 		return 0;
 	}
 	while ((de = readdir(d)) != NULL) {
-		struct stat sb;
-		int a;
-
 		if (de->d_name[0] == '.')
 			continue;
-		st->scanned++;
-		if (fstatat(dirfd(d), de->d_name, &sb, 0) < 0) {
-			count_stat_error(errno, st);
-			continue;
-		}
-		if ((uint64_t)sb.st_dev != r->nsfs_dev)
-			continue;
-		a = seen_add(r, (uint64_t)sb.st_dev, (uint64_t)sb.st_ino, false, 0, de->d_name);
-		if (a < 0) {
-			ret = a;
+		ret = scan_add(r, dirfd(d), de->d_name, 0, de->d_name, st);
+		if (ret < 0)
 			break;
-		}
-		st->cap_dropped += (uint32_t)a;
 	}
 	closedir(d);
 	return ret;
