@@ -145,9 +145,9 @@ static int render_last_collection(void *ctx, struct metric_writer *w)
 }
 
 /* Render every metric source into one body and hand it to the server.
- * A source that fails is named in the log here; the caller logs the
- * error once. */
-static int publish(struct exporter *ex)
+ * On failure the server keeps the previous body; logged here, once, for
+ * both callers (after a collection, after a reload). */
+static void publish(struct exporter *ex)
 {
 	const struct metric_source sources[] = {
 	    {"collection", render_last_collection, ex},
@@ -162,12 +162,11 @@ static int publish(struct exporter *ex)
 	buf_reset(&ex->body);
 	r = metric_sources_render(sources, sizeof(sources) / sizeof(sources[0]), &ex->body,
 				  &failed);
-	if (r < 0) {
-		log_kv(LOG_LEVEL_DEBUG, "Metric source failed", "source", failed ? failed : "?",
-		       NULL);
-		return r;
-	}
-	return http_server_publish(ex->http, ex->body.data, ex->body.len);
+	if (r == 0)
+		r = http_server_publish(ex->http, ex->body.data, ex->body.len);
+	if (r < 0)
+		log_kv(LOG_LEVEL_ERROR, "Rendering metrics failed", "err", strerror(-r), "source",
+		       failed ? failed : "-", NULL);
 }
 
 /* After the tracker's end(): remediation, then the page's snapshot. */
@@ -315,9 +314,7 @@ static void collect(struct exporter *ex)
 			log_kv(LOG_LEVEL_ERROR, "Collection failed; serving the last good counts",
 			       "err", strerror(-r), NULL);
 	}
-	r = publish(ex);
-	if (r < 0)
-		log_kv(LOG_LEVEL_ERROR, "Rendering metrics failed", "err", strerror(-r), NULL);
+	publish(ex);
 }
 
 /* The web config half of a reload: loaded, and put in force only when it
@@ -555,10 +552,7 @@ static int run(struct exporter *ex)
 			last_reload = now_mono_ms();
 			/* halfopen_config_last_reload_successful at once, not at
 			 * the next collection. */
-			r = publish(ex);
-			if (r < 0)
-				log_kv(LOG_LEVEL_ERROR, "Rendering metrics failed", "err",
-				       strerror(-r), NULL);
+			publish(ex);
 		}
 		if (now_mono_ms() < next)
 			continue;
