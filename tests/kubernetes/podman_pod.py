@@ -442,7 +442,11 @@ def main():
                                    "-e", "trace=getdents64", "-P", "/proc",
                                    "-e", "inject=getdents64:delay_enter=%d" % HOLD_US],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        time.sleep(0.5)  # strace attached (it prints nothing with -qq)
+        attached = wait(lambda: status_fields(init_pid).get("TracerPid", "0") != "0", 20)
+        if not c.check("strace attached to the container's runc init (pid %d)" % init_pid,
+                       attached, strace.stderr.read().decode()[-500:] if strace.poll() is not None
+                       else "not yet"):
+            raise Stop()
         pm.run(["start", ctr_name], hostpid=hostpid)
         t_started = time.monotonic()
         log("time exporter pod played and started: %.1f s" % (t_started - t))
