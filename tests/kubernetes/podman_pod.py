@@ -353,7 +353,17 @@ def main():
     scrape_path = ep.get("path", "/metrics")
     c.check("ServiceMonitor endpoint resolves to a container port (%s -> %s)" %
             (ep.get("port"), scrape_port), scrape_port is not None)
+    # The podmonitor overlay scrapes the pods directly: the same port and
+    # path, or one of the two variants scrapes nothing.
+    pm_cp = dt.kustomize(os.path.join(dt.K8S, "overlays", "podmonitor"))
+    pmon = dt.one(dt.to_objects(pm_cp.stdout), "PodMonitor") if pm_cp.returncode == 0 else None
+    pep = pmon["spec"]["podMetricsEndpoints"][0] if pmon else {}
+    c.check("the PodMonitor overlay scrapes the same container port and path",
+            (named_port(ctr, pep.get("port")), pep.get("path", "/metrics")) ==
+            (scrape_port, scrape_path), "%s %s" % (pep, pm_cp.stderr[-300:]))
 
+    log("note %s, %s" % (dt.run(["podman", "--version"]).stdout.strip(),
+                         dt.run(["runc", "--version"]).stdout.splitlines()[0]))
     root = tempfile.mkdtemp(prefix="halfopen-podman-%d-" % os.getpid())
     pm = Podman(root)
     host_dirs = [v["hostPath"]["path"] for v in spec.get("volumes", []) if "hostPath" in v]
