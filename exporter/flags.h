@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "collectors/enforce.h"
 #include "common/buf.h"
 
 struct options {
@@ -26,6 +27,8 @@ struct options {
 	bool netns_all;
 	bool sockets_page;	  /* --web.enable-sockets-page */
 	bool remediation_dry_run; /* --remediation.dry-run */
+	const char *enforce_read_path;	       /* --enforce.read-path */
+	enum enforce_read_path read_path; /* the same, parsed */
 	bool pod_labels;
 	unsigned long max_series;
 	const char *procfs;
