@@ -96,12 +96,8 @@ struct chosen {
 
 static __always_inline int read_fields(struct tcp_sock *tp, struct chosen *c)
 {
-	unsigned long flags;
+	unsigned long flags = tp->inet_conn.icsk_inet.sk.__sk_common.skc_flags;
 
-	if (bpf_core_field_exists(struct sock_common___flags, skc_flags))
-		flags = ((struct sock_common___flags *)tp)->skc_flags;
-	else
-		flags = ((struct sock___flags *)tp)->sk_flags;
 	c->keepalive_on =
 		(flags >> bpf_core_enum_value(enum sock_flags, SOCK_KEEPOPEN)) & 1;
 	c->idle = tp->keepalive_time;

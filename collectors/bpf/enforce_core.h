@@ -62,17 +62,9 @@ struct sock_common {
 		};
 	};
 	volatile unsigned char skc_state;
-};
-
-/* Linux >= 6.10 (or so) keeps the flags in sock_common (sk_flags is a
- * #define for __sk_common.skc_flags); before, struct sock had its own
- * sk_flags. Two "flavours" (libbpf ignores the ___suffix) let the program
- * ask which one this kernel has. */
-struct sock_common___flags {
+	/* sock_flag()'s bits (sk_flags is a #define for it; in sock_common
+	 * at least since 5.x: 6.1 and 6.18 checked). */
 	unsigned long skc_flags;
-};
-struct sock___flags {
-	unsigned long sk_flags;
 };
 
 struct sock {

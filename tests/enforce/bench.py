@@ -2,16 +2,20 @@
 """Cost of one enforce pass per 100k sockets: a benchmark that prints
 figures (not a test; root, by hand, after ninja -C build).
 
-    python3 tests/enforce/bench.py [--conns 100000]
+    python3 tests/enforce/bench.py [--conns 100000] [--paths fields,getsockopt]
 
 In a namespace of its own, tests/bench/loadgen holds --conns loopback
 connections (every 4th client socket with SO_KEEPALIVE already, the
 server ends in accept queues); the exporter runs there with
-enforce.keepalive on the loadgen's listener ports. Prints the first pass
-(sets keepalive on 3/4 of the client sockets) and the steady passes
-(reads the options, finds each cookie), per pass and per 100k sockets
-visited, next to the sock_diag collection of the same sockets.
+enforce.keepalive on the loadgen's listener ports, once per read path
+(--enforce.read-path), one after the other on the same sockets, --rounds
+times. Prints each pass (the first sets keepalive where it is missing;
+the steady ones read the options and find each cookie), per pass and per
+100k sockets visited, next to the sock_diag collection of the same
+sockets in the same process (the floor), and at the end per path the
+median steady pass, the median floor and their ratio (target <= 0.5).
 """
+import statistics
 import argparse
 import os
 import resource
@@ -27,10 +31,43 @@ BUILD = os.environ.get("HALFOPEN_BUILD_ROOT") or os.path.join(os.path.dirname(os
                                                               "build")
 
 
+def run_passes(exp, a, steady, floor):
+    """a.passes passes of exp; the steady ones (all but the first)
+    appended to steady, the same collections' floor to floor: the
+    collection's duration without the pass (the sock_diag dump and the
+    classification of the same sockets; the pass runs right after it)."""
+    last = 0
+    for i in range(a.passes):
+        s = exp.wait_for(lambda s: (s.value("halfopen_enforce_passes_total") or 0) > last,
+                         30, "pass %d" % (i + 1), poll=0.5)
+        last = s.value("halfopen_enforce_passes_total")
+        sec = s.value("halfopen_enforce_last_pass_seconds")
+        coll = s.value("halfopen_collection_duration_seconds") or -1
+        vis = s.value("halfopen_enforce_matched_sockets", tcp_service="load",
+                      direction="outbound") or 0
+        print("  pass %d: %.3f s, visited %d client sockets of %d established "
+              "(%.3f s per 100k visited); enforced total %d, own choice %d; "
+              "collection %.3f s, of which the sock_diag floor %.3f s" % (
+                  i + 1, sec, vis,
+                  s.value("halfopen_established_sockets", tcp_service="load",
+                          direction="outbound") or 0,
+                  sec * 100000 / max(vis or a.conns, 1),
+                  s.value("halfopen_enforced_sockets_total", tcp_service="load",
+                          direction="outbound", option="keepalive") or 0,
+                  s.value("halfopen_enforce_own_choice_sockets", tcp_service="load",
+                          direction="outbound", option="keepalive") or 0,
+                  coll, coll - sec))
+        if i > 0:
+            steady.append(sec)
+            floor.append(coll - sec)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--conns", type=int, default=100000)
     ap.add_argument("--passes", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--paths", default="fields,getsockopt")
     ap.add_argument("--unmatched", action="store_true",
                     help="enforce on another port: the walk alone, no socket matched")
     a = ap.parse_args()
@@ -54,27 +91,24 @@ services:
         lg.stdin.write("grow %d\n" % a.conns)
         lg.stdin.flush()
         print("loadgen:", lg.stdout.readline().strip(), "in %.1fs" % (time.monotonic() - t))
-        with Exporter(ns, cfg, interval="10s", ready_timeout=60) as exp:
-            last = 0
-            for i in range(a.passes):
-                s = exp.wait_for(lambda s: (s.value("halfopen_enforce_passes_total") or 0) > last,
-                                 30, "pass %d" % (i + 1), poll=0.5)
-                last = s.value("halfopen_enforce_passes_total")
-                sec = s.value("halfopen_enforce_last_pass_seconds")
-                vis = s.value("halfopen_enforce_matched_sockets", tcp_service="load",
-                              direction="outbound") or 0
-                print("pass %d: %.3f s, visited %d client sockets of %d established "
-                      "(%.3f s per 100k visited); enforced total %d, own choice %d; "
-                      "collection %.3f s" % (
-                          i + 1, sec, vis,
-                          s.value("halfopen_established_sockets", tcp_service="load",
-                                  direction="outbound") or 0,
-                          sec * 100000 / max(vis or a.conns, 1),
-                          s.value("halfopen_enforced_sockets_total", tcp_service="load",
-                                  direction="outbound", option="keepalive") or 0,
-                          s.value("halfopen_enforce_own_choice_sockets", tcp_service="load",
-                                  direction="outbound", option="keepalive") or 0,
-                          s.value("halfopen_collection_duration_seconds") or -1))
+        steady = {p: [] for p in a.paths.split(",")}
+        floor = {p: [] for p in steady}
+        for rnd in range(a.rounds):
+            for path in steady:
+                print("round %d, --enforce.read-path=%s" % (rnd + 1, path))
+                with Exporter(ns, cfg, interval="10s", ready_timeout=60,
+                              extra_args=["--enforce.read-path=" + path]) as exp:
+                    run_passes(exp, a, steady[path], floor[path])
+        print("summary (median of the steady passes; floor: the sock_diag collection of the "
+              "same sockets, same runs):")
+        for path in steady:
+            if not steady[path]:
+                continue
+            st, fl = statistics.median(steady[path]), statistics.median(floor[path])
+            print("  %-10s steady pass %.3f s (n=%d, min %.3f, max %.3f), floor %.3f s "
+                  "(min %.3f, max %.3f): %.2fx the floor" % (
+                      path, st, len(steady[path]), min(steady[path]), max(steady[path]), fl,
+                      min(floor[path]), max(floor[path]), st / fl))
         lg.stdin.write("quit\n")
         lg.stdin.flush()
         lg.wait(timeout=60)

@@ -635,11 +635,36 @@ def redis():
                   "(retransmitting; ~15 min with tcp_retries2=15)")
 
 
+def on_read_path(path, scenario):
+    """scenario with the exporter forced to --enforce.read-path=path."""
+    def run():
+        global READ_PATH, WANT_PATH
+        READ_PATH = WANT_PATH = path
+        scenario()
+    return run
+
+
+def postgres_missing():
+    """Why the postgres scenario cannot run here, or None."""
+    if not os.path.isdir("/usr/lib/postgresql"):
+        return "postgresql not installed"
+    if subprocess.run([DEBIAN_PYTHON, "-c", "import psycopg2"], capture_output=True).returncode:
+        return "python3-psycopg2 not installed for " + DEBIAN_PYTHON
+    return None
+
+
 SCENARIOS = {f.__name__: f for f in (keepalive_dead, keepalive_live, user_timeout, dry_run, no_cap,
                                      reload, netns_all, redis, keepalive_default, postgres)}
+# The scenarios whose outcome depends on how the options are read, again
+# on the other read path (this kernel has both; auto loads fields).
+for _f in (keepalive_dead, keepalive_live, user_timeout, keepalive_default):
+    SCENARIOS[_f.__name__ + "_getsockopt"] = on_read_path("getsockopt", _f)
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["redis"] and redis_missing():
         print("SKIP redis:", redis_missing())
+        sys.exit(77)
+    if sys.argv[1:] == ["postgres"] and postgres_missing():
+        print("SKIP postgres:", postgres_missing())
         sys.exit(77)
     sys.exit(main_scenarios(SCENARIOS, SCENARIO_TIMEOUT))
