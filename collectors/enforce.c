@@ -214,7 +214,8 @@ static int selftest(struct enforce *e, char *why, size_t why_len)
 		snprintf(why, why_len,
 			 "%s: the kernel refused a bpf_%s from the iterator (%s, Linux >= %s)",
 			 enforce_read_path_name(e->path), fields ? "setsockopt" : "getsockopt",
-			 fields ? "keepalive and TCP_USER_TIMEOUT" : "SO_KEEPALIVE, TCP_USER_TIMEOUT",
+			 fields ? "keepalive and TCP_USER_TIMEOUT"
+				: "SO_KEEPALIVE, TCP_USER_TIMEOUT",
 			 fields ? "5.15" : "6.1");
 		r = -EOPNOTSUPP;
 	} else if (ut[0] != SELFTEST_UT_MS || ut[1] != SELFTEST_APP_UT_MS ||
@@ -305,9 +306,9 @@ int enforce_open(struct enforce **out, enum enforce_read_path want, char *why, s
 	/* auto: the field reads where the kernel takes them (every kernel
 	 * with the iterator's bpf_setsockopt), else bpf_getsockopt. Probed by
 	 * loading and self-testing, never by the kernel's version. */
-	r = load_path(e, want == ENFORCE_READ_GETSOCKOPT ? ENFORCE_READ_GETSOCKOPT
-							 : ENFORCE_READ_FIELDS,
-		      first, sizeof(first));
+	r = load_path(
+	    e, want == ENFORCE_READ_GETSOCKOPT ? ENFORCE_READ_GETSOCKOPT : ENFORCE_READ_FIELDS,
+	    first, sizeof(first));
 	if (r && want == ENFORCE_READ_AUTO && r != -EPERM) {
 		char second[256] = "";
 

@@ -92,7 +92,7 @@ bool enforce_service_get(const struct enforce *e, size_t i, struct enforce_servi
 struct enforce_pass_stats {
 	bool dry_run;
 	uint64_t passes, pass_errors;
-	double last_pass_seconds; /* the slowest pass of the last collection */
+	double last_pass_seconds;	  /* the slowest pass of the last collection */
 	enum enforce_read_path read_path; /* the one loaded: FIELDS or GETSOCKOPT */
 };
 void enforce_pass_stats_get(const struct enforce *e, struct enforce_pass_stats *out);

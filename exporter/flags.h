@@ -25,9 +25,9 @@ struct options {
 	unsigned long max_requests;
 	const char *netns; /* --collector.netns: host or all */
 	bool netns_all;
-	bool sockets_page;	  /* --web.enable-sockets-page */
-	bool remediation_dry_run; /* --remediation.dry-run */
-	const char *enforce_read_path;	       /* --enforce.read-path */
+	bool sockets_page;		  /* --web.enable-sockets-page */
+	bool remediation_dry_run;	  /* --remediation.dry-run */
+	const char *enforce_read_path;	  /* --enforce.read-path */
 	enum enforce_read_path read_path; /* the same, parsed */
 	bool pod_labels;
 	unsigned long max_series;

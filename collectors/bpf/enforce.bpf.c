@@ -98,8 +98,7 @@ static __always_inline int read_fields(struct tcp_sock *tp, struct chosen *c)
 {
 	unsigned long flags = tp->inet_conn.icsk_inet.sk.__sk_common.skc_flags;
 
-	c->keepalive_on =
-		(flags >> bpf_core_enum_value(enum sock_flags, SOCK_KEEPOPEN)) & 1;
+	c->keepalive_on = (flags >> bpf_core_enum_value(enum sock_flags, SOCK_KEEPOPEN)) & 1;
 	c->idle = tp->keepalive_time;
 	c->interval = tp->keepalive_intvl;
 	c->count = tp->keepalive_probes;
@@ -108,7 +107,7 @@ static __always_inline int read_fields(struct tcp_sock *tp, struct chosen *c)
 }
 
 static __always_inline int read_getsockopt(struct tcp_sock *tp, const struct enforce_policy *p,
-					    struct chosen *c)
+					   struct chosen *c)
 {
 	int v = 0;
 

@@ -32,7 +32,7 @@ typedef __u32 __be32;
 typedef __u32 __wsum;
 typedef __u32 uid_t;
 typedef _Bool bool;
-#define true  1
+#define true 1
 #define false 0
 
 /* UAPI constants (linux/bpf.h), stable by ABI. */
