@@ -14,7 +14,13 @@ the steady ones read the options and find each cookie), per pass and per
 100k sockets visited, next to the sock_diag collection of the same
 sockets in the same process (the floor), and at the end per path the
 median steady pass, the median floor and their ratio (target <= 0.5).
+Wall times swing with the load of a shared machine; the BPF program's
+own CPU time per socket visited (the kernel's run-time stats, enabled
+through BPF_ENABLE_STATS while the benchmark runs) does not, and is what
+differs between the read paths (the walk around it is the same).
 """
+import ctypes
+import json
 import statistics
 import argparse
 import os
@@ -31,7 +37,33 @@ BUILD = os.environ.get("HALFOPEN_BUILD_ROOT") or os.path.join(os.path.dirname(os
                                                               "build")
 
 
-def run_passes(exp, a, steady, floor):
+SYS_BPF, BPF_ENABLE_STATS = 321, 32  # x86_64
+
+
+def enable_bpf_stats():
+    """An fd that keeps the kernel's BPF run-time stats on while open."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    attr = ctypes.create_string_buffer(16)  # enable_stats.type = BPF_STATS_RUN_TIME (0)
+    fd = libc.syscall(SYS_BPF, BPF_ENABLE_STATS, attr, ctypes.sizeof(attr))
+    if fd < 0:
+        print("BPF_ENABLE_STATS failed: %s; no per-socket program time" %
+              os.strerror(ctypes.get_errno()))
+    return fd
+
+
+def prog_stats(path):
+    """(run_time_ns, run_cnt) of the newest loaded enforce program of path."""
+    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True).stdout
+    name = "enforce_" + path
+    progs = [p for p in json.loads(out or "[]") if name.startswith(p.get("name", "-")) and
+             p.get("name", "").startswith("enforce_")]
+    if not progs:
+        return None
+    p = max(progs, key=lambda p: p["id"])
+    return p.get("run_time_ns", 0), p.get("run_cnt", 0)
+
+
+def run_passes(exp, a, steady, floor, path, prog_ns):
     """a.passes passes of exp; the steady ones (all but the first)
     appended to steady, the same collections' floor to floor: the
     collection's duration without the pass (the sock_diag dump and the
@@ -60,6 +92,14 @@ def run_passes(exp, a, steady, floor):
         if i > 0:
             steady.append(sec)
             floor.append(coll - sec)
+        if i == 0:
+            first = prog_stats(path)
+    last_stats = prog_stats(path)
+    if first and last_stats and last_stats[1] > first[1]:
+        ns = (last_stats[0] - first[0]) / (last_stats[1] - first[1])
+        prog_ns.append(ns)
+        print("  BPF program, steady passes: %.0f ns per socket visited (%d runs)"
+              % (ns, last_stats[1] - first[1]))
 
 
 def main():
@@ -93,12 +133,14 @@ services:
         print("loadgen:", lg.stdout.readline().strip(), "in %.1fs" % (time.monotonic() - t))
         steady = {p: [] for p in a.paths.split(",")}
         floor = {p: [] for p in steady}
+        prog_ns = {p: [] for p in steady}
+        stats_fd = enable_bpf_stats()
         for rnd in range(a.rounds):
             for path in steady:
                 print("round %d, --enforce.read-path=%s" % (rnd + 1, path))
                 with Exporter(ns, cfg, interval="10s", ready_timeout=60,
                               extra_args=["--enforce.read-path=" + path]) as exp:
-                    run_passes(exp, a, steady[path], floor[path])
+                    run_passes(exp, a, steady[path], floor[path], path, prog_ns[path])
         print("summary (median of the steady passes; floor: the sock_diag collection of the "
               "same sockets, same runs):")
         for path in steady:
@@ -109,6 +151,11 @@ services:
                   "(min %.3f, max %.3f): %.2fx the floor" % (
                       path, st, len(steady[path]), min(steady[path]), max(steady[path]), fl,
                       min(floor[path]), max(floor[path]), st / fl))
+            if prog_ns[path]:
+                print("  %-10s BPF program %s ns per socket visited (steady passes, each round)"
+                      % (path, ", ".join("%.0f" % n for n in prog_ns[path])))
+        if stats_fd >= 0:
+            os.close(stats_fd)
         lg.stdin.write("quit\n")
         lg.stdin.flush()
         lg.wait(timeout=60)
