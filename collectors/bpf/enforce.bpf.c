@@ -138,8 +138,9 @@ static __always_inline int set_int(struct tcp_sock *tp, int level, int opt, __u3
 /* Keepalive for one socket. The application's own choice is keepalive on
  * with an idle time it set (keepalive_time != 0): kept whole. Keepalive
  * on at the sysctl's idle (PostgreSQL's backends, many clients), or off,
- * gets the service's idle, and its interval and count where the
- * application set none. done: its cookie's flags, updated. */
+ * gets it, with the service's idle, interval and count where the
+ * application set none: a value it set is never overwritten.
+ * done: its cookie's flags, updated. */
 static __always_inline void do_keepalive(struct tcp_sock *tp, const struct enforce_policy *p,
 					 const struct chosen *c, struct enforce_stats *st,
 					 __u32 *done)
@@ -163,7 +164,7 @@ static __always_inline void do_keepalive(struct tcp_sock *tp, const struct enfor
 	}
 	/* Timers first: SO_KEEPALIVE arms the timer with the idle time in
 	 * force at that moment (and TCP_KEEPIDLE re-arms an armed one). */
-	if (set_int(tp, SOL_TCP, TCP_KEEPIDLE, p->idle_s))
+	if (!c->idle && set_int(tp, SOL_TCP, TCP_KEEPIDLE, p->idle_s))
 		goto fail;
 	if (!c->interval && set_int(tp, SOL_TCP, TCP_KEEPINTVL, p->interval_s))
 		goto fail;

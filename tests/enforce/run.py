@@ -213,23 +213,25 @@ def keepalive_dead():
 
 def keepalive_default():
     """SO_KEEPALIVE on at the sysctl's idle is no choice (fields path); an
-    idle the application set is (both paths)."""
-    own_idle = 600
+    idle the application set is (both paths). An idle set with keepalive
+    left off is kept when enforce turns keepalive on (fields path)."""
+    own_idle, idle_only = 600, 900
     with Netns("enfk", veth=True) as ns:
         port, other = 23481, 23482
         servers(ns, port, other)
         cli, _ = pool(ns, port, keepalive="default")
         own, _ = pool(ns, port, 1, keepalive=str(own_idle))
+        half, _ = pool(ns, port, 1, keepalive="idle-only:%d" % idle_only)
         fields = WANT_PATH == "fields"
         with Exporter(ns, config(port, other, "{keepalive: %s}" % KEEPALIVE)) as exp:
             s = exp.wait_for(lambda s: s.value("halfopen_enforce_matched_sockets",
-                                               tcp_service="pool", direction="outbound") == N + 1 and
+                                               tcp_service="pool", direction="outbound") == N + 2 and
                              counter(s, "halfopen_enforce_own_choice_sockets") ==
                              (1 if fields else N + 1), 10, "the own choices counted")
             passes = s.value("halfopen_enforce_passes_total")
             s = exp.wait_for(lambda s: s.value("halfopen_enforce_passes_total") >= passes + 2, 6,
                              "two more passes")
-            want(counter(s, "halfopen_enforced_sockets_total") == (N if fields else 0),
+            want(counter(s, "halfopen_enforced_sockets_total") == (N + 1 if fields else 1),
                  "enforced: %s" % s.report())
             want(s.value("halfopen_enforce_errors_total", tcp_service="pool", direction="outbound",
                          option="keepalive") == 0, s.report())
@@ -242,9 +244,15 @@ def keepalive_default():
             o = own.expect("OPTS")
             want(o["keepalive"] == "1" and o["idle"] == str(own_idle),
                  "the application's own idle must stay: %r" % o)
+            half.send("opts")
+            o = half.expect("OPTS")
+            want(o["keepalive"] == "1" and o["idle"] == str(idle_only if fields else IDLE),
+                 "keepalive given, at the application's own idle on fields: %r" % o)
             print("%s path: %d sockets at the sysctl's idle (%ds) %s, the one with its own "
-                  "idle (%ds) kept" % (WANT_PATH, N, sysctl_idle,
-                                       "given idle %ds" % IDLE if fields else "kept", own_idle))
+                  "idle (%ds) kept, the one with its idle (%ds) but keepalive off given keepalive "
+                  "at idle %s" % (WANT_PATH, N, sysctl_idle,
+                                  "given idle %ds" % IDLE if fields else "kept", own_idle,
+                                  idle_only, o["idle"]))
 
 
 PG_CLIENT = r"""
