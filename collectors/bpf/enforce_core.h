@@ -11,8 +11,10 @@
  * CO-RE relocation by name, and libbpf resolves it against the running
  * kernel's BTF at load time. The layouts below are therefore never
  * trusted: only the names (and the field types' sizes) matter, and a field
- * a kernel lacks fails the load (or is skipped, where the program asks
- * bpf_core_field_exists() first).
+ * a kernel lacks fails the load (libbpf names it). Checked offline against
+ * Debian's 5.10 and 6.1 kernel BTF and this machine's 6.18:
+ * `bpftool gen min_core_btf VMLINUX OUT enforce.bpf.o` resolves every
+ * relocation.
  *
  * Adding a field: declare it here under its kernel name and type, in the
  * struct the kernel has it in. */
@@ -63,7 +65,7 @@ struct sock_common {
 	};
 	volatile unsigned char skc_state;
 	/* sock_flag()'s bits (sk_flags is a #define for it; in sock_common
-	 * at least since 5.x: 6.1 and 6.18 checked). */
+	 * in 5.10, 6.1 and 6.18). */
 	unsigned long skc_flags;
 };
 
