@@ -295,7 +295,7 @@ fail:
 int enforce_open(struct enforce **out, enum enforce_read_path want, char *why, size_t why_len)
 {
 	struct enforce *e = calloc(1, sizeof(*e));
-	char first[256] = "";
+	char first[300] = "";
 	int r;
 
 	if (!e) {
@@ -310,7 +310,7 @@ int enforce_open(struct enforce **out, enum enforce_read_path want, char *why, s
 	    e, want == ENFORCE_READ_GETSOCKOPT ? ENFORCE_READ_GETSOCKOPT : ENFORCE_READ_FIELDS,
 	    first, sizeof(first));
 	if (r && want == ENFORCE_READ_AUTO && r != -EPERM) {
-		char second[256] = "";
+		char second[300] = "";
 
 		r = load_path(e, ENFORCE_READ_GETSOCKOPT, second, sizeof(second));
 		snprintf(why, why_len, "%s; %s", first, second);

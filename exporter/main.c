@@ -369,7 +369,7 @@ static int drop_privileges(void *arg)
  * before anything changes, so a refused reload keeps the old config. */
 static int reload_enforce(struct exporter *ex, const struct config *cfg)
 {
-	char why[256];
+	char why[640]; /* enforce_open may explain two read paths */
 	int r;
 
 	if (ex->enforce) {
@@ -496,7 +496,7 @@ static int run(struct exporter *ex)
 		return r;
 	/* Loading needs CAP_BPF + CAP_PERFMON, so before they are dropped. */
 	if (config_wants_enforce(ex->cfg)) {
-		char why[256];
+		char why[640]; /* enforce_open may explain two read paths */
 
 		r = enforce_open(&ex->enforce, ex->opt.read_path, why, sizeof(why));
 		if (r == 0)
