@@ -369,7 +369,7 @@ static int drop_privileges(void *arg)
  * before anything changes, so a refused reload keeps the old config. */
 static int reload_enforce(struct exporter *ex, const struct config *cfg)
 {
-	char why[256];
+	char why[640]; /* enforce_open may explain two read paths */
 	int r;
 
 	if (ex->enforce) {
@@ -383,9 +383,12 @@ static int reload_enforce(struct exporter *ex, const struct config *cfg)
 	}
 	if (!config_wants_enforce(cfg))
 		return 0;
-	r = enforce_open(&ex->enforce, why, sizeof(why));
-	if (r == 0)
+	r = enforce_open(&ex->enforce, ex->opt.read_path, why, sizeof(why));
+	if (r == 0) {
+		log_kv(LOG_LEVEL_INFO, "Enforce loaded (BPF socket iterator)", "read_path",
+		       enforce_loaded_read_path(ex->enforce), NULL);
 		return enforce_configure(ex->enforce, cfg, ex->opt.remediation_dry_run);
+	}
 	log_kv(LOG_LEVEL_ERROR,
 	       "The new configuration asks for enforce, which this process cannot do; restart "
 	       "the exporter with that configuration (and CAP_BPF + CAP_PERFMON)",
@@ -493,9 +496,9 @@ static int run(struct exporter *ex)
 		return r;
 	/* Loading needs CAP_BPF + CAP_PERFMON, so before they are dropped. */
 	if (config_wants_enforce(ex->cfg)) {
-		char why[256];
+		char why[640]; /* enforce_open may explain two read paths */
 
-		r = enforce_open(&ex->enforce, why, sizeof(why));
+		r = enforce_open(&ex->enforce, ex->opt.read_path, why, sizeof(why));
 		if (r == 0)
 			r = enforce_configure(ex->enforce, ex->cfg, ex->opt.remediation_dry_run);
 		if (r < 0) {
@@ -505,7 +508,8 @@ static int run(struct exporter *ex)
 			return r;
 		}
 		log_kv(LOG_LEVEL_INFO, "Enforce loaded (BPF socket iterator)", "dry_run",
-		       ex->opt.remediation_dry_run ? "true" : "false", NULL);
+		       ex->opt.remediation_dry_run ? "true" : "false", "read_path",
+		       enforce_loaded_read_path(ex->enforce), NULL);
 	}
 	ex->web = NULL; /* the server takes it over, whatever happens */
 	r = http_server_start(&hopt, &ex->http, errmsg, sizeof(errmsg));

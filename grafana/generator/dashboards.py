@@ -413,9 +413,9 @@ def overview():
                    (16, 54, 4, 4), thresholds=ORANGE_AT(1), decimals=0))
     p.append(_enforce_dry_run_stat(20, (20, 54, 4, 4)))
     p.append(_stat(21, "Enforce: own choice",
-                   "ESTABLISHED sockets of enforcing services, at the last pass, whose application had set "
-                   "keepalive or a user timeout itself (halfopen_enforce_own_choice_sockets, both options): "
-                   "enforce keeps their values.",
+                   "ESTABLISHED sockets of enforcing services, at the last pass, whose application had chosen "
+                   "keepalive with its own idle time, or a user timeout (halfopen_enforce_own_choice_sockets, "
+                   "both options): enforce keeps their values. Keepalive left at the sysctl's idle is no choice.",
                    "short", f"sum(halfopen_enforce_own_choice_sockets{{{S}}})", (12, 58, 4, 4), decimals=0))
     p.append(_enforce_visited_stat(22, "enforcing services", (16, 58, 4, 4)))
     p.append(_stat(23, "Enforce pass / interval",
@@ -559,7 +559,7 @@ def service():
     p.append(_enforce_errors_stat(18, (4, 59, 4, 4)))
     p.append(_enforce_visited_stat(19, "the service", (8, 59, 4, 4)))
     p.append(_stat(20, "Keepalive by own choice",
-                   "Share of the visited sockets whose application had turned keepalive on itself "
+                   "Share of the visited sockets whose application had turned keepalive on with its own idle time "
                    "(halfopen_enforce_own_choice_sockets{option=\"keepalive\"} / halfopen_enforce_matched_sockets): "
                    "the coverage the service would have without enforce. Compare with Keepalive coverage at the top, "
                    "what the kernel reports now.",
@@ -574,7 +574,7 @@ def service():
     p.append(_enforced_rate_timeseries(22, BY_NODE, LEGEND_NODE, (0, 63, 12, 8)))
     p.append(_timeseries(23, "Enforce: keepalive coverage before / after",
                          "Per node: \"before\" is the share of visited sockets whose application turned keepalive on "
-                         "itself (halfopen_enforce_own_choice_sockets{option=\"keepalive\"} / "
+                         "with its own idle time (halfopen_enforce_own_choice_sockets{option=\"keepalive\"} / "
                          "halfopen_enforce_matched_sockets); \"after\" is the keepalive coverage the kernel reports "
                          "(halfopen_keepalive_sockets / halfopen_established_sockets). The gap is what enforce adds. "
                          "After well below 100%: sockets reverted by their application, errors, or a dry run. The red "
@@ -590,7 +590,7 @@ def service():
                          threshold_style="line", minv=0, maxv=1))
     p.append(_timeseries(24, "Enforce: sockets that chose their own options",
                          "Per node and option, ESTABLISHED sockets of the service whose application had set keepalive "
-                         "or a user timeout itself at the last pass (halfopen_enforce_own_choice_sockets): enforce "
+                         "with its own idle time, or a user timeout, at the last pass (halfopen_enforce_own_choice_sockets): enforce "
                          "keeps their values. Next to them, all sockets the pass visited "
                          "(halfopen_enforce_matched_sockets).",
                          "short", [

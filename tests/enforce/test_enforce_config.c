@@ -121,10 +121,27 @@ DEF_TEST(render_null)
 	return 0;
 }
 
+/* --enforce.read-path's words and the names the log and the info metric
+ * show are one table. */
+DEF_TEST(read_path_names)
+{
+	static const char *const words[] = {"auto", "fields", "getsockopt"};
+	enum enforce_read_path p;
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		CHECK(enforce_read_path_parse(words[i], &p) == 0);
+		CHECK(strcmp(enforce_read_path_name(p), words[i]) == 0);
+	}
+	CHECK(enforce_read_path_parse("field", &p) == -EINVAL);
+	CHECK(enforce_read_path_parse("", &p) == -EINVAL);
+	return 0;
+}
+
 int main(void)
 {
 	RUN_TEST(good);
 	RUN_TEST(errors);
 	RUN_TEST(render_null);
+	RUN_TEST(read_path_names);
 	END_TEST;
 }
