@@ -245,7 +245,25 @@ static void say_collection(const struct daemon *d, unsigned say, const struct co
 	}
 }
 
-static void collect(struct daemon *d)
+/* netns.h's contract: after -ENOTRECOVERABLE the thread that collects
+ * is in an unknown network namespace and must not be used again. The
+ * registry's home (the only way back) was this thread's namespace, and a
+ * new thread would inherit the unknown one, so the process exits
+ * non-zero and its supervisor (systemd's Restart=on-failure, the
+ * kubelet) starts a fresh one: a gap in the series instead of counts
+ * from the wrong namespace. */
+static int thread_lost(const char *where)
+{
+	log_kv(LOG_LEVEL_ERROR,
+	       "The collector thread could not return to its own network namespace; exiting so "
+	       "the supervisor restarts the exporter",
+	       "err", strerror(ENOTRECOVERABLE), "during", where, NULL);
+	return -ENOTRECOVERABLE;
+}
+
+/* One collection, its bookkeeping, and the body published. 0, or
+ * -ENOTRECOVERABLE (logged): stop. */
+static int collect(struct daemon *d)
 {
 	int scratch = d->good == 0 ? 1 : 0;
 	struct collection_result *res = &d->results[scratch];
@@ -258,10 +276,13 @@ static void collect(struct daemon *d)
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	suspects_begin(d->suspects, t0);
 	o.err = collect_namespaces(d, res);
+	if (o.err == -ENOTRECOVERABLE)
+		return thread_lost("namespace discovery");
 	suspects_end(d->suspects, o.err == 0, o.err == 0 ? res : NULL);
 	after_collection(d, t0);
-	enforce_run_passes(d->enforce, d->cfg, d->nsreg, d->opt->remediation_dry_run,
-			   &d->enforce_errors_logged);
+	if (enforce_run_passes(d->enforce, d->cfg, d->nsreg, d->opt->remediation_dry_run,
+			       &d->enforce_errors_logged) == -ENOTRECOVERABLE)
+		return thread_lost("enforce pass");
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	if (o.err == 0) {
 		d->good = scratch;
@@ -286,6 +307,7 @@ static void collect(struct daemon *d)
 		log_kv(LOG_LEVEL_DEBUG, "Collected", "sockets", n, "duration_ms", ms, NULL);
 	}
 	publish(d);
+	return 0;
 }
 
 /* The reload stages (reload.h) over the real loaders, enforce and server. */
@@ -532,7 +554,9 @@ int daemon_run(struct daemon *d)
 		}
 		if (!loop_schedule_collection_due(&sched, now_mono_ms()))
 			continue;
-		collect(d);
+		r = collect(d);
+		if (r < 0)
+			return r;
 		loop_schedule_collected(&sched, now_mono_ms());
 	}
 }
