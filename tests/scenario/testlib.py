@@ -46,6 +46,13 @@ import threading
 import traceback
 import time
 
+# The harnesses check with `assert`: python3 -O (or PYTHONOPTIMIZE) strips
+# every one of them and would let a broken exporter pass. Refuse to run so.
+if not __debug__:
+    sys.stderr.write("%s: run without -O or PYTHONOPTIMIZE (they strip the test's assert checks)\n"
+                     % os.path.basename(sys.argv[0] or "test"))
+    sys.exit(2)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_ROOT = os.environ.get("HALFOPEN_SOURCE_ROOT") or os.path.dirname(os.path.dirname(HERE))
 PEER_PY = os.path.join(HERE, "peer.py")
