@@ -481,6 +481,5 @@ SCENARIOS = {f.__name__: f for f in (keepalive_dead, keepalive_live, user_timeou
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["redis"] and redis_missing():
-        print("SKIP redis:", redis_missing())
-        sys.exit(77)
+        testlib.skip("redis: " + redis_missing())
     sys.exit(main_scenarios(SCENARIOS, SCENARIO_TIMEOUT))
