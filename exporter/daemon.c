@@ -17,16 +17,12 @@
 #include "collectors/sockdiag.h"
 #include "collectors/suspects.h"
 #include "common/buf.h"
-#include "common/metric_writer.h"
 #include "exporter/enforce_run.h"
 #include "exporter/exposition.h"
 #include "exporter/http.h"
 #include "exporter/log.h"
 #include "exporter/loop.h"
-#include "exporter/metrics_enforce.h"
-#include "exporter/metrics_suspects.h"
 #include "exporter/privileges.h"
-#include "exporter/process_metrics.h"
 #include "exporter/reload.h"
 #include "exporter/remediation.h"
 #include "exporter/sockets_page.h"
@@ -116,33 +112,24 @@ int daemon_load_web_config(const char *path, struct web_config **out)
 	return r == 0 ? 0 : say_config_error("Invalid web configuration", path, r, &err);
 }
 
-/* metric_source: the last good collection, none before the first. */
-static int render_last_collection(void *ctx, struct metric_writer *w)
-{
-	struct daemon *d = ctx;
-
-	if (d->good < 0)
-		return 0;
-	return exposition_render_collection(&d->results[d->good], w);
-}
-
-/* Render every metric source into one body and hand it to the server.
+/* Render the whole body (exposition.c, the path the tests take) and hand
+ * it to the server.
  * On failure the server keeps the previous body; logged here, once, for
  * both callers (after a collection, after a reload). */
 static void publish(struct daemon *d)
 {
-	const struct metric_source sources[] = {
-	    {"collection", render_last_collection, d},
-	    {"exporter", exposition_render_self, &d->stats},
-	    {"suspects", metrics_suspects_render, d->suspects},
-	    {"enforce", metrics_enforce_render, d->enforce},
-	    {"process", process_metrics_render, "/proc"},
+	const struct exposition_body body = {
+	    .collection = d->good < 0 ? NULL : &d->results[d->good],
+	    .stats = &d->stats,
+	    .suspects = d->suspects,
+	    .enforce = d->enforce,
+	    .proc_root = "/proc",
 	};
 	const char *failed = NULL;
 	int r;
 
 	buf_reset(&d->body);
-	r = metric_sources_render(sources, sizeof(sources) / sizeof(sources[0]), &d->body, &failed);
+	r = exposition_render_body(&body, &d->body, &failed);
 	if (r == 0)
 		r = http_server_publish(d->http, d->body.data, d->body.len);
 	if (r < 0)
