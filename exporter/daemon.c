@@ -336,7 +336,7 @@ static int stage_apply_enforce(void *ctx, const struct config *cfg)
 	}
 	r = enforce_configure(d->enforce, cfg, d->opt->remediation_dry_run);
 	if (r < 0)
-		log_kv(LOG_LEVEL_ERROR, "Putting the new enforce blocks in force failed", "err",
+		log_kv(LOG_LEVEL_ERROR, "Putting enforce blocks in force failed", "err",
 		       strerror(-r), NULL);
 	return r;
 }

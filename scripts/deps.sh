@@ -14,8 +14,8 @@ pkgs=(gcc meson ninja-build pkg-config libmicrohttpd-dev libnl-3-dev libyaml-dev
 demo=(iptables netcat-openbsd curl)
 deb=(debhelper dpkg-dev lintian)
 # wrk: /metrics under load; node_exporter's tcpstat collector: the comparison
-# row; matplotlib (Debian's python3): the plot. iproute2's ss is in pkgs.
-bench=(wrk prometheus-node-exporter python3 python3-matplotlib)
+# row and curl its scrape; matplotlib (Debian's python3): the plot. iproute2's ss is in pkgs.
+bench=(wrk prometheus-node-exporter python3 python3-matplotlib curl)
 case "${1:-}" in
 demo) pkgs+=("${demo[@]}");;
 deb) pkgs+=("${deb[@]}");;

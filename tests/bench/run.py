@@ -927,8 +927,8 @@ def report(data, png_rel):
     a("sudo tests/bench/run.sh --sizes 10000 --no-write          # smoke test, writes nothing")
     a("```")
     a("")
-    a("Needs root (network namespace, sysctls), `apt-get install prometheus-node-exporter wrk "
-      "python3-matplotlib curl`, about 6 KiB of kernel memory per connection and ~15 min for all sizes on an idle machine "
+    a("Needs root (network namespace, sysctls), `scripts/deps.sh bench` (wrk, prometheus-node-exporter, curl, "
+      "python3-matplotlib; run.sh calls it), about 6 KiB of kernel memory per connection and ~15 min for all sizes on an idle machine "
       "(longer when it is busy). Not part of `meson test`. Only the namespace's own sysctls are changed "
       "(`somaxconn`, `tcp_max_syn_backlog`, `ip_local_port_range`); the global `net.ipv4.tcp_mem` "
       "is raised only if the sockets approach it, and restored.")
