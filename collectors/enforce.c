@@ -15,6 +15,7 @@
 
 #include "config/config.h"
 
+
 struct enforce_service {
 	char *name;
 	enum direction direction;
@@ -90,6 +91,13 @@ static int state_configure(struct enforce_state *st, const struct config *cfg, b
 #include <bpf/libbpf.h>
 
 #include "bpf/enforce_abi.h"
+
+/* Service ids are config indexes (0..CONFIG_MAX_SERVICES-1) and index
+ * the BPF maps directly; the slot after them is the self-test's. A config
+ * limit above the maps' would put a service in the self-test slot. */
+_Static_assert(CONFIG_MAX_SERVICES == ENFORCE_MAX_SERVICES,
+	       "enforce_abi.h's ENFORCE_MAX_SERVICES must equal CONFIG_MAX_SERVICES");
+
 #include "enforce.skel.h"
 
 static void counts_add(struct enforce_counts *to, const struct enforce_counts *c)

@@ -378,13 +378,3 @@ void suspects_fill_info(const struct suspects *t, const struct suspect *s, struc
 	o->pod_namespace = ow->pod_namespace;
 	o->pod = ow->pod;
 }
-
-void suspects_for_each(const struct suspects *t, suspects_visit_fn fn, void *ctx)
-{
-	struct suspect_info info;
-
-	for (size_t i = 0; i < t->n; i++) {
-		suspects_fill_info(t, &t->v[i], &info);
-		fn(ctx, &info);
-	}
-}

@@ -134,10 +134,6 @@ size_t suspects_count(const struct suspects *t);
  * overhead). */
 size_t suspects_memory_bytes(const struct suspects *t);
 
-/* Visit every suspect (unspecified order); s is valid during the call. */
-typedef void (*suspects_visit_fn)(void *ctx, const struct suspect_info *s);
-void suspects_for_each(const struct suspects *t, suspects_visit_fn fn, void *ctx);
-
 /* The remediation policy. True when s was seen by the last collection and
  * has been retransmitting or keepalive probing, continuously and without
  * an answer, for at least destroy_after_ms: both the kernel's age (since

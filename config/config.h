@@ -76,7 +76,7 @@ struct config {
 	 * outbound otherwise) instead of ignoring them. */
 	bool count_unmatched;
 	struct service_config *services;
-	size_t n_services; /* 0..256 */
+	size_t n_services; /* 0..CONFIG_MAX_SERVICES */
 };
 
 #define CONFIG_MAX_SERVICES 256

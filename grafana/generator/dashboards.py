@@ -9,6 +9,9 @@ Conventions (checked by tests/grafana/test_rules.py):
   recording rules of grafana/alerts/halfopen.rules.yml, `up` and `ALERTS`.
 """
 
+import os
+import re
+
 DS = {"type": "prometheus", "uid": "${datasource}"}
 SCHEMA_VERSION = 39
 TAGS = ["halfopen", "tcp", "prometheus"]
@@ -16,6 +19,52 @@ TAGS = ["halfopen", "tcp", "prometheus"]
 # Label matchers of the template variables.
 EXP = 'job=~"$job", instance=~"$instance"'
 SVC = 'job=~"$job", instance=~"$instance", tcp_service=~"$tcp_service", direction=~"$direction"'
+
+SOCK_CLASSES_H = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir,
+                              "collectors", "sock_classes.h")
+
+
+def parse_sock_classes(text):
+    """The socket classes of sock_classes.h's SOCK_CLASSES X-macro, in declaration
+    order: [(field, rank)], rank None for a CLASS line, the severity rank for SUSPECT.
+    The exporter's families are halfopen_<field>_sockets."""
+    m = re.search(r"#define SOCK_CLASSES\(CLASS, SUSPECT\)((?:[^\n]*\\\n)*[^\n]*)", text)
+    if not m:
+        raise ValueError("sock_classes.h: no SOCK_CLASSES(CLASS, SUSPECT) X-macro")
+    out = [(field, int(rank) if kind == "SUSPECT" else None) for kind, field, rank in
+           re.findall(r"\b(CLASS|SUSPECT)\(\s*[A-Z_]+\s*,\s*([a-z_]+)\s*,\s*(?:(\d+)\s*,)?",
+                      m.group(1))]
+    if not out:
+        raise ValueError("sock_classes.h: SOCK_CLASSES declares no class")
+    return out
+
+
+with open(SOCK_CLASSES_H) as _f:
+    SOCK_CLASSES = parse_sock_classes(_f.read())
+
+# How panels name a class: its field with spaces, but for these.
+CLASS_LEGEND = {"keepalive": "with keepalive", "close_wait": "CLOSE_WAIT"}
+
+
+def class_legend(field):
+    unknown = set(CLASS_LEGEND) - {f for f, _ in SOCK_CLASSES}
+    if unknown:
+        raise ValueError("CLASS_LEGEND names classes sock_classes.h does not have: %s"
+                         % ", ".join(sorted(unknown)))
+    return CLASS_LEGEND.get(field, field.replace("_", " "))
+
+
+def all_classes():
+    """Every class: the plain ones, then the suspect ones, each in declaration order."""
+    return ([f for f, rank in SOCK_CLASSES if rank is None]
+            + [f for f, rank in SOCK_CLASSES if rank is not None])
+
+
+def suspect_classes():
+    """The suspect classes, worst first (their rank: the /sockets page's order)."""
+    return [f for f, rank in sorted((c for c in SOCK_CLASSES if c[1] is not None),
+                                    key=lambda c: c[1])]
+
 
 BY_SVC = "instance, tcp_service, direction"
 LEGEND_SVC = "{{instance}} {{tcp_service}} ({{direction}})"
@@ -321,11 +370,8 @@ def overview():
                          "now. Stale: ESTABLISHED but silent for stale_after. Zero window: the peer stopped reading. "
                          "CLOSE_WAIT: the application does not close.",
                          "short", [
-                             _target(f"sum(halfopen_retransmitting_sockets{{{S}}})", "retransmitting", "A"),
-                             _target(f"sum(halfopen_keepalive_probing_sockets{{{S}}})", "keepalive probing", "B"),
-                             _target(f"sum(halfopen_stale_sockets{{{S}}})", "stale", "C"),
-                             _target(f"sum(halfopen_zero_window_sockets{{{S}}})", "zero window", "D"),
-                             _target(f"sum(halfopen_close_wait_sockets{{{S}}})", "CLOSE_WAIT", "E"),
+                             _target(f"sum(halfopen_{c}_sockets{{{S}}})", class_legend(c), chr(ord("A") + i))
+                             for i, c in enumerate(suspect_classes())
                          ], (0, 4, 12, 8)))
     p.append(_table(8, "Firing half-open alerts",
                     "Alerts of the halfopen rules (grafana/alerts/halfopen.rules.yml) firing now for the selected "
@@ -466,13 +512,9 @@ def service():
                          "keepalive and hanging are subsets of established (hanging may also include closing "
                          "states).",
                          "short", [
-                             _target(f"sum by (direction) (halfopen_established_sockets{{{S}}})", "established {{direction}}", "A"),
-                             _target(f"sum by (direction) (halfopen_keepalive_sockets{{{S}}})", "with keepalive {{direction}}", "B"),
-                             _target(f"sum by (direction) (halfopen_stale_sockets{{{S}}})", "stale {{direction}}", "C"),
-                             _target(f"sum by (direction) (halfopen_retransmitting_sockets{{{S}}})", "retransmitting {{direction}}", "D"),
-                             _target(f"sum by (direction) (halfopen_keepalive_probing_sockets{{{S}}})", "keepalive probing {{direction}}", "E"),
-                             _target(f"sum by (direction) (halfopen_zero_window_sockets{{{S}}})", "zero window {{direction}}", "F"),
-                             _target(f"sum by (direction) (halfopen_close_wait_sockets{{{S}}})", "CLOSE_WAIT {{direction}}", "G"),
+                             _target(f"sum by (direction) (halfopen_{c}_sockets{{{S}}})",
+                                     class_legend(c) + " {{direction}}", chr(ord("A") + i))
+                             for i, c in enumerate(all_classes())
                          ], (0, 4, 24, 9)))
     p.append(_timeseries(8, "Longest hang by node",
                          "Per node, the age of the oldest hang on this service (halfopen_longest_hanging_seconds). "

@@ -670,9 +670,7 @@ for _f in (keepalive_dead, keepalive_live, user_timeout, keepalive_default):
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["redis"] and redis_missing():
-        print("SKIP redis:", redis_missing())
-        sys.exit(77)
+        testlib.skip("redis: " + redis_missing())
     if sys.argv[1:] == ["postgres"] and postgres_missing():
-        print("SKIP postgres:", postgres_missing())
-        sys.exit(77)
+        testlib.skip("postgres: " + postgres_missing())
     sys.exit(main_scenarios(SCENARIOS, SCENARIO_TIMEOUT))

@@ -49,7 +49,6 @@ BUILD_ROOT = os.environ.get("HALFOPEN_BUILD_ROOT") or os.path.join(SOURCE_ROOT, 
 DEPLOY = os.path.join(SOURCE_ROOT, "deploy")
 K8S = os.path.join(DEPLOY, "kubernetes")
 NAMESPACE = "halfopen-exporter"
-SKIP = 77
 
 class Skip(Exception):
     """The check cannot run here (str: why)."""
@@ -639,9 +638,7 @@ def main():
     try:
         return COMMANDS[sys.argv[1]]()
     except Skip as e:
-        print("SKIP: %s" % e)
-        print("0 passed, 0 failed")
-        return SKIP
+        testlib.skip(str(e))
     except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
         print("FAIL %s: %s" % (sys.argv[1], e))
         print("0 passed, 1 failed")

@@ -396,13 +396,10 @@ class Matrix:
 
 def main():
     testlib.install_signal_handlers()
-    if os.geteuid() != 0:
-        print("SKIP: needs root (ip netns, iptables)")
-        return 77
+    testlib.require_root("ip netns, iptables")
     for tool in ("ip", "iptables", "ss"):
         if not shutil.which(tool):
-            print("SKIP: %s not installed" % tool)
-            return 77
+            testlib.skip("%s not installed" % tool)
     with testlib.Netns("mx") as ns:
         ok = Matrix(ns).run()
     print("matrix: %s" % ("ok" if ok else "FAILED"))

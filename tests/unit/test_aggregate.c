@@ -374,7 +374,11 @@ DEF_TEST(series_cap_folds_pods)
 	CHECK_EQ_UINT(4, res.series_dropped);
 	CHECK_EQ_UINT(3, res.sockets_matched);
 
-	CHECK_EQ_INT(0, exposition_render(&res, &st, &out));
+	{
+		const struct exposition_body body = {.collection = &res, .stats = &st};
+
+		CHECK_EQ_INT(0, exposition_render_body(&body, &out, NULL));
+	}
 	CHECK_CONTAINS("\nhalfopen_series_dropped 4\n", out.data);
 	CHECK_CONTAINS("\nhalfopen_established_sockets{tcp_service=\"web\",direction=\"inbound\","
 		       "namespace=\"shop\",pod=\"web-a\"} 1\n",
