@@ -183,6 +183,17 @@ static void after_collection(struct exporter *ex, uint64_t now_ms)
 	sockets_shelf_put(&ex->shelf, snap);
 }
 
+static int read_conntrack_timeout(void *ms)
+{
+	return conntrack_timeout_read(ms);
+}
+
+/* collect_options.conntrack_timeout: read inside namespace ns_index. */
+static int ns_conntrack_timeout(void *nsreg, uint32_t ns_index, uint32_t *ms)
+{
+	return netns_registry_run_in(nsreg, ns_index, read_conntrack_timeout, ms);
+}
+
 /* One collection over every namespace of the registry. Only a failure in
  * the exporter's own namespace fails the collection; another namespace
  * that fails (it may be vanishing right now) is counted in the result. */
@@ -195,6 +206,8 @@ static int collect_namespaces(struct exporter *ex, struct collection_result *res
 		.max_series = ex->opt.max_series,
 		.pod_of_cgroup = ex->opt.pod_labels ? netns_registry_pod_of_cgroup : NULL,
 		.pod_ctx = ex->nsreg,
+		.conntrack_timeout = ns_conntrack_timeout,
+		.conntrack_ctx = ex->nsreg,
 	};
 	struct netns_refresh_stats st;
 	int r;
@@ -231,7 +244,7 @@ static int collect_namespaces(struct exporter *ex, struct collection_result *res
 					 netns_entry_pod(e, &pod), res);
 		if (r < 0)
 			suspects_ns_incomplete(ex->suspects, (uint32_t)i);
-		if (r < 0 && e->is_host)
+		if (r < 0 && (e->is_host || r == -ENOTRECOVERABLE))
 			return r;
 	}
 	return 0;
