@@ -42,6 +42,7 @@ struct collector {
 	struct sock_ages *ages;
 	uint64_t now_ms;       /* monotonic, taken once per collection */
 	uint32_t ns_conntrack_ms; /* this namespace's conntrack timeout; 0: unknown */
+	uint32_t host_conntrack_ms; /* the host namespace's, as of this collection */
 	uint16_t ephemeral_lo; /* net.ipv4.ip_local_port_range start (host) */
 	/* Per namespace: the table's counts before they are merged, and
 	 * where each table entry lands in the result. */
@@ -114,6 +115,13 @@ static uint64_t mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint32_t min_nonzero_u32(uint32_t a, uint32_t b)
+{
+	if (!a || !b)
+		return a ? a : b;
+	return a < b ? a : b;
 }
 
 int conntrack_timeout_read(uint32_t *ms)
@@ -497,13 +505,21 @@ int collector_collect_ns(struct collector *c, struct nl_sock *sk, uint32_t ns_in
 
 	c->ns_conntrack_ms = 0;
 	if (c->opt.conntrack_timeout && service_table_needs_conntrack_timeout(c->cfg)) {
-		r = c->opt.conntrack_timeout(c->opt.conntrack_ctx, ns_index, &c->ns_conntrack_ms);
+		uint32_t ms = 0;
+
+		r = c->opt.conntrack_timeout(c->opt.conntrack_ctx, ns_index, &ms);
 		if (r == -ENOTRECOVERABLE) { /* stuck in another namespace */
 			res->namespace_errors++;
 			return r;
 		}
 		if (r < 0)
-			c->ns_conntrack_ms = 0;
+			ms = 0;
+		/* A pod's packets cross its own table (when loaded) and the
+		 * host's, where its SNAT lives: the shorter one forgets first.
+		 * The host (index 0) is collected first. */
+		if (ns_index == 0)
+			c->host_conntrack_ms = ms;
+		c->ns_conntrack_ms = min_nonzero_u32(ms, c->host_conntrack_ms);
 		r = -EAGAIN;
 	}
 

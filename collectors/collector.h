@@ -45,8 +45,10 @@ struct collect_options {
 	 * known; the strings must stay valid for the collection. May be NULL. */
 	bool (*pod_of_cgroup)(void *ctx, uint64_t cgroup_id, struct pod_ref *out);
 	void *pod_ctx;
-	/* For services with path_idle_timeout: conntrack: namespace
-	 * ns_index's nf_conntrack_tcp_timeout_established in ms into *ms
+	/* For services with path_idle_timeout: conntrack (the shorter of
+	 * the socket's namespace's and the host namespace's, index 0):
+	 * namespace ns_index's nf_conntrack_tcp_timeout_established in ms
+	 * into *ms
 	 * (conntrack_timeout_read() run inside it). 0, or -errno (-ENOENT:
 	 * conntrack is not loaded there); then nothing is judged against
 	 * the path in that namespace. -ENOTRECOVERABLE (the thread could not
