@@ -25,6 +25,8 @@ import time
 
 import redis
 
+from app import fill_redis_pool
+
 
 def out(line):
     sys.stdout.write(line + "\n")
@@ -45,12 +47,7 @@ def main():
                                            socket.TCP_KEEPCNT: cnt}}
     pool = redis.ConnectionPool(host=a.host, port=a.port, max_connections=4, **kw)
     r = redis.Redis(connection_pool=pool)
-    held = [pool.get_connection("PING") for _ in range(2)]
-    for c in held:
-        c.send_command("PING")
-        c.read_response()
-    for c in held:
-        pool.release(c)
+    fill_redis_pool(pool)
     out("READY conns=2 at=%.3f" % time.time())
     for line in sys.stdin:
         w = line.split()
