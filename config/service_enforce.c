@@ -31,14 +31,18 @@ static int parse_keepalive(struct ytree *c, yaml_node_t *n, const char *path, vo
 			return ytree_fail(c, n, path,
 					  "needs idle, or a path_idle_timeout given as a duration "
 					  "(on the service or in defaults) to derive it from");
+		if (path_s <= e->idle_s + 1)
+			return ytree_fail(c, n, path,
+					  "a path_idle_timeout of %ums leaves no room for a probe "
+					  "and a retry in whole seconds; give idle",
+					  svc->path_idle_ms);
 		if (e->idle_s + e->interval_s >= path_s)
 			return ytree_fail(
 			    c, f[0].value, f[0].path,
 			    "idle defaults to %us (half the path_idle_timeout of %us); with an "
 			    "interval of %us a lost first probe is retried after the path "
 			    "forgets the flow: use an interval below %us or give idle",
-			    e->idle_s, path_s, e->interval_s,
-			    path_s > e->idle_s ? path_s - e->idle_s : 1);
+			    e->idle_s, path_s, e->interval_s, path_s - e->idle_s);
 	}
 	e->keepalive = true;
 	return 0;

@@ -372,17 +372,20 @@ static const struct bad_case bad_cases[] = {
     {SVC(PORTS_OK "    path_idle_timeout: [5m]\n"), 5, "services[0].path_idle_timeout",
      "got a list"},
     {SVC(PORTS_OK "    enforce: {keepalive: {interval: 1s, count: 2}}\n"), 5,
-     "services[0].enforce.keepalive",
-     "needs idle, or a path_idle_timeout given as a duration"},
+     "services[0].enforce.keepalive", "needs idle, or a path_idle_timeout given as a duration"},
     {SVC(PORTS_OK "    path_idle_timeout: conntrack\n"
-                  "    enforce: {keepalive: {interval: 1s, count: 2}}\n"),
+		  "    enforce: {keepalive: {interval: 1s, count: 2}}\n"),
      6, "services[0].enforce.keepalive", "needs idle, or a path_idle_timeout"},
     {SVC(PORTS_OK "    path_idle_timeout: 60s\n"
-                  "    enforce: {keepalive: {interval: 30s, count: 2}}\n"),
+		  "    enforce: {keepalive: {interval: 30s, count: 2}}\n"),
      6, "services[0].enforce.keepalive.interval",
      "idle defaults to 30s (half the path_idle_timeout of 60s); with an interval of 30s"},
-    {SVC(PORTS_OK "    enforce: {keepalive: {idle: 1s}}\n"), 5,
-     "services[0].enforce.keepalive", "interval"},
+    {SVC(PORTS_OK "    path_idle_timeout: 2500ms\n"
+		  "    enforce: {keepalive: {interval: 1s, count: 2}}\n"),
+     6, "services[0].enforce.keepalive",
+     "a path_idle_timeout of 2500ms leaves no room for a probe and a retry in whole seconds"},
+    {SVC(PORTS_OK "    enforce: {keepalive: {idle: 1s}}\n"), 5, "services[0].enforce.keepalive",
+     "interval"},
     /* duplicate keys */
     {"defaults:\n  stale_after: 1m\n  stale_after: 2m\n", 3, "defaults.stale_after",
      "duplicate key \"stale_after\"; first given at line 2"},
