@@ -4,7 +4,7 @@ a real redis-py ConnectionPool, filled with two connections and then left
 idle, as a pool is between bursts. Run inside the client namespace with
 Debian's python3 (python3-redis).
 
-    idle_app.py --host H --port P [--keepalive IDLE,INTVL,CNT]
+    idle_app.py --host H --port P [--keepalive IDLE,INTVL,CNT] [--warm]
 
 --keepalive: SO_KEEPALIVE with these per-socket timers (redis-py
 socket_keepalive_options, set before connect as redis-py does); without it
@@ -14,8 +14,10 @@ the pool runs without keepalive (redis-py's default). Lines on stdout:
     REQ start=<t> dur=<s> ok=1 | ok=0 err=<ExceptionClass>
     HANG start=<t> cap=<s>
 
-A line "request CAP" on stdin sends one SET on the pool's most recently
-used connection and reports it, giving up on it after CAP seconds.
+--warm: print WARM once the pool is filled and PING both connections every
+second until a line "idle" on stdin; then READY (the pool is idle from
+there). A line "request CAP" on stdin sends one SET on the pool's most
+recently used connection and reports it, giving up on it after CAP seconds.
 """
 import argparse
 import socket
@@ -38,6 +40,7 @@ def main():
     p.add_argument("--host", required=True)
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--keepalive")
+    p.add_argument("--warm", action="store_true")
     a = p.parse_args()
     kw = {}
     if a.keepalive:
@@ -48,6 +51,21 @@ def main():
     pool = redis.ConnectionPool(host=a.host, port=a.port, max_connections=4, **kw)
     r = redis.Redis(connection_pool=pool)
     fill_redis_pool(pool)
+    if a.warm:
+        out("WARM conns=2")
+        stop = threading.Event()
+
+        def keep_warm():
+            while not stop.wait(1.0):
+                fill_redis_pool(pool)
+        warm = threading.Thread(target=keep_warm, daemon=True)
+        warm.start()
+        for line in sys.stdin:
+            if line.split() == ["idle"]:
+                break
+        stop.set()
+        warm.join()
+        fill_redis_pool(pool)
     out("READY conns=2 at=%.3f" % time.time())
     for line in sys.stdin:
         w = line.split()

@@ -20,15 +20,25 @@ connections that is filled and then left idle (tests/lab/idle_app.py):
                exporter's enforce gives it keepalive with the idle left out,
                i.e. half the path's timeout (healthy control)
 
-Every service has path_idle_timeout: PATH s, except nokeep, which says
-`conntrack`: the client namespace loads conntrack with the same timeout,
-so the exporter reads it there (the host namespace of this exporter).
+Every outbound service has path_idle_timeout: PATH s. The servers' side is
+watched too, through --collector.netns=all (a --path.procfs whose one
+process is in the server namespace, as tests/enforce does): inbound
+services nokeep-srv and appkeep-srv say `conntrack`; the server namespace
+sets its conntrack timeout to PATH s while the client's keeps the default
+(432000 s), so they are judged at PATH s only if the exporter reads the
+value inside the server namespace.
 
 Checks, with no request sent: slowkeep is counted in
 halfopen_keepalive_slower_than_path_sockets within DETECT s of connecting;
 nokeep and slowkeep in halfopen_idle_past_path_timeout_sockets within DETECT s
 after PATH s of silence, and never before PATH s; the controls stay at zero
-in every class the whole time. Then one request on each pool: on nokeep and
+in every class the whole time. nokeep-srv too, judged by the server
+namespace's own conntrack timeout; and appkeep-srv as well: the server's
+sockets of a pool that its client's keepalive keeps alive read silent (the
+client's probes are never stamped on them), which is why the alert pages on
+outbound sockets only. (redis-server's own keepalive, tcp-keepalive 300 s,
+also counts its sockets in keepalive_slower_than_path: reported, not
+required.) Then one request on each pool: on nokeep and
 slowkeep it hangs (the NAT forgot the flow), on the controls it succeeds
 (their flows were kept). Prints figures; exit 77 when redis or conntrack
 is missing.
@@ -56,12 +66,13 @@ CAP = 3.0           # a request still running after this is a hang
 FAMILIES = ("idle_past_path_timeout", "keepalive_slower_than_path")
 CLASSES = FAMILIES + ("retransmitting", "keepalive_probing", "zero_window", "stale", "close_wait")
 POOLS = {  # name: (port, idle_app.py --keepalive, path_idle_timeout)
-    "nokeep": (6379, None, "conntrack"),
+    "nokeep": (6379, None, "%ds" % PATH),
     "slowkeep": (6380, "%d,1,3" % (3 * PATH), "%ds" % PATH),
     "appkeep": (6381, "1,1,3", "%ds" % PATH),
     "enforced": (6382, None, "%ds" % PATH),
 }
 CONTROLS = ("appkeep", "enforced")
+SERVER_SIDE = ("nokeep", "appkeep")  # inbound "<pool>-srv", path_idle_timeout: conntrack
 
 
 class Skip(Exception):
@@ -77,6 +88,9 @@ def config(pools):
             # idle left out: half the path's timeout (2 s)
             row += ", enforce: {keepalive: {interval: 1s, count: 3}}"
         rows.append(row + "}")
+    for name in SERVER_SIDE:
+        rows.append("  - {name: %s-srv, direction: inbound, ports: [%d], path_idle_timeout: conntrack}" % (
+            name, POOLS[name][0]))
     return "\n".join(rows) + "\n"
 
 
@@ -99,13 +113,20 @@ def run(enforce):
     os.chmod(tmp, 0o755)
     try:
         client.create()
-        # conntrack in the client namespace too, for the `conntrack` service;
-        # loose tracking (the default) lets the client's own table pick a
-        # forgotten flow up again: only the router breaks flows.
-        client.iptables("-A", "OUTPUT", "-m", "conntrack", "--ctstate", "INVALID", "-j", "ACCEPT")
-        client.exec(["sysctl", "-qw", "net.netfilter.nf_conntrack_tcp_timeout_established=%d" % PATH])
         leg = net.Leg(client, 1, "nat-idle", "nat")
         fault = net.nat_idle_timeout(leg, PATH)
+        # conntrack in the server namespace, for the `conntrack` services;
+        # loose tracking (the default) picks a forgotten flow up again: only
+        # the router breaks flows.
+        leg.ns.iptables("-A", "INPUT", "-m", "conntrack", "--ctstate", "INVALID", "-j", "ACCEPT")
+        leg.ns.exec(["sysctl", "-qw", "net.netfilter.nf_conntrack_tcp_timeout_established=%d" % PATH])
+        # --collector.netns=all sees the server namespace only: a procfs
+        # whose one process is in it, and no pinned namespaces.
+        os.makedirs(os.path.join(tmp, "proc", "4242", "ns"))
+        os.symlink("/run/netns/" + leg.ns.name, os.path.join(tmp, "proc", "4242", "ns", "net"))
+        os.makedirs(os.path.join(tmp, "netns"))
+        netns_args = ["--collector.netns=all", "--path.procfs=" + os.path.join(tmp, "proc"),
+                      "--collector.netns.dir=" + os.path.join(tmp, "netns")]
         srvs = {}
         for name in pools:
             srv = servers.Redis(leg.ns, leg.addr, os.path.join(tmp, name))
@@ -116,7 +137,7 @@ def run(enforce):
             servers.wait_listen(client, leg.addr, srvs[name].port, srvs[name])
         # wait_listen's probes left flows in the router's table: let them go
         leg.router.exec(["conntrack", "-F"], check=False)
-        with Exporter(client, config(pools), interval="1s") as exp:
+        with Exporter(client, config(pools), interval="1s", extra_args=netns_args) as exp:
             return observe(client, leg, pools, exp, fault, t_begin)
     finally:
         if leg is not None:
@@ -131,21 +152,42 @@ def observe(client, leg, pools, exp, fault, t_begin):
         args = [APP_PYTHON, APP, "--host", leg.addr, "--port", POOLS[name][0]]
         if POOLS[name][1]:
             args += ["--keepalive", POOLS[name][1]]
+        if name == "enforced":
+            args.append("--warm")
         apps[name] = Peer(client, [str(a) for a in args])
     for name in pools:
-        ready[name] = float(apps[name].expect("READY", timeout=20)["at"])
-    t_idle = max(ready.values())  # the last traffic any pool sent
-    first = {n: {} for n in pools}
-    top = {n: {c: 0 for c in CLASSES} for n in pools}
-    while time.time() - t_idle < PATH + DETECT + 1:
-        s = exp.samples()
+        if name == "enforced":
+            apps[name].expect("WARM", timeout=20)
+        else:
+            ready[name] = float(apps[name].expect("READY", timeout=20)["at"])
+    watched = [(n, "outbound", n) for n in pools] + [(n + "-srv", "inbound", n) for n in SERVER_SIDE]
+    first = {w[0]: {} for w in watched}
+    top = {w[0]: {c: 0 for c in CLASSES} for w in watched}
+
+    def record(s):
+        """Note every class of every watched service in scrape s."""
         now = time.time()
-        for n in pools:
+        for svc, direction, pool in watched:
             for c in CLASSES:
-                v = s.value("halfopen_%s_sockets" % c, tcp_service=n, direction="outbound") or 0
-                top[n][c] = max(top[n][c], v)
-                if v and c not in first[n]:
-                    first[n][c] = round(now - ready[n], 2)
+                v = s.value("halfopen_%s_sockets" % c, tcp_service=svc, direction=direction) or 0
+                top[svc][c] = max(top[svc][c], v)
+                if v and c not in first[svc]:
+                    first[svc][c] = round(now - ready.get(pool, now), 2)
+        return s
+    if "enforced" in pools:
+        # enforce acts on the first collection that sees a socket: on a
+        # busy machine that can take longer than the 4 s path, a limit of
+        # the lab's short timeout (a real path's is minutes). So this pool
+        # stays busy (a PING a second) until enforce has given both its
+        # connections keepalive, and goes idle from then.
+        exp.wait_for(lambda s: (record(s).value("halfopen_keepalive_sockets", tcp_service="enforced",
+                                        direction="outbound") or 0) >= 2,
+                     timeout=20, what="enforce gave the enforced pool keepalive")
+        apps["enforced"].send("idle")
+        ready["enforced"] = float(apps["enforced"].expect("READY", timeout=10)["at"])
+    t_idle = max(ready.values())  # the last traffic any pool sent
+    while time.time() - t_idle < PATH + DETECT + 1:
+        record(exp.samples())
         time.sleep(0.25)
     est = {n: exp.samples().value("halfopen_established_sockets", tcp_service=n, direction="outbound")
            for n in pools}
@@ -155,7 +197,7 @@ def observe(client, leg, pools, exp, fault, t_begin):
     print(client.ss_text("dst %s" % leg.addr))
     for n in pools:
         want(est[n] == 2, "%s: %s established sockets, want the pool's 2" % (n, est[n]))
-    for n in ("nokeep", "slowkeep"):
+    for n in ("nokeep", "slowkeep") + tuple(x + "-srv" for x in SERVER_SIDE):
         t = first[n].get("idle_past_path_timeout")
         want(t is not None and PATH - 0.1 <= t <= PATH + DETECT,
              "%s: idle_past_path_timeout first seen at %s s, want within [%g, %g] s of going idle" % (

@@ -182,12 +182,20 @@ PATH_IDLE_TEXT = """
 {seconds:g} s): idle redis-py pools (2 connections each, filled with a PING and then left idle,
 no request) behind a router namespace that masquerades with strict tracking and forgets a flow
 idle {path} s (`nf_conntrack_tcp_timeout_established={path}`), each behind its own redis-server.
-The services' `path_idle_timeout` matches ({path}s; the `no keepalive` pool says `conntrack` and
-the exporter reads it in its own namespace, where conntrack runs with the same timeout). Times
-from the moment the pool went idle. `keepalive_slower_than_path` shows on the first collections,
-long before the NAT forgets; `idle_past_path_timeout` about one collection after it, before any
-request. The controls on the same router, {controls}, raised nothing in any class and answered
-their request at once: their keepalive kept the flows alive.
+The services' `path_idle_timeout` matches ({path}s). Times from the moment the pool went idle.
+`keepalive_slower_than_path` shows on the first collections, long before the NAT forgets;
+`idle_past_path_timeout` about one collection after it, before any request. The controls on the
+same router, {controls}, raised nothing in any class and answered their request at once: their
+keepalive kept the flows alive.
+
+The servers' side, watched through `--collector.netns=all` with `path_idle_timeout: conntrack`
+(the server namespace's conntrack timeout set to {path} s, the client's left at the default
+432000 s, so only a read inside the server namespace judges them): the server sockets of the
+pool without keepalive were counted in `idle_past_path_timeout` at {srv_nokeep}, and so were
+those of the pool kept alive by its client's keepalive, at {srv_appkeep}: the client's probes
+are never stamped on the server's sockets, which is why the alerts page on outbound sockets only.
+redis-server's own keepalive (`tcp-keepalive 300`) put them in `keepalive_slower_than_path` at
+{srv_slower}.
 """
 
 
@@ -196,9 +204,16 @@ def path_idle_text(res):
         return ""
     names = {"appkeep": "a pool whose application sets keepalive 1 s / 1 s / 3",
              "enforced": "a pool without keepalive given it by `enforce` with `idle` left out (half the "
-                         "path's timeout, 2 s)"}
+                         "path's timeout, 2 s; it is kept busy until enforce has acted, since on a 4 s path "
+                         "enforce's first collection may come too late, and left idle from then)"}
     controls = " and ".join(names[n] for n in ("appkeep", "enforced") if n in res["pools"])
-    return PATH_IDLE_TEXT.format(seconds=res["seconds"], path=res["path_s"], controls=controls)
+    def at(svc, cls):
+        t = res["first"].get(svc, {}).get(cls)
+        return "%.1f s" % t if t is not None else "never"
+    return PATH_IDLE_TEXT.format(seconds=res["seconds"], path=res["path_s"], controls=controls,
+                                 srv_nokeep=at("nokeep-srv", "idle_past_path_timeout"),
+                                 srv_appkeep=at("appkeep-srv", "idle_past_path_timeout"),
+                                 srv_slower=at("nokeep-srv", "keepalive_slower_than_path"))
 
 
 def failures(results):
