@@ -168,6 +168,17 @@ static void say_refresh(unsigned say, int err, const struct netns_refresh_stats 
 	}
 }
 
+static int read_conntrack_timeout(void *ms)
+{
+	return conntrack_timeout_read(ms);
+}
+
+/* collect_options.conntrack_timeout: read inside namespace ns_index. */
+static int ns_conntrack_timeout(void *nsreg, uint32_t ns_index, uint32_t *ms)
+{
+	return netns_registry_run_in(nsreg, ns_index, read_conntrack_timeout, ms);
+}
+
 /* One collection over every namespace of the registry. Only a failure in
  * the exporter's own namespace fails the collection; another namespace
  * that fails (it may be vanishing right now) is counted in the result. */
@@ -180,6 +191,8 @@ static int collect_namespaces(struct daemon *d, struct collection_result *res)
 	    .max_series = d->opt->max_series,
 	    .pod_of_cgroup = d->opt->pod_labels ? netns_registry_pod_of_cgroup : NULL,
 	    .pod_ctx = d->nsreg,
+	    .conntrack_timeout = ns_conntrack_timeout,
+	    .conntrack_ctx = d->nsreg,
 	};
 	int r;
 
@@ -204,7 +217,7 @@ static int collect_namespaces(struct daemon *d, struct collection_result *res)
 					 res);
 		if (r < 0)
 			suspects_ns_incomplete(d->suspects, (uint32_t)i);
-		if (r < 0 && e->is_host)
+		if (r < 0 && (e->is_host || r == -ENOTRECOVERABLE))
 			return r;
 	}
 	return 0;

@@ -281,6 +281,26 @@ ALERTS_TABLE_COLUMNS = {
 }
 
 
+# ---------------------------------------------------------------- the path's idle timeout
+
+def _path_timeseries(pid, by, legend, pos):
+    """Both path_idle_timeout families, grouped by `by`."""
+    return _timeseries(pid, "Idle past the path's timeout / keepalive slower than the path",
+                       "ESTABLISHED sockets silent in both directions for longer than the service's "
+                       "path_idle_timeout with no faster keepalive (halfopen_idle_past_path_timeout_sockets): the "
+                       "NAT or load balancer has likely forgotten them and the next request will hang; and sockets "
+                       "whose keepalive idle time is at least the path's timeout "
+                       "(halfopen_keepalive_slower_than_path_sockets). Both 0 unless path_idle_timeout is set. "
+                       "Outbound ones fire HalfOpenIdlePastPathTimeout and HalfOpenKeepaliveSlowerThanPath; an "
+                       "inbound socket kept alive by its client's keepalive reads silent (docs/metrics.md).",
+                       "short", [
+                           _target(f"sum by ({by}) (halfopen_idle_past_path_timeout_sockets{{{SVC}}})",
+                                   legend + " idle past path", "A"),
+                           _target(f"sum by ({by}) (halfopen_keepalive_slower_than_path_sockets{{{SVC}}})",
+                                   legend + " keepalive slower", "B"),
+                       ], pos)
+
+
 # ---------------------------------------------------------------- enforce (keepalive retrofit)
 # Services with `enforce` (docs/remediation.md#enforce). The per-service enforce families exist only
 # for services that enforce; the pass families (passes, pass errors, last pass, dry run) once per
@@ -471,6 +491,7 @@ def overview():
                    "percentunit",
                    f"max(halfopen_enforce_last_pass_seconds{{{EXP}}} / halfopen_collection_interval_seconds{{{EXP}}})",
                    (20, 58, 4, 4), thresholds=_thresholds(GREEN, (0.25, "orange"), (0.5, "red"))))
+    p.append(_path_timeseries(24, BY_SVC, LEGEND_SVC, (0, 62, 24, 8)))
     return _dashboard(
         "halfopen-overview", "Half-open TCP / Overview",
         "Half-open TCP connections across nodes and services: hanging (retransmitting, keepalive-probing) sockets, "
@@ -665,6 +686,7 @@ def service():
                              _target(f"max by (instance) (halfopen_collection_interval_seconds{{{EXP}}})",
                                      "{{instance}} interval", "B"),
                          ], (0, 79, 24, 8)))
+    p.append(_path_timeseries(27, BY_NODE, LEGEND_NODE, (0, 87, 24, 8)))
     return _dashboard(
         "halfopen-service", "Half-open TCP / Service",
         "One service (tcp_service) in detail: every socket class over time and per node, the age of the oldest "

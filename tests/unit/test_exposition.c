@@ -290,6 +290,21 @@ static const char services_text[] =
     "# TYPE halfopen_keepalive_sockets gauge\n"
     "halfopen_keepalive_sockets" WEB "7\n"
     "halfopen_keepalive_sockets" PG "0\n"
+    "# HELP halfopen_idle_past_path_timeout_sockets ESTABLISHED sockets silent in both "
+    "directions (no data sent, no data or ACK received) for at least the service's "
+    "path_idle_timeout, with no keepalive faster than it: the NAT or load balancer on the "
+    "path has likely forgotten the flow, and the next request on it will hang. 0 when "
+    "path_idle_timeout is unset.\n"
+    "# TYPE halfopen_idle_past_path_timeout_sockets gauge\n"
+    "halfopen_idle_past_path_timeout_sockets" WEB "8\n"
+    "halfopen_idle_past_path_timeout_sockets" PG "0\n"
+    "# HELP halfopen_keepalive_slower_than_path_sockets ESTABLISHED sockets whose keepalive "
+    "is armed but whose keepalive idle time (inferred from the keepalive timer) is at least "
+    "the service's path_idle_timeout: the keepalive cannot keep the flow alive through the "
+    "path. 0 when path_idle_timeout is unset.\n"
+    "# TYPE halfopen_keepalive_slower_than_path_sockets gauge\n"
+    "halfopen_keepalive_slower_than_path_sockets" WEB "9\n"
+    "halfopen_keepalive_slower_than_path_sockets" PG "0\n"
     "# HELP halfopen_longest_unanswered_seconds Over the service's retransmitting and "
     "keepalive-probing sockets, the longest time since the peer last acknowledged anything, "
     "idle time before the hang included; for a socket that never received anything "
@@ -344,6 +359,8 @@ static void fill_result(struct collection_result *res, struct service_result *sv
 	svc[0].counts.zero_window = 6;
 	svc[0].counts.close_wait = 4;
 	svc[0].counts.keepalive = 7;
+	svc[0].counts.idle_past_path_timeout = 8;
+	svc[0].counts.keepalive_slower_than_path = 9;
 	svc[0].counts.longest_unanswered_ms = 12345;
 	svc[0].counts.longest_hanging_ms = 2500;
 	svc[1].service_id = 1;
