@@ -29,7 +29,7 @@ enum MHD_Result http_serve_reload(struct http_server *srv, struct conn *c,
 	if (c->reload == RELOAD_NONE && srv->stopping) {
 		/* MHD may not be stopped with a suspended connection, and
 		 * http_server_stop() has already resumed the waiting ones. */
-		ret = MHD_queue_response(mc, MHD_HTTP_SERVICE_UNAVAILABLE,
+		ret = http_queue(srv, mc, MHD_HTTP_SERVICE_UNAVAILABLE,
 					 srv->gen->fixed[R_RELOAD_FAILED]);
 	} else if (c->reload == RELOAD_NONE) {
 		c->reload = RELOAD_WAITING;
@@ -38,8 +38,8 @@ enum MHD_Result http_serve_reload(struct http_server *srv, struct conn *c,
 		ask = true;
 	} else if (c->reload == RELOAD_ANSWERED) {
 		ret = c->reload_rc == 0
-			  ? MHD_queue_response(mc, MHD_HTTP_OK, srv->gen->fixed[R_RELOAD_OK])
-			  : MHD_queue_response(mc, MHD_HTTP_INTERNAL_SERVER_ERROR,
+			  ? http_queue(srv, mc, MHD_HTTP_OK, srv->gen->fixed[R_RELOAD_OK])
+			  : http_queue(srv, mc, MHD_HTTP_INTERNAL_SERVER_ERROR,
 					       srv->gen->fixed[R_RELOAD_FAILED]);
 		c->reload = RELOAD_NONE;
 	}

@@ -1,5 +1,7 @@
 #include "http_tls.h"
 
+#include "http_internal.h"
+
 #include <gnutls/x509.h>
 #include <string.h>
 
@@ -106,4 +108,19 @@ int http_tls_setup_session(struct MHD_Connection *mc, const struct web_config *w
 	if (req != GNUTLS_CERT_IGNORE)
 		gnutls_session_set_verify_function(s, tls_verify_client);
 	return 0;
+}
+
+/* Contract: whether the connection's TLS handshake completed, for
+ * counting the ones that failed: one that received no handshake message
+ * at all (a connection that sent nothing) is not a failed handshake. */
+bool http_tls_handshake_done(struct MHD_Connection *mc)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(mc, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	int last;
+
+	if (!ci || !ci->tls_session)
+		return true;
+	last = (int)gnutls_handshake_get_last_in(ci->tls_session);
+	return last == -1 || last == GNUTLS_HANDSHAKE_FINISHED;
 }

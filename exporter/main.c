@@ -134,6 +134,27 @@ struct exporter {
 	bool enforce_errors_logged;
 };
 
+/* Say at start when the descriptor limit cut the connection table: a
+ * small table is easy to fill with idle connections (docs/security.md). */
+static void log_connection_limit(const struct http_server *http)
+{
+	char got[16], want[16], nofile[24];
+	unsigned max_conns, wanted;
+	unsigned long fds;
+
+	http_server_limits(http, &max_conns, &wanted, &fds);
+	if (max_conns >= wanted)
+		return;
+	snprintf(got, sizeof(got), "%u", max_conns);
+	snprintf(want, sizeof(want), "%u", wanted);
+	snprintf(nofile, sizeof(nofile), "%lu", fds);
+	log_kv(LOG_LEVEL_WARN,
+	       "HTTP connection table cut to fit the open files limit (RLIMIT_NOFILE less 128, or "
+	       "half of it below 256, kept for the rest); a few idle clients can then fill it: "
+	       "raise the limit (LimitNOFILE=, ulimit -n)",
+	       "max_connections", got, "wanted", want, "nofile", nofile, NULL);
+}
+
 /* metric_source: the last good collection, none before the first. */
 static int render_last_collection(void *ctx, struct metric_writer *w)
 {
@@ -155,6 +176,7 @@ static void publish(struct exporter *ex)
 	    {"suspects", metrics_suspects_render, ex->suspects},
 	    {"enforce", metrics_enforce_render, ex->enforce},
 	    {"process", process_metrics_render, "/proc"},
+	    {"http", http_server_render_metrics, ex->http},
 	};
 	const char *failed = NULL;
 	int r;
@@ -524,6 +546,7 @@ static int run(struct exporter *ex)
 		       strerror(errno), NULL);
 	log_kv(LOG_LEVEL_INFO, "Listening", "address", ex->opt.listen_address, "telemetry_path",
 	       ex->opt.telemetry_path, "interval", ex->opt.interval, NULL);
+	log_connection_limit(ex->http);
 
 	next = now_mono_ms();
 	for (;;) {

@@ -32,6 +32,8 @@ ASAN = bool(os.environ.get("ASAN_OPTIONS"))
 # (1 s, then 2 s more): the budget allows two retries there, none here.
 BUDGET_MS = 4000.0 if ASAN else 1000.0
 REPORT_ONLY = os.environ.get("ATTACKS_REPORT_ONLY") == "1"
+# ATTACKS_ONLY=text runs only the checks whose name contains text.
+ONLY = os.environ.get("ATTACKS_ONLY", "")
 SECONDS = 5.0
 PASSWORD = "s3cret-scraper"
 
@@ -47,7 +49,26 @@ ATTACKS = [
     ("parsing quirks, garbage, big headers, pipelining", [("quirks", 2, "")], False),
     ("64 clients with wrong passwords", [("wrong_passwords", 4, "16")], True),
     ("4400 idle connections, with basic auth", [("idle", 5, "880")], True),
+    # Issue 18 (round three).
+    ("45 pipelined slow readers, 300 GETs each", [("pipeline_slow", 1, "45:300")], False),
+    ("pipelined slow readers, 312 KB body, 20 GETs each",
+     [("pipeline_slow", 1, "45:20")], False, {"big_body": True}),
+    ("connect flood, 5 addresses x 1000, keep-alive scraper without retry",
+     [("churn", 5, "1000")], False, {"scraper": "scrape_keepalive_noretry", "min_ok": 0.99}),
+    ("connect flood, 5 addresses x 1000, scraper sending 200 ms late",
+     [("churn", 5, "1000")], False, {"scraper": "scrape_late", "min_ok": 0.90}),
 ]
+
+# A config whose body is over 312 KB: 256 services with long names.
+BIG_CONFIG = "services:\n" + "".join(
+    "  - name: service-%03d-with-a-long-name-so-that-the-body-is-large-xxxxxxxxx\n"
+    "    direction: outbound\n    ports: [%d]\n" % (i, 20000 + i) for i in range(256))
+
+
+def check(cond, msg):
+    """An assertion that python3 -O keeps."""
+    if not cond:
+        raise AssertionError(msg)
 
 
 def proc_stat(pid):
@@ -89,7 +110,7 @@ def legit_scrape(ns, exp, auth):
     assert list(res["statuses"]) == ["200"], res["statuses"]
 
 
-def run_attack(ns, exp, name, clients, auth):
+def run_attack(ns, exp, name, clients, auth, opts):
     base_rss, base_fds = proc_stat(exp.proc.pid)
     sampler = Sampler(exp.proc.pid)
     sampler.start()
@@ -101,8 +122,8 @@ def run_attack(ns, exp, name, clients, auth):
     keepalive = "keep-alive" in name
     if keepalive:
         # Connected and scraping before the flood, as a Prometheus is.
-        scraper = ns.popen([sys.executable, CLIENT, "scrape_keepalive", str(exp.port),
-                            str(SECONDS), "127.0.0.1", auth_hdr],
+        scraper = ns.popen([sys.executable, CLIENT, opts.get("scraper", "scrape_keepalive"),
+                            str(exp.port), str(SECONDS), "127.0.0.1", auth_hdr],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         time.sleep(0.3)
     for attack, n, arg in clients:
@@ -117,8 +138,9 @@ def run_attack(ns, exp, name, clients, auth):
         sc = subprocess.CompletedProcess(scraper.args, scraper.returncode, out, err)
     else:
         time.sleep(0.5)  # the attack at full speed first
-        sc = ns.exec([sys.executable, CLIENT, "scrape", str(exp.port), str(SECONDS - 1.0),
-                      "127.0.0.1", auth_hdr], timeout=SECONDS + 60, check=False)
+        sc = ns.exec([sys.executable, CLIENT, opts.get("scraper", "scrape"), str(exp.port),
+                      str(SECONDS - 1.0), "127.0.0.1", auth_hdr], timeout=SECONDS + 60,
+                     check=False)
     outs = []
     for p in procs:
         out, err = p.communicate(timeout=SECONDS + 60)
@@ -148,19 +170,27 @@ def run_attack(ns, exp, name, clients, auth):
             "base_fds": base_fds, "fds": fds}
 
 
-def check_attack(r, ns, exp, name, clients, auth):
+def check_attack(r, ns, exp, name, clients, auth, opts):
     out = {}
 
     def attacked():
-        out.update(run_attack(ns, exp, name, clients, auth))
+        out.update(run_attack(ns, exp, name, clients, auth, opts))
         if REPORT_ONLY:
             return
         res = out["res"]
-        assert res, "the legitimate client failed"
+        check(res, "the legitimate client failed")
+        if "min_ok" in opts:
+            # Eviction: a share of scrapes may fail when the flood takes
+            # the connection (issue 18's targets).
+            ok = res["statuses"].get("200", 0)
+            n = sum(res["statuses"].values())
+            check(ok >= opts["min_ok"] * n, "%d of %d scrapes 200 (want >= %.0f%%): %s" % (
+                ok, n, opts["min_ok"] * 100, res["statuses"]))
+            return
         bad = {k: v for k, v in res["statuses"].items() if k != "200"}
-        assert not bad, "legitimate scrapes not answered 200: %s" % bad
-        assert out["worst"] < BUDGET_MS, "worst legitimate scrape %.0f ms >= %.0f ms" % (
-            out["worst"], BUDGET_MS)
+        check(not bad, "legitimate scrapes not answered 200: %s" % bad)
+        check(out["worst"] < BUDGET_MS, "worst legitimate scrape %.0f ms >= %.0f ms" % (
+            out["worst"], BUDGET_MS))
         assert out["fds"] <= out["base_fds"] + 4, "descriptors %d -> %d" % (
             out["base_fds"], out["fds"])
         if not ASAN:
@@ -295,21 +325,31 @@ def main():
     tmp = "/tmp/ho-atk-%d" % os.getpid()
     os.mkdir(tmp)
     try:
-        r.check("--config.check: FIFOs and bcrypt costs refused at once", check_files_and_costs,
-                None, tmp)
+        if not ONLY:
+            r.check("--config.check: FIFOs and bcrypt costs refused at once",
+                    check_files_and_costs, None, tmp)
         with testlib.Netns("atk") as ns:
             ns.exec(["ip", "addr", "add", "127.0.0.0/8", "dev", "lo"], check=False)
-            r.check("SIGHUP storm, failed and FIFO reloads", check_reload_storm, ns, tmp)
-            r.check("IPv4-mapped CIDR counts IPv4 peers", check_mapped_cidr, ns, tmp)
+            if not ONLY:
+                r.check("SIGHUP storm, failed and FIFO reloads", check_reload_storm, ns, tmp)
+                r.check("IPv4-mapped CIDR counts IPv4 peers", check_mapped_cidr, ns, tmp)
             # A fresh exporter per attack: one attack's aftermath (a slot
             # held for 60 s, say) must not count against the next.
-            for name, clients, auth in ATTACKS:
+            for name, clients, auth, *rest in ATTACKS:
+                opts = rest[0] if rest else {}
+                if ONLY and ONLY not in name:
+                    continue
                 args = ["--web.config.file=" + web] if auth else []
-                with testlib.Exporter(ns, None, interval="1s", extra_args=args,
+                with testlib.Exporter(ns, BIG_CONFIG if opts.get("big_body") else None,
+                                      interval="1s", extra_args=args,
                                       wait_ready=not auth) as exp:
                     if auth:
                         time.sleep(1.5)
-                    check_attack(r, ns, exp, name, clients, auth)
+                    if opts.get("big_body"):
+                        size = len(exp.scrape())
+                        print("body: %d bytes" % size)
+                        check(size >= 312000, "body %d bytes < 312 kB" % size)
+                    check_attack(r, ns, exp, name, clients, auth, opts)
     finally:
         os.unlink(web)
         subprocess.run(["rm", "-rf", tmp])
