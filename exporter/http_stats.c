@@ -60,20 +60,19 @@ static const struct {
  * line with how many happened since the previous one. */
 void http_stats_log(struct http_stats *st, uint64_t now_ms)
 {
-	if (st->last_log_ms && now_ms - st->last_log_ms < HTTP_LOG_INTERVAL_MS)
-		return;
 	for (unsigned k = 0; k < HEV_COUNT; k++) {
 		uint64_t n = atomic_load_explicit(&st->events[k], memory_order_relaxed);
 		char count[24], total[24];
 
-		if (n == st->logged[k])
+		if (n == st->logged[k] ||
+		    (st->last_log_ms[k] && now_ms - st->last_log_ms[k] < HTTP_LOG_INTERVAL_MS))
 			continue;
 		snprintf(count, sizeof(count), "%" PRIu64, n - st->logged[k]);
 		snprintf(total, sizeof(total), "%" PRIu64, n);
 		log_kv(event_logs[k].level, event_logs[k].msg, "count", count, "total", total,
 		       NULL);
 		st->logged[k] = n;
-		st->last_log_ms = now_ms;
+		st->last_log_ms[k] = now_ms;
 	}
 }
 

@@ -48,7 +48,7 @@ struct http_stats {
 	atomic_uint_fast64_t requests[H_COUNT][HTTP_STATUS_CODES];
 	/* The watchdog's: the counts at its last log line per kind. */
 	uint64_t logged[HEV_COUNT];
-	uint64_t last_log_ms;
+	uint64_t last_log_ms[HEV_COUNT];
 };
 
 static inline void http_stats_event(struct http_stats *st, enum http_event ev)

@@ -351,6 +351,21 @@ def main():
     body = b"GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"
     if attack in ("scrape", "scrape_keepalive"):
         res = scrape(port, src, seconds, arg, attack == "scrape_keepalive")
+    elif attack == "scrape_every":
+        # A new connection every 200 ms; each status with its time.
+        t0 = time.monotonic()
+        res = {"times_s": [], "statuses_seq": []}
+        hdr = b"Authorization: " + arg.encode() + b"\r\n" if arg else b""
+        raw = b"GET /metrics HTTP/1.1\r\nHost: x\r\n" + hdr + b"Connection: close\r\n\r\n"
+        while time.monotonic() - t0 < seconds:
+            t = time.monotonic() - t0
+            try:
+                st = request(port, src, raw, timeout=10)[9:12].decode() or "none"
+            except OSError as e:
+                st = "error:" + type(e).__name__
+            res["times_s"].append(round(t, 2))
+            res["statuses_seq"].append(st)
+            time.sleep(0.2)
     elif attack == "scrape_keepalive_noretry":
         # Prometheus-like: one scrape every 100 ms on one connection, a
         # closed connection is a failed scrape.

@@ -14,6 +14,7 @@ ATTACKS_REPORT_ONLY=1 prints the figures without failing (to measure an
 older binary through HALFOPEN_EXPORTER). Needs root.
 """
 import base64
+import contextlib
 import json
 import os
 import subprocess
@@ -53,10 +54,16 @@ ATTACKS = [
     ("45 pipelined slow readers, 300 GETs each", [("pipeline_slow", 1, "45:300")], False),
     ("pipelined slow readers, 312 KB body, 20 GETs each",
      [("pipeline_slow", 1, "45:20")], False, {"big_body": True}),
-    ("connect flood, 5 addresses x 1000, keep-alive scraper without retry",
-     [("churn", 5, "1000")], False, {"scraper": "scrape_keepalive_noretry", "min_ok": 0.99}),
-    ("connect flood, 5 addresses x 1000, scraper sending 200 ms late",
-     [("churn", 5, "1000")], False, {"scraper": "scrape_late", "min_ok": 0.90}),
+    # The issue's flood turned a 4096 table over at 20-25k connects/s, so a
+    # fresh connection had ~150 ms; one Python process per address makes
+    # a few thousand a second here, so the table is scaled down to give
+    # the same window (printed: the evictions per second).
+    ("idle flood, 5 addresses x 300 on a 1024 table, keep-alive scraper without retry",
+     [("idle", 5, "300")], False, {"scraper": "scrape_keepalive_noretry", "min_ok": 0.99,
+                                  "nofile": 1024 + 128}),
+    ("idle flood, 5 addresses x 300 on a 1024 table, scraper sending 200 ms late",
+     [("idle", 5, "300")], False, {"scraper": "scrape_late", "min_ok": 0.90,
+                                  "nofile": 1024 + 128}),
 ]
 
 # A config whose body is over 312 KB: 256 services with long names.
@@ -69,6 +76,30 @@ def check(cond, msg):
     """An assertion that python3 -O keeps."""
     if not cond:
         raise AssertionError(msg)
+
+
+@contextlib.contextmanager
+def nofile_limit(n, tmp):
+    """The exporter started meanwhile runs with RLIMIT_NOFILE n (it sizes
+    its connection table from it), through a prlimit wrapper; None:
+    unchanged."""
+    if not n:
+        yield
+        return
+    old = os.environ.get("HALFOPEN_EXPORTER")
+    wrapper = os.path.join(tmp, "exporter-nofile-%d" % n)
+    with open(wrapper, "w") as f:
+        f.write("#!/bin/sh\nexec prlimit --nofile=%d:%d %s \"$@\"\n" % (
+            n, n, testlib.exporter_binary()))
+    os.chmod(wrapper, 0o755)
+    os.environ["HALFOPEN_EXPORTER"] = wrapper
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["HALFOPEN_EXPORTER"]
+        else:
+            os.environ["HALFOPEN_EXPORTER"] = old
 
 
 def proc_stat(pid):
@@ -312,6 +343,66 @@ def check_files_and_costs(ns, tmp):
     os.unlink(fifo)
 
 
+def check_login_under_wrong_passwords(ns, web):
+    """Issue 18, item 2: right after a restart, wrong passwords for the
+    scraper's user at 20/s from the scraper's own address (a shared egress,
+    SNAT) never lock the right password out: the scraper is in within 10 s
+    and stays in; the lockouts are counted and logged."""
+    with testlib.Exporter(ns, None, interval="1s", extra_args=["--web.config.file=" + web],
+                          wait_ready=False) as exp:
+        attacker = ns.popen([sys.executable, CLIENT, "wrong_rate", str(exp.port), "16",
+                             "127.0.0.1", "20"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+        time.sleep(1.0)  # the scraper comes back into a running attack
+        sc = ns.exec([sys.executable, CLIENT, "scrape_every", str(exp.port), "15", "127.0.0.1",
+                      auth_header(True)], timeout=60, check=False)
+        out, err = attacker.communicate(timeout=60)
+        res = json.loads(sc.stdout.strip().splitlines()[-1])
+        times, sts = res["times_s"], res["statuses_seq"]
+        first = next((t for t, st in zip(times, sts) if st == "200"), None)
+        after = [st for t, st in zip(times, sts) if first is not None and t > first]
+        st, _, body = exp.request("GET", "/metrics",
+                                  headers={"Authorization": auth_header(True)})
+        locked = hlib.metric(body.decode(), 'halfopen_http_auth_failures_total{reason="locked_out"}')
+        print("figures: %-50s first 200 at %.1f s, then %d of %d scrapes 200 (%s); attacker %s; "
+              "locked_out %s" % ("wrong passwords at 20/s from the scraper's address",
+                                 first if first is not None else -1,
+                                 after.count("200"), len(after), dict(
+                                     (k, after.count(k)) for k in set(after)), out.strip(),
+                                 locked))
+        sys.stdout.flush()
+        if REPORT_ONLY:
+            return
+        check(first is not None and first < 10.0, "the scraper's first 200 at %s s" % first)
+        check(after and after.count("200") == len(after),
+              "after its first 200 the scraper got %s" % after)
+        check(locked and locked > 0, "halfopen_http_auth_failures_total{reason=\"locked_out\"} "
+              "is %s" % locked)
+        hlib.wait_for_log(exp, "refused without a check", timeout=2)
+
+
+def check_small_nofile(ns, tmp):
+    """Issue 18, item 5: with RLIMIT_NOFILE 64 the exporter says at start
+    which connection limit it chose and why, exposes it, and a 200
+    connection idle flood from other addresses does not block scrapes."""
+    with nofile_limit(64, tmp), testlib.Exporter(ns, None, interval="1s") as exp:
+        if not REPORT_ONLY:
+            log = hlib.wait_for_log(exp, "connection table cut", timeout=5)
+            body = exp.scrape()
+            size = hlib.metric(body, "halfopen_http_connections_max")
+            print("figures: %-50s table %s; log: %s" % (
+                "RLIMIT_NOFILE 64", size,
+                [l for l in log.splitlines() if "connection table cut" in l][0][:300]))
+            check(size == 32, "halfopen_http_connections_max %s, want 32 (half of 64)" % size)
+            check("max_connections=32" in log and "nofile=64" in log,
+                  "the log line lacks the figures")
+        check_attack(RUNNER[0], ns, exp, "200 idle connections, 2 addresses, RLIMIT_NOFILE 64",
+                     [("idle", 2, "100")], False, {})
+
+
+RUNNER = []
+
+
 def main():
     testlib.install_signal_handlers()
     # meson sets MALLOC_PERTURB_, which makes glibc fill every allocation:
@@ -319,6 +410,7 @@ def main():
     # and CPU figures would measure that debugging aid, not the exporter.
     os.environ.pop("MALLOC_PERTURB_", None)
     r = hlib.Runner()
+    RUNNER.append(r)
     web = os.path.join("/tmp", "ho-atk-web-%d.yml" % os.getpid())
     with open(web, "w") as f:
         f.write("basic_auth_users:\n  prometheus: %s\n" % hlib.bcrypt_hash(PASSWORD, 10))
@@ -335,14 +427,21 @@ def main():
                 r.check("IPv4-mapped CIDR counts IPv4 peers", check_mapped_cidr, ns, tmp)
             # A fresh exporter per attack: one attack's aftermath (a slot
             # held for 60 s, say) must not count against the next.
+            if not ONLY or ONLY in "RLIMIT_NOFILE 64":
+                r.check("RLIMIT_NOFILE 64: the limit said and exposed", check_small_nofile, ns,
+                        tmp)
+            if not ONLY or ONLY in "wrong passwords from the scraper's address":
+                r.check("wrong passwords at 20/s from the scraper's own address after a "
+                        "restart", check_login_under_wrong_passwords, ns, web)
             for name, clients, auth, *rest in ATTACKS:
                 opts = rest[0] if rest else {}
                 if ONLY and ONLY not in name:
                     continue
-                args = ["--web.config.file=" + web] if auth else []
-                with testlib.Exporter(ns, BIG_CONFIG if opts.get("big_body") else None,
-                                      interval="1s", extra_args=args,
-                                      wait_ready=not auth) as exp:
+                args = (["--web.config.file=" + web] if auth else []) + opts.get("args", [])
+                with nofile_limit(opts.get("nofile"), tmp), \
+                        testlib.Exporter(ns, BIG_CONFIG if opts.get("big_body") else None,
+                                         interval="1s", extra_args=args,
+                                         wait_ready=not auth) as exp:
                     if auth:
                         time.sleep(1.5)
                     if opts.get("big_body"):
