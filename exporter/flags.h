@@ -24,6 +24,7 @@ struct options {
 	unsigned long max_requests;
 	const char *netns; /* --collector.netns: host or all */
 	bool netns_all;
+	bool netns_foreign_userns; /* --collector.netns.foreign-userns */
 	bool sockets_page;	  /* --web.enable-sockets-page */
 	bool remediation_dry_run; /* --remediation.dry-run */
 	bool pod_labels;

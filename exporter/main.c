@@ -38,6 +38,7 @@
 #include "exporter/privileges.h"
 #include "exporter/remediation.h"
 #include "exporter/sockets_route.h"
+#include "exporter/metrics_netns.h"
 #include "exporter/process_metrics.h"
 #include "version.h"
 
@@ -177,6 +178,7 @@ static void publish(struct exporter *ex)
 	    {"enforce", metrics_enforce_render, ex->enforce},
 	    {"process", process_metrics_render, "/proc"},
 	    {"http", http_server_render_metrics, ex->http},
+	    {"netns", metrics_netns_render, ex->nsreg},
 	};
 	const char *failed = NULL;
 	int r;
@@ -496,6 +498,7 @@ static int run(struct exporter *ex)
 			.cgroup_root = ex->cgroup_root,
 			.all = ex->opt.netns_all,
 			.pods = ex->opt.pod_labels,
+			.foreign_userns = ex->opt.netns_foreign_userns,
 		};
 
 		/* Opens the sock_diag handle of our own namespace now, in the

@@ -381,6 +381,50 @@ def check_login_under_wrong_passwords(ns, web):
         hlib.wait_for_log(exp, "refused without a check", timeout=2)
 
 
+def check_foreign_namespaces(ns, tmp):
+    """Issue 18, item 4: an unprivileged user makes 300 network namespaces
+    (unshare -rn as nobody); with --collector.netns=all the exporter skips
+    them (another user namespace owns them) and counts them, so collection
+    time stays what it was."""
+    n = 300
+    with testlib.Exporter(ns, None, interval="1s",
+                          extra_args=["--collector.netns=all"]) as exp:
+        exp.wait_for(lambda s: s.value("halfopen_collections_total") >= 2, 10, "collections")
+        before = exp.value("halfopen_collection_duration_seconds")
+        held = exp.value("halfopen_netns_namespaces")
+        users = [subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534",
+                                   "--clear-groups", "unshare", "-rn", "sleep", "60"])
+                 for _ in range(n)]
+        try:
+            time.sleep(1.0)
+            c = exp.value("halfopen_collections_total")
+            exp.wait_for(lambda s: s.value("halfopen_collections_total") >= c + 3, 15,
+                         "three collections after the namespaces appeared")
+            durations = []
+            for _ in range(3):
+                durations.append(exp.value("halfopen_collection_duration_seconds"))
+                time.sleep(1.0)
+            skipped = exp.value("halfopen_netns_skipped_total", reason="foreign_userns")
+            held_after = exp.value("halfopen_netns_namespaces")
+        finally:
+            for u in users:
+                u.kill()
+            for u in users:
+                u.wait()
+        print("figures: %-50s collection %.3f s before, worst %.3f s with them; namespaces "
+              "held %s -> %s; skipped (foreign_userns, summed over refreshes) %s" % (
+                  "%d namespaces made by an unprivileged user" % n, before, max(durations),
+                  held, held_after, skipped))
+        sys.stdout.flush()
+        if REPORT_ONLY:
+            return
+        check(skipped is not None and skipped >= n, "foreign_userns skipped %s < %d" % (
+            skipped, n))
+        check(held_after is not None and held_after < held + n / 2,
+              "namespaces held %s -> %s" % (held, held_after))
+        check(max(durations) < 0.5, "collection took %.3f s" % max(durations))
+
+
 def check_small_nofile(ns, tmp):
     """Issue 18, item 5: with RLIMIT_NOFILE 64 the exporter says at start
     which connection limit it chose and why, exposes it, and a 200
@@ -430,6 +474,9 @@ def main():
             if not ONLY or ONLY in "RLIMIT_NOFILE 64":
                 r.check("RLIMIT_NOFILE 64: the limit said and exposed", check_small_nofile, ns,
                         tmp)
+            if not ONLY or ONLY in "namespaces made by an unprivileged user":
+                r.check("namespaces made by an unprivileged user are skipped",
+                        check_foreign_namespaces, ns, tmp)
             if not ONLY or ONLY in "wrong passwords from the scraper's address":
                 r.check("wrong passwords at 20/s from the scraper's own address after a "
                         "restart", check_login_under_wrong_passwords, ns, web)
