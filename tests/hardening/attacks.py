@@ -390,7 +390,11 @@ def check_foreign_namespaces(ns, tmp):
     with testlib.Exporter(ns, None, interval="1s",
                           extra_args=["--collector.netns=all"]) as exp:
         exp.wait_for(lambda s: s.value("halfopen_collections_total") >= 2, 10, "collections")
-        before = exp.value("halfopen_collection_duration_seconds")
+        before = []
+        for _ in range(3):
+            before.append(exp.value("halfopen_collection_duration_seconds"))
+            time.sleep(1.0)
+        before = max(before)
         held = exp.value("halfopen_netns_namespaces")
         users = [subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534",
                                    "--clear-groups", "unshare", "-rn", "sleep", "60"])
@@ -422,7 +426,10 @@ def check_foreign_namespaces(ns, tmp):
             skipped, n))
         check(held_after is not None and held_after < held + n / 2,
               "namespaces held %s -> %s" % (held, held_after))
-        check(max(durations) < 0.5, "collection took %.3f s" % max(durations))
+        # Relative to the same exporter a moment before (the machine is
+        # shared): round two's code took 44 times as long with them.
+        check(max(durations) < 3 * before + 0.5, "collection took %.3f s, %.3f s before" % (
+            max(durations), before))
 
 
 def check_small_nofile(ns, tmp):
@@ -466,8 +473,9 @@ def main():
                     check_files_and_costs, None, tmp)
         with testlib.Netns("atk") as ns:
             ns.exec(["ip", "addr", "add", "127.0.0.0/8", "dev", "lo"], check=False)
-            if not ONLY:
+            if not ONLY or ONLY in "SIGHUP storm":
                 r.check("SIGHUP storm, failed and FIFO reloads", check_reload_storm, ns, tmp)
+            if not ONLY:
                 r.check("IPv4-mapped CIDR counts IPv4 peers", check_mapped_cidr, ns, tmp)
             # A fresh exporter per attack: one attack's aftermath (a slot
             # held for 60 s, say) must not count against the next.
