@@ -202,21 +202,25 @@ static void conn_shut(struct http_server *srv, struct conn *c)
  * holds at least its share of them (fresh * addresses >= all fresh), so
  * a flood from a few addresses evicts its own connections, never a
  * scraper's single one that is still in its TLS handshake or far away;
- * past EVICT_WALK lighter ones, the oldest whatever its address. Only when
+ * when none of the EVICT_WALK oldest reaches its share (a flood from many
+ * addresses), the oldest of those from the address holding the most. Only when
  * none is left, the idle keep-alive connection that has waited longest.
  * In a request, shut down or gated: never. Under the lock. */
 static struct conn *evict_pick(const struct http_server *srv)
 {
-	struct conn *c = srv->q_tail[Q_FRESH];
+	struct conn *c = srv->q_tail[Q_FRESH], *heaviest = c;
 	unsigned walked = 0;
 
 	if (!c)
 		return srv->q_tail[Q_IDLE];
-	for (; c && walked < EVICT_WALK; c = c->qprev, walked++)
+	for (; c && walked < EVICT_WALK; c = c->qprev, walked++) {
 		if (!c->addr ||
 		    (uint64_t)c->addr->fresh * srv->fresh_addrs >= srv->q_len[Q_FRESH])
 			return c;
-	return srv->q_tail[Q_FRESH];
+		if (c->addr->fresh > heaviest->addr->fresh)
+			heaviest = c;
+	}
+	return heaviest;
 }
 
 /* Contract: past soft_conns, shut down one connection (evict_pick). A
