@@ -42,27 +42,39 @@ PASSWORD = "s3cret-scraper"
 # "keep-alive" scrapes on one kept-alive connection, as Prometheus does;
 # the others on a new connection each time (the harder case).
 ATTACKS = [
-    ("bodies sent and closed (150 a round)", [("body_close", 2, "")], False),
-    ("bodies announced, 40 held open", [("body_hold", 1, "")], False),
-    ("4400 idle connections, 5 addresses", [("idle", 5, "880")], False),
-    ("6000 idle connections, 6 addresses, keep-alive", [("idle", 6, "1000")], False),
-    ("1000 slowloris connections", [("slowloris", 4, "250")], False),
-    ("parsing quirks, garbage, big headers, pipelining", [("quirks", 2, "")], False),
-    ("64 clients with wrong passwords", [("wrong_passwords", 4, "16")], True),
-    ("4400 idle connections, with basic auth", [("idle", 5, "880")], True),
+    ("bodies sent and closed (150 a round)", [("body_close", 2, "")], False,
+     {"counter": 'halfopen_http_requests_total{handler="/metrics",code="413"}'}),
+    ("bodies announced, 40 held open", [("body_hold", 1, "")], False,
+     {"counter": 'halfopen_http_requests_total{handler="/metrics",code="413"}'}),
+    ("4400 idle connections, 5 addresses", [("idle", 5, "880")], False,
+     {"counter": "halfopen_http_connections_evicted_total"}),
+    ("6000 idle connections, 6 addresses, keep-alive", [("idle", 6, "1000")], False,
+     {"counter": "halfopen_http_connections_evicted_total"}),
+    ("1000 slowloris connections", [("slowloris", 4, "250")], False,
+     {"counter": "halfopen_http_connections_timed_out_total"}),
+    ("parsing quirks, garbage, big headers, pipelining", [("quirks", 2, "")], False,
+     {"counter": 'halfopen_http_requests_total{handler="/metrics",code="400"}'}),
+    ("64 clients with wrong passwords", [("wrong_passwords", 4, "16")], True,
+     {"counter": 'halfopen_http_auth_failures_total{reason="busy"}'}),
+    ("4400 idle connections, with basic auth", [("idle", 5, "880")], True,
+     {"counter": "halfopen_http_connections_evicted_total"}),
     # Issue 18 (round three).
-    ("45 pipelined slow readers, 300 GETs each", [("pipeline_slow", 1, "45:300")], False),
+    ("45 pipelined slow readers, 300 GETs each", [("pipeline_slow", 1, "45:300")], False,
+     {"counter": "halfopen_http_pipelined_requests_held_total"}),
     ("pipelined slow readers, 312 KB body, 20 GETs each",
-     [("pipeline_slow", 1, "45:20")], False, {"big_body": True}),
+     [("pipeline_slow", 1, "45:20")], False,
+     {"big_body": True, "counter": "halfopen_http_pipelined_requests_held_total"}),
     # The issue's flood turned a 4096 table over at 20-25k connects/s, so a
     # fresh connection had ~150 ms; one Python process per address makes
     # a few thousand a second here, so the table is scaled down to give
     # the same window: 384 entries (RLIMIT_NOFILE 512), 288 before eviction.
     ("idle flood, 5 addresses x 300 on a 384 table, keep-alive scraper without retry",
      [("idle", 5, "300")], False, {"scraper": "scrape_keepalive_noretry", "min_ok": 0.99,
+                                  "counter": "halfopen_http_connections_evicted_total",
                                   "nofile": 512}),
     ("idle flood, 5 addresses x 300 on a 384 table, scraper sending 200 ms late",
      [("idle", 5, "300")], False, {"scraper": "scrape_late", "min_ok": 0.90,
+                                  "counter": "halfopen_http_connections_evicted_total",
                                   "nofile": 512}),
 ]
 
@@ -230,6 +242,24 @@ def check_attack(r, ns, exp, name, clients, auth, opts):
                 out["base_rss"], out["rss"])
     r.check(name, attacked)
     r.check("scrapes fine after: " + name, legit_scrape, ns, exp, auth)
+    if opts.get("counter") and not REPORT_ONLY:
+        r.check("counted: " + name, counter_moved, exp, opts["counter"], auth)
+
+
+def counter_moved(exp, name, auth):
+    """The attack shows in the exporter's own metrics (issue 20): name
+    (a sample, labels as rendered) is above 0 once the next collection
+    published it."""
+    headers = {"Authorization": auth_header(True)} if auth else {}
+    deadline, value = time.monotonic() + 5, None
+    while time.monotonic() < deadline:
+        st, _, body = exp.request("GET", "/metrics", headers=headers)
+        value = hlib.metric(body.decode(), name) if st == 200 else None
+        if value:
+            break
+        time.sleep(0.5)
+    print("figures: counter %s = %s" % (name, value))
+    check(value and value > 0, "%s is %s after the attack" % (name, value))
 
 
 def storm(pid, seconds):
