@@ -227,8 +227,11 @@ def check_attack(r, ns, exp, name, clients, auth, opts):
             # the connection (issue 18's targets).
             ok = res["statuses"].get("200", 0)
             n = sum(res["statuses"].values())
-            check(ok >= opts["min_ok"] * n, "%d of %d scrapes 200 (want >= %.0f%%): %s" % (
-                ok, n, opts["min_ok"] * 100, res["statuses"]))
+            # Under ASan, which accepts several times slower, a late
+            # scraper's 200 ms are a larger share of the table's turnover.
+            min_ok = opts["min_ok"] - (0.1 if ASAN and opts["min_ok"] < 0.99 else 0.0)
+            check(ok >= min_ok * n, "%d of %d scrapes 200 (want >= %.0f%%): %s" % (
+                ok, n, min_ok * 100, res["statuses"]))
             return
         bad = {k: v for k, v in res["statuses"].items() if k != "200"}
         check(not bad, "legitimate scrapes not answered 200: %s" % bad)
