@@ -280,7 +280,7 @@ void http_conn_notify(void *cls, struct MHD_Connection *mc, void **socket_contex
 		if (c->counted)
 			srv->active_requests--;
 		pthread_mutex_unlock(&srv->lock);
-		if (c->gen && !c->served && c->tls_started && !http_tls_handshake_done(mc))
+		if (c->tls_began && !c->tls_done)
 			http_stats_event(&srv->stats, HEV_TLS_HANDSHAKE);
 		http_gen_unref(c->gen);
 		free(c);
@@ -306,12 +306,10 @@ void http_conn_notify(void *cls, struct MHD_Connection *mc, void **socket_contex
 		c->gen = http_gen_ref(srv->gen);
 	pthread_mutex_unlock(&srv->lock);
 	*socket_context = c;
-	if (c->fd < 0 || (srv->tls && http_tls_setup_session(mc, c->gen->wc) < 0)) {
+	if (c->fd < 0 || (srv->tls && http_tls_setup_session(mc, c) < 0)) {
 		pthread_mutex_lock(&srv->lock);
 		conn_shut(srv, c);
 		pthread_mutex_unlock(&srv->lock);
-	} else {
-		c->tls_started = srv->tls;
 	}
 }
 

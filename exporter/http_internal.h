@@ -127,7 +127,9 @@ struct conn {
 	bool in_request;     /* between the header and the request's completion */
 	bool counted;	     /* holds one of max_requests */
 	bool shut;	     /* deadline passed or evicted, socket shut down */
-	bool tls_started;    /* its TLS session was set up (a handshake began) */
+	/* TLS, set on the connection's worker by the handshake hook
+	 * (http_tls.c): a message came in; the client's Finished came in. */
+	bool tls_began, tls_done;
 	bool served;	     /* has completed a request: evicted last */
 	struct web_gen *gen; /* TLS connections: the material of the handshake */
 	enum reload_state reload;
@@ -268,9 +270,6 @@ enum MHD_Result http_queue(struct http_server *srv, struct MHD_Connection *mc, u
 void http_stats_log(struct http_stats *st, uint64_t now_ms);
 /* The status's column in http_stats.requests. */
 unsigned http_status_index(unsigned status);
-
-/* ---- http_tls.c (besides http_tls.h) ---- */
-bool http_tls_handshake_done(struct MHD_Connection *mc);
 
 /* ---- http_request.c ---- */
 size_t http_unescape_uri(void *cls, struct MHD_Connection *mc, char *uri);
