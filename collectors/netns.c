@@ -627,8 +627,10 @@ int netns_registry_new(const struct netns_options *opt, struct netns_registry **
 	 * namespace file from anything else in netns_dir. */
 	r->nsfs_dev = (uint64_t)sb.st_dev;
 	r->foreign_userns = opt->foreign_userns;
-	r->userns_known =
-	    owner_userns(r->home_fd, &r->userns_dev, &r->userns_ino) == 0;
+	/* Only where other namespaces are entered (valgrind, for one, does
+	 * not know this ioctl). */
+	r->userns_known = r->all && !r->foreign_userns &&
+			  owner_userns(r->home_fd, &r->userns_dev, &r->userns_ino) == 0;
 	memset(&home, 0, sizeof(home));
 	home.e.dev = (uint64_t)sb.st_dev;
 	home.e.ino = (uint64_t)sb.st_ino;
