@@ -51,7 +51,7 @@ struct netns_registry {
 	char *proc_root, *netns_dir, *pod_logs_dir, *cgroup_root;
 	bool all, pods, foreign_userns;
 	uint32_t max;
-	bool userns_known;	  /* the owner of home's namespace could be read */
+	bool userns_known; /* the owner of home's namespace could be read */
 	uint64_t userns_dev, userns_ino;
 	struct netns_refresh_stats totals;
 	int home_fd; /* the creating thread's namespace, where refresh returns */

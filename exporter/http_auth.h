@@ -19,7 +19,7 @@
 #define AUTH_PER_SOURCE	    2u	/* of which from one address */
 #define AUTH_FAIL_LIMIT	    5u	/* failures of one credential from one source ... */
 #define AUTH_FAIL_WINDOW_MS (10u * 1000u) /* ... in this window: refused unchecked */
-#define AUTH_FAIL_ENTRIES   256u /* (source, credential) pairs remembered */
+#define AUTH_FAIL_ENTRIES   256u	  /* (source, credential) pairs remembered */
 #define AUTH_THREAD_NICE    10
 
 struct auth_job {

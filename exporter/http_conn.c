@@ -214,8 +214,7 @@ static struct conn *evict_pick(const struct http_server *srv)
 	if (!c)
 		return srv->q_tail[Q_IDLE];
 	for (; c && walked < EVICT_WALK; c = c->qprev, walked++) {
-		if (!c->addr ||
-		    (uint64_t)c->addr->fresh * srv->fresh_addrs >= srv->q_len[Q_FRESH])
+		if (!c->addr || (uint64_t)c->addr->fresh * srv->fresh_addrs >= srv->q_len[Q_FRESH])
 			return c;
 		if (c->addr->fresh > heaviest->addr->fresh)
 			heaviest = c;

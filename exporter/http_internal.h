@@ -182,13 +182,13 @@ struct http_server {
 	unsigned n_conns;
 	struct conn *q_head[Q_COUNT], *q_tail[Q_COUNT]; /* [Q_NONE] unused */
 	unsigned q_len[Q_COUNT];
-	unsigned in_flight; /* connections in a request (conn.in_request) */
+	unsigned in_flight;   /* connections in a request (conn.in_request) */
 	unsigned fresh_addrs; /* addresses with a connection on Q_FRESH */
 	struct addr_count **addrs;
 	unsigned addr_buckets; /* a power of two */
 	uint32_t addr_seed;
-	unsigned max_conns; /* the table's size, after the descriptor budget */
-	unsigned want_conns; /* what was asked for */
+	unsigned max_conns;   /* the table's size, after the descriptor budget */
+	unsigned want_conns;  /* what was asked for */
 	unsigned long nofile; /* RLIMIT_NOFILE at start (0: unlimited) */
 	unsigned conns_peak; /* since the last malloc_trim() */
 	unsigned soft_conns; /* past this, the oldest idle connection goes */

@@ -145,7 +145,7 @@ enum MHD_Result http_serve_metrics(struct http_server *srv, struct MHD_Connectio
 		ret = http_queue(srv, mc, MHD_HTTP_OK, r);
 	else
 		ret = http_queue(srv, mc, MHD_HTTP_SERVICE_UNAVAILABLE,
-					 srv->gen->fixed[R_NO_COLLECTION]);
+				 srv->gen->fixed[R_NO_COLLECTION]);
 	pthread_mutex_unlock(&srv->lock);
 	return ret;
 }

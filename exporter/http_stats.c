@@ -108,8 +108,8 @@ static void render_requests(const struct http_server *srv, struct metric_writer 
 		      "unknown paths) and status code.");
 	for (unsigned h = 0; h < H_COUNT; h++)
 		for (unsigned i = 0; i < HTTP_STATUS_CODES; i++) {
-			uint64_t n = atomic_load_explicit(&srv->stats.requests[h][i],
-							  memory_order_relaxed);
+			uint64_t n =
+			    atomic_load_explicit(&srv->stats.requests[h][i], memory_order_relaxed);
 			char code[12];
 
 			/* The scrape path's 200 always, so rate() has a start. */
@@ -134,7 +134,7 @@ int http_server_render_metrics(void *ctx, struct metric_writer *w)
 		const char *reason;
 		enum http_event ev;
 	} auth[] = {
-	    {"missing", HEV_AUTH_MISSING},   {"wrong", HEV_AUTH_WRONG},
+	    {"missing", HEV_AUTH_MISSING},	 {"wrong", HEV_AUTH_WRONG},
 	    {"locked_out", HEV_AUTH_LOCKED_OUT}, {"busy", HEV_AUTH_BUSY},
 	    {"malformed", HEV_AUTH_MALFORMED},
 	};

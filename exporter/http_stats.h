@@ -13,16 +13,16 @@
 
 /* What happened to a connection or request, one counter each. */
 enum http_event {
-	HEV_EVICTED,	      /* shut down to make room for a new connection */
-	HEV_DEADLINE,	      /* shut down: its header or request deadline passed */
-	HEV_NO_SLOT,	      /* 503: every request slot was taken */
-	HEV_GATED,	      /* a pipelined request held until the last answer was read */
-	HEV_AUTH_MISSING,     /* 401: no usable credentials */
-	HEV_AUTH_WRONG,	      /* 401: a wrong password or an unknown user, checked */
-	HEV_AUTH_LOCKED_OUT,  /* 401 without a check: this credential failed too often */
-	HEV_AUTH_BUSY,	      /* 503: the password check queue was full */
-	HEV_AUTH_MALFORMED,   /* 400: credentials with a NUL byte */
-	HEV_TLS_HANDSHAKE,    /* a TLS handshake that failed */
+	HEV_EVICTED,	     /* shut down to make room for a new connection */
+	HEV_DEADLINE,	     /* shut down: its header or request deadline passed */
+	HEV_NO_SLOT,	     /* 503: every request slot was taken */
+	HEV_GATED,	     /* a pipelined request held until the last answer was read */
+	HEV_AUTH_MISSING,    /* 401: no usable credentials */
+	HEV_AUTH_WRONG,	     /* 401: a wrong password or an unknown user, checked */
+	HEV_AUTH_LOCKED_OUT, /* 401 without a check: this credential failed too often */
+	HEV_AUTH_BUSY,	     /* 503: the password check queue was full */
+	HEV_AUTH_MALFORMED,  /* 400: credentials with a NUL byte */
+	HEV_TLS_HANDSHAKE,   /* a TLS handshake that failed */
 	HEV_COUNT,
 };
 

@@ -207,8 +207,8 @@ DEF_TEST(lockout_per_credential)
 	buf_init(&m);
 	/* alice:wrong, 7 times: 5 checked, then refused unchecked. */
 	for (int i = 0; i < 7; i++)
-		CHECK_EQ_INT(401, status_of("GET", "/metrics",
-					    "Authorization: Basic YWxpY2U6d3Jvbmc=\r\n"));
+		CHECK_EQ_INT(
+		    401, status_of("GET", "/metrics", "Authorization: Basic YWxpY2U6d3Jvbmc=\r\n"));
 	/* alice:secret from the same address: in. */
 	CHECK_EQ_INT(200,
 		     status_of("GET", "/metrics", "Authorization: Basic YWxpY2U6c2VjcmV0\r\n"));
