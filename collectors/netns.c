@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/nsfs.h>
 
@@ -48,8 +49,11 @@ struct slot {
 
 struct netns_registry {
 	char *proc_root, *netns_dir, *pod_logs_dir, *cgroup_root;
-	bool all, pods;
+	bool all, pods, foreign_userns;
 	uint32_t max;
+	bool userns_known; /* the owner of home's namespace could be read */
+	uint64_t userns_dev, userns_ino;
+	struct netns_refresh_stats totals;
 	int home_fd; /* the creating thread's namespace, where refresh returns */
 	uint64_t nsfs_dev;
 	struct slot *v; /* v[0] is home */
@@ -291,6 +295,38 @@ static int open_inside(struct netns_registry *r, int fd, struct nl_sock **sk)
 	return ret;
 }
 
+/* The (dev, ino) of the user namespace owning the namespace open at fd.
+ * 0 or -errno (EPERM: an owner outside the caller's user namespace). */
+static int owner_userns(int fd, uint64_t *dev, uint64_t *ino)
+{
+	struct stat sb;
+	int ufd = ioctl(fd, NS_GET_USERNS);
+
+	if (ufd < 0)
+		return -errno;
+	if (fstat(ufd, &sb) < 0) {
+		int ret = -errno;
+
+		close(ufd);
+		return ret;
+	}
+	close(ufd);
+	*dev = (uint64_t)sb.st_dev;
+	*ino = (uint64_t)sb.st_ino;
+	return 0;
+}
+
+/* Whether the namespace open at fd belongs to a user namespace other
+ * than home's owner (one that cannot be told counts as other). */
+static bool foreign_owner(const struct netns_registry *r, int fd)
+{
+	uint64_t dev, ino;
+
+	if (r->foreign_userns || !r->userns_known)
+		return false;
+	return owner_userns(fd, &dev, &ino) < 0 || dev != r->userns_dev || ino != r->userns_ino;
+}
+
 /* Open one newly seen namespace and hold it. Skips (and counts) what
  * cannot be opened. 0, -ENOMEM or -ENOTRECOVERABLE. */
 static int add_entry(struct netns_registry *r, const struct seen *s, struct netns_refresh_stats *st)
@@ -324,6 +360,11 @@ static int add_entry(struct netns_registry *r, const struct seen *s, struct netn
 	}
 	if (name && ioctl(fd, NS_GET_NSTYPE) != CLONE_NEWNET) {
 		st->open_failed++;
+		close(fd);
+		return 0;
+	}
+	if (foreign_owner(r, fd)) {
+		st->foreign_skipped++;
 		close(fd);
 		return 0;
 	}
@@ -432,10 +473,37 @@ static void attribute(struct netns_registry *r, struct netns_refresh_stats *st)
 	podinfo_pods_free(pods);
 }
 
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Running sums of what refreshes dropped or skipped; namespaces as now. */
+static void totals_add(struct netns_refresh_stats *t, const struct netns_refresh_stats *st)
+{
+	t->namespaces = st->namespaces;
+	t->added += st->added;
+	t->removed += st->removed;
+	t->scanned += st->scanned;
+	t->gone += st->gone;
+	t->denied += st->denied;
+	t->open_failed += st->open_failed;
+	t->cap_dropped += st->cap_dropped;
+	t->attributed = st->attributed;
+	t->cgroups = st->cgroups;
+	t->cgroups_dropped += st->cgroups_dropped;
+	t->foreign_skipped += st->foreign_skipped;
+	t->deferred += st->deferred;
+}
+
 int netns_registry_refresh(struct netns_registry *r, struct netns_refresh_stats *stats)
 {
 	struct netns_refresh_stats st;
 	struct seen *s;
+	uint64_t t0;
 	size_t i, w;
 	int ret = 0;
 
@@ -455,9 +523,12 @@ int netns_registry_refresh(struct netns_registry *r, struct netns_refresh_stats 
 			if (ret < 0)
 				goto out;
 		}
-		ret = scan_proc(r, &st);
-		if (ret == 0 && r->netns_dir[0])
+		/* Pinned first: the order met is the order taken under the
+		 * cap and the time budget. */
+		if (r->netns_dir[0])
 			ret = scan_netns_dir(r, &st);
+		if (ret == 0)
+			ret = scan_proc(r, &st);
 		if (ret < 0)
 			goto out;
 		/* home stays whatever the scan saw (in a container without
@@ -477,12 +548,17 @@ int netns_registry_refresh(struct netns_registry *r, struct netns_refresh_stats 
 			r->v[w++] = *sl;
 		}
 		r->n = w;
+		t0 = mono_ms();
 		for (i = 0; i < r->seen_n; i++) {
 			s = &r->seen[i];
 			if (s->held)
 				continue;
 			if (r->n >= r->max) {
 				st.cap_dropped++;
+				continue;
+			}
+			if (mono_ms() - t0 >= NETNS_ADD_BUDGET_MS) {
+				st.deferred++;
 				continue;
 			}
 			ret = add_entry(r, s, &st);
@@ -494,9 +570,17 @@ int netns_registry_refresh(struct netns_registry *r, struct netns_refresh_stats 
 		attribute(r, &st);
 out:
 	st.namespaces = (uint32_t)r->n;
+	totals_add(&r->totals, &st);
 	if (stats)
 		*stats = st;
 	return ret;
+}
+
+void netns_registry_totals(const struct netns_registry *r, struct netns_refresh_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (r)
+		*out = r->totals;
 }
 
 int netns_registry_new(const struct netns_options *opt, struct netns_registry **out)
@@ -542,6 +626,11 @@ int netns_registry_new(const struct netns_options *opt, struct netns_registry **
 	/* Every nsfs inode lives on one superblock: its device tells a
 	 * namespace file from anything else in netns_dir. */
 	r->nsfs_dev = (uint64_t)sb.st_dev;
+	r->foreign_userns = opt->foreign_userns;
+	/* Only where other namespaces are entered (valgrind, for one, does
+	 * not know this ioctl). */
+	r->userns_known = r->all && !r->foreign_userns &&
+			  owner_userns(r->home_fd, &r->userns_dev, &r->userns_ino) == 0;
 	memset(&home, 0, sizeof(home));
 	home.e.dev = (uint64_t)sb.st_dev;
 	home.e.ino = (uint64_t)sb.st_ino;

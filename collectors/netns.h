@@ -17,6 +17,15 @@
  * never moved. Between setns() calls the thread opens only the netlink
  * socket, so nothing else it does can land in a foreign namespace.
  *
+ * SELECTION: namespaces owned by a user namespace other than the
+ * exporter's own namespace's owner are skipped (opt.foreign_userns keeps
+ * them): any local user can make those (unshare -rn), and each one held
+ * costs a handle and a dump per collection. Pinned namespaces (netns_dir:
+ * CNI, ip netns) are taken before those found only through /proc, so
+ * pods' namespaces come first under max_namespaces; and one refresh spends
+ * at most NETNS_ADD_BUDGET_MS entering new namespaces (the rest wait for
+ * the next refresh, counted as deferred).
+ *
  * PRIVILEGES: a dump needs none. Entering another namespace needs
  * CAP_SYS_ADMIN; stat() of /proc/<pid>/ns/net of another user's process
  * needs CAP_SYS_PTRACE. Without them those namespaces are counted in the
@@ -41,6 +50,8 @@ struct nl_sock;
 /* Longest netns_dir name kept in an entry (CNI names are ~40 chars);
  * longer ones are truncated there but opened by their full name. */
 #define NETNS_NAME_MAX 63
+/* Time one refresh may spend entering new namespaces. */
+#define NETNS_ADD_BUDGET_MS 250
 
 struct netns_options {
 	const char *proc_root;	  /* NULL: "/proc" (a host /proc mounted elsewhere works) */
@@ -50,6 +61,7 @@ struct netns_options {
 	bool all;		  /* false: only the exporter's own namespace */
 	bool pods;		  /* attribute namespaces and cgroups to pods */
 	uint32_t max_namespaces;  /* 0: NETNS_MAX_DEFAULT; the own namespace counts */
+	bool foreign_userns;	  /* also enter namespaces of other user namespaces */
 };
 
 struct netns_entry {
@@ -75,6 +87,8 @@ struct netns_refresh_stats {
 	uint32_t attributed;  /* entries with a pod after the refresh */
 	uint32_t cgroups;     /* pod cgroups in the cgroup id map */
 	uint32_t cgroups_dropped; /* cgroups the walk's bounds cut */
+	uint32_t foreign_skipped; /* namespaces of another user namespace, skipped */
+	uint32_t deferred;	  /* new namespaces left for the next refresh (time budget) */
 };
 
 struct netns_registry;
@@ -97,6 +111,9 @@ int netns_registry_new(const struct netns_options *opt, struct netns_registry **
 int netns_registry_refresh(struct netns_registry *r, struct netns_refresh_stats *stats);
 
 size_t netns_registry_count(const struct netns_registry *r);
+/* The sums of every refresh's counts since the registry was made
+ * (namespaces: the number held now), for metrics. */
+void netns_registry_totals(const struct netns_registry *r, struct netns_refresh_stats *out);
 /* Entry i (< count), valid until the next refresh or free. */
 const struct netns_entry *netns_registry_get(const struct netns_registry *r, size_t i);
 

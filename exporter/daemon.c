@@ -112,6 +112,27 @@ int daemon_load_web_config(const char *path, struct web_config **out)
 	return r == 0 ? 0 : say_config_error("Invalid web configuration", path, r, &err);
 }
 
+/* Say at start when the descriptor limit cut the connection table: a
+ * small table is easy to fill with idle connections (docs/security.md). */
+static void log_connection_limit(const struct http_server *http)
+{
+	char got[16], want[16], nofile[24];
+	unsigned max_conns, wanted;
+	unsigned long fds;
+
+	http_server_limits(http, &max_conns, &wanted, &fds);
+	if (max_conns >= wanted)
+		return;
+	snprintf(got, sizeof(got), "%u", max_conns);
+	snprintf(want, sizeof(want), "%u", wanted);
+	snprintf(nofile, sizeof(nofile), "%lu", fds);
+	log_kv(LOG_LEVEL_WARN,
+	       "HTTP connection table cut to fit the open files limit (RLIMIT_NOFILE less 128, or "
+	       "half of it below 256, kept for the rest); a few idle clients can then fill it: "
+	       "raise the limit (LimitNOFILE=, ulimit -n)",
+	       "max_connections", got, "wanted", want, "nofile", nofile, NULL);
+}
+
 /* Render the whole body (exposition.c, the path the tests take) and hand
  * it to the server.
  * On failure the server keeps the previous body; logged here, once, for
@@ -124,6 +145,8 @@ static void publish(struct daemon *d)
 	    .suspects = d->suspects,
 	    .enforce = d->enforce,
 	    .proc_root = "/proc",
+	    .http = d->http,
+	    .nsreg = d->nsreg,
 	};
 	const char *failed = NULL;
 	int r;
@@ -456,6 +479,7 @@ static int open_collectors(struct daemon *d)
 	    .cgroup_root = d->cgroup_root,
 	    .all = d->opt->netns_all,
 	    .pods = d->opt->pod_labels,
+	    .foreign_userns = d->opt->netns_foreign_userns,
 	};
 	char why[640]; /* enforce_open may explain two read paths */
 	int r;
@@ -537,6 +561,7 @@ int daemon_run(struct daemon *d)
 		       strerror(errno), NULL);
 	log_kv(LOG_LEVEL_INFO, "Listening", "address", d->opt->listen_address, "telemetry_path",
 	       d->opt->telemetry_path, "interval", d->opt->interval, NULL);
+	log_connection_limit(d->http);
 
 	loop_schedule_init(&sched, d->opt->interval_ms, now_mono_ms());
 	for (;;) {

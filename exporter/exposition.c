@@ -9,6 +9,8 @@
 #include "exporter/metrics_enforce.h"
 #include "exporter/metrics_suspects.h"
 #include "exporter/process_metrics.h"
+#include "exporter/metrics_netns.h"
+#include "exporter/http.h"
 
 /* A per-service family whose value is one field of service_counts: a
  * uint64 count, or a uint32 age in ms rendered in seconds. */
@@ -164,7 +166,7 @@ int exposition_render_self(void *ctx, struct metric_writer *w)
 
 int exposition_render_body(const struct exposition_body *body, struct buf *out, const char **failed)
 {
-	struct metric_source src[5];
+	struct metric_source src[7];
 	size_t n = 0;
 
 	/* The renderers take void *ctx and only read it. */
@@ -181,5 +183,11 @@ int exposition_render_body(const struct exposition_body *body, struct buf *out, 
 	if (body->proc_root)
 		src[n++] = (struct metric_source){"process", process_metrics_render,
 						  (void *)body->proc_root};
+	if (body->http)
+		src[n++] = (struct metric_source){"http", http_server_render_metrics,
+						  (void *)body->http};
+	if (body->nsreg)
+		src[n++] = (struct metric_source){"netns", metrics_netns_render,
+						  (void *)body->nsreg};
 	return metric_sources_render(src, n, out, failed);
 }

@@ -37,15 +37,19 @@ int exposition_render_collection(void *ctx, struct metric_writer *w);
 int exposition_render_self(void *ctx, struct metric_writer *w);
 /* The parts of the /metrics body. NULL parts are omitted: collection
  * before the first good one; suspects, enforce and proc_root (the process
- * metrics) where a test renders without them. */
+ * metrics), http and nsreg where a test renders without them. */
 struct suspects;
 struct enforce;
+struct http_server;
+struct netns_registry;
 struct exposition_body {
 	const struct collection_result *collection; /* the last good one */
 	const struct exporter_stats *stats;	    /* required */
 	const struct suspects *suspects;
 	const struct enforce *enforce;
 	const char *proc_root; /* "/proc" */
+	const struct http_server *http;	   /* the server's own counters */
+	const struct netns_registry *nsreg; /* the namespace scan's totals */
 };
 
 /* The whole body, as the daemon publishes it (daemon.c's publish() and

@@ -82,6 +82,11 @@ const struct flag flags_table[] = {
      .def = "/var/run/netns",
      .help = "where named network namespaces are pinned (ip netns, CNI)",
      .offset = FIELD(netns_dir)},
+    {.name = "collector.netns.foreign-userns",
+     .kind = FLAG_SWITCH,
+     .help = "with --collector.netns=all, also enter namespaces owned by another user "
+	     "namespace (any local user can make those with unshare -rn; skipped by default)",
+     .offset = FIELD(netns_foreign_userns)},
     {.name = "collector.pod-labels",
      .kind = FLAG_SWITCH,
      .help = "namespace and pod labels on per-service series, from the socket's cgroup and "

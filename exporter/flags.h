@@ -25,6 +25,7 @@ struct options {
 	unsigned long max_requests;
 	const char *netns; /* --collector.netns: host or all */
 	bool netns_all;
+	bool netns_foreign_userns;	  /* --collector.netns.foreign-userns */
 	bool sockets_page;		  /* --web.enable-sockets-page */
 	bool remediation_dry_run;	  /* --remediation.dry-run */
 	const char *enforce_read_path;	  /* --enforce.read-path */

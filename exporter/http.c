@@ -88,7 +88,8 @@ int http_server_start(const struct http_options *opt, struct http_server **out, 
 {
 	struct web_config *wc = opt ? opt->web : NULL;
 	const char *listen_addr, *path;
-	unsigned max_conn, per_ip;
+	unsigned max_conn, per_ip, want_conn;
+	unsigned long nofile;
 	struct http_server *srv = NULL;
 	struct sockaddr_storage ss;
 	const char *op = "";
@@ -104,8 +105,8 @@ int http_server_start(const struct http_options *opt, struct http_server **out, 
 	}
 	listen_addr = opt->listen_address ? opt->listen_address : HTTP_DEFAULT_LISTEN;
 	path = opt->telemetry_path ? opt->telemetry_path : DEFAULT_TELEMETRY_PATH;
-	max_conn = http_fd_budget(opt->max_connections ? opt->max_connections
-						       : HTTP_DEFAULT_MAX_CONNECTIONS);
+	want_conn = opt->max_connections ? opt->max_connections : HTTP_DEFAULT_MAX_CONNECTIONS;
+	max_conn = http_fd_budget(want_conn, &nofile);
 	per_ip = opt->max_per_ip ? opt->max_per_ip : HTTP_DEFAULT_MAX_PER_IP;
 	/* MHD splits the limit over the workers; each needs at least one. */
 	if (max_conn < THREAD_POOL_SIZE)
@@ -149,7 +150,13 @@ int http_server_start(const struct http_options *opt, struct http_server **out, 
 	 * each new one evicts the oldest idle one (MHD refuses only past
 	 * max_conn, split over its workers). */
 	srv->soft_conns = max_conn - max_conn / 4;
+	srv->max_conns = max_conn;
+	srv->want_conns = want_conn;
+	srv->nofile = nofile;
 	ret = init_sync(srv);
+	if (ret)
+		goto out;
+	ret = http_conn_table_init(srv);
 	if (ret)
 		goto out;
 	fd = http_open_listener_any(listen_addr, &ss, sslen, &op);
@@ -252,6 +259,14 @@ int http_server_set_web_config(struct http_server *srv, struct web_config *wc, c
 	return 0;
 }
 
+void http_server_limits(const struct http_server *srv, unsigned *max_conns, unsigned *wanted,
+			unsigned long *nofile)
+{
+	*max_conns = srv->max_conns;
+	*wanted = srv->want_conns;
+	*nofile = srv->nofile;
+}
+
 void http_server_stop(struct http_server *srv)
 {
 	if (!srv)
@@ -276,6 +291,7 @@ void http_server_stop(struct http_server *srv)
 	if (srv->daemon)
 		MHD_stop_daemon(srv->daemon);
 	auth_pool_free(srv->auth);
+	http_conn_table_free(srv);
 	http_gen_unref(srv->gen);
 	if (srv->plain)
 		MHD_destroy_response(srv->plain);

@@ -101,6 +101,17 @@ int http_server_set_web_config(struct http_server *srv, struct web_config *wc, c
 /* Answer the pending POST /-/reload requests: 200 when rc == 0, else 500.
  * Call after every reload attempt. Accepts NULL. */
 void http_server_reload_done(struct http_server *srv, int rc);
+/* metric_source renderer (common/metric_writer.h); ctx: the server (NULL:
+ * nothing). The halfopen_http_* families: requests by handler and code,
+ * in flight, connections by state and the table's size, evictions,
+ * timeouts, held pipelined requests, slots exhausted, auth failures by
+ * reason, TLS handshake failures. 0 or -ENOMEM. */
+struct metric_writer;
+int http_server_render_metrics(void *ctx, struct metric_writer *w);
+/* The connection table's size, what was asked for, and RLIMIT_NOFILE
+ * when the server started (0: unlimited), for the start-up log. */
+void http_server_limits(const struct http_server *srv, unsigned *max_conns, unsigned *wanted,
+			unsigned long *nofile);
 /* Stop and free. Accepts NULL. */
 void http_server_stop(struct http_server *srv);
 

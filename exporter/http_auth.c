@@ -15,6 +15,7 @@
 
 struct fail_entry {
 	unsigned char src[16];
+	unsigned char key[32];
 	uint64_t window_ms; /* start of the window; 0: free */
 	unsigned fails;
 };
@@ -29,7 +30,7 @@ struct auth_pool {
 	pthread_t threads[AUTH_THREADS];
 	/* Sources of checks running now, to count them per source. */
 	struct auth_job *running[AUTH_THREADS];
-	struct fail_entry fails[AUTH_FAIL_SOURCES];
+	struct fail_entry fails[AUTH_FAIL_ENTRIES];
 };
 
 static uint64_t mono_ms(void)
@@ -111,28 +112,29 @@ out:
 	return ret;
 }
 
-/* The source's failure entry, or NULL. Under the lock. */
-static struct fail_entry *fail_find(struct auth_pool *p, const unsigned char src[16], uint64_t now)
+/* The failure entry of (the job's source, its credential), or NULL.
+ * Under the lock. */
+static struct fail_entry *fail_find(struct auth_pool *p, const struct auth_job *j, uint64_t now)
 {
-	for (unsigned i = 0; i < AUTH_FAIL_SOURCES; i++) {
+	for (unsigned i = 0; i < AUTH_FAIL_ENTRIES; i++) {
 		struct fail_entry *e = &p->fails[i];
 
 		if (e->window_ms && now - e->window_ms < AUTH_FAIL_WINDOW_MS &&
-		    memcmp(e->src, src, 16) == 0)
+		    memcmp(e->src, j->src, 16) == 0 && memcmp(e->key, j->key, 32) == 0)
 			return e;
 	}
 	return NULL;
 }
 
-/* One more failure for src: into its entry, a free or expired one, or
- * over the oldest window. Under the lock. */
-static void fail_note(struct auth_pool *p, const unsigned char src[16])
+/* One more failure for the job's (source, credential): into its entry, a
+ * free or expired one, or over the oldest window. Under the lock. */
+static void fail_note(struct auth_pool *p, const struct auth_job *j)
 {
 	uint64_t now = mono_ms();
-	struct fail_entry *e = fail_find(p, src, now), *victim = &p->fails[0];
+	struct fail_entry *e = fail_find(p, j, now), *victim = &p->fails[0];
 
 	if (!e) {
-		for (unsigned i = 0; i < AUTH_FAIL_SOURCES; i++) {
+		for (unsigned i = 0; i < AUTH_FAIL_ENTRIES; i++) {
 			struct fail_entry *f = &p->fails[i];
 
 			if (!f->window_ms || now - f->window_ms >= AUTH_FAIL_WINDOW_MS) {
@@ -143,7 +145,8 @@ static void fail_note(struct auth_pool *p, const unsigned char src[16])
 				victim = f;
 		}
 		e = victim;
-		memcpy(e->src, src, 16);
+		memcpy(e->src, j->src, 16);
+		memcpy(e->key, j->key, 32);
 		e->window_ms = now ? now : 1;
 		e->fails = 0;
 	}
@@ -167,7 +170,7 @@ int auth_pool_submit(struct auth_pool *p, struct auth_job *j)
 	int ret = 0;
 
 	pthread_mutex_lock(&p->lock);
-	e = fail_find(p, j->src, mono_ms());
+	e = fail_find(p, j, mono_ms());
 	if (p->stopping)
 		ret = -ECANCELED;
 	else if (e && e->fails >= AUTH_FAIL_LIMIT)
@@ -222,7 +225,7 @@ static void *auth_thread(void *arg)
 		p->running[slot] = NULL;
 		p->pending--;
 		if (!j->ok)
-			fail_note(p, j->src);
+			fail_note(p, j);
 		/* done() may resume a connection, which takes MHD's locks;
 		 * never under ours. */
 		pthread_mutex_unlock(&p->lock);

@@ -7,6 +7,7 @@
  *   http_publish.c   the published body and the metrics response
  *   http_gzip.c      gzip of the body, Accept-Encoding of a request
  *   http_conn.c      the connection table, its limits, eviction, watchdog
+ *   http_stats.c     the server's own counters, their metrics and logs
  *   http_request.c   request validation (framing, NUL in the URI, method)
  *   http_login.c     Basic auth of a request (cache, the auth pool)
  *   http_reload.c    POST /-/reload (the lifecycle endpoint)
@@ -30,6 +31,7 @@
 #include "config/web_config.h"
 #include "http.h"
 #include "http_auth.h"
+#include "http_stats.h"
 
 #define CONTENT_TYPE_METRICS "text/plain; version=0.0.4; charset=utf-8"
 #define CONTENT_TYPE_TEXT    "text/plain; charset=utf-8"
@@ -90,18 +92,44 @@ enum reload_state {
 	RELOAD_ANSWERED,
 };
 
+/* Which eviction queue a connection is on (http_conn.c). */
+enum conn_queue {
+	Q_NONE = 0, /* in a request, shut down, or not tracked */
+	Q_FRESH,    /* never completed a request, waiting for a header */
+	Q_IDLE,	    /* completed one, waiting for the next (keep-alive) */
+	Q_GATED,    /* suspended by the pipelining gate (http_pipeline_gate) */
+	Q_COUNT,
+};
+
+/* Connections per client address (http_conn.c), for a fair share of the
+ * table: eviction takes from the addresses that hold the most. */
+struct addr_count {
+	struct addr_count *next; /* hash chain */
+	unsigned char src[16];
+	unsigned conns; /* in the table: the entry goes with the last */
+	unsigned fresh; /* of which on Q_FRESH */
+};
+
 /* One accepted connection, from MHD's STARTED to its CLOSED notification
  * (its socket context). The watchdog shuts the socket down when a
  * deadline passes; MHD then sees the end of the stream and cleans up as
  * usual. */
 struct conn {
-	struct conn *prev, *next;
+	struct conn *prev, *next;   /* the table, newest first */
+	struct conn *qprev, *qnext; /* its eviction queue, newest first */
+	enum conn_queue queue;
+	struct addr_count *addr;
+	bool gated; /* suspended: its previous response is still unread */
+	enum http_handler handler;
 	struct MHD_Connection *mc;
 	int fd;
 	uint64_t since_ms;   /* waiting for a request header since / request since */
 	bool in_request;     /* between the header and the request's completion */
 	bool counted;	     /* holds one of max_requests */
-	bool shut;	     /* deadline passed, socket shut down */
+	bool shut;	     /* deadline passed or evicted, socket shut down */
+	/* TLS, set on the connection's worker by the handshake hook
+	 * (http_tls.c): a message came in; the client's Finished came in. */
+	bool tls_began, tls_done;
 	bool served;	     /* has completed a request: evicted last */
 	struct web_gen *gen; /* TLS connections: the material of the handshake */
 	enum reload_state reload;
@@ -152,6 +180,16 @@ struct http_server {
 	struct shared_body *body, *zbody;
 	struct conn *conns, *conns_tail; /* newest first */
 	unsigned n_conns;
+	struct conn *q_head[Q_COUNT], *q_tail[Q_COUNT]; /* [Q_NONE] unused */
+	unsigned q_len[Q_COUNT];
+	unsigned in_flight;   /* connections in a request (conn.in_request) */
+	unsigned fresh_addrs; /* addresses with a connection on Q_FRESH */
+	struct addr_count **addrs;
+	unsigned addr_buckets; /* a power of two */
+	uint32_t addr_seed;
+	unsigned max_conns;   /* the table's size, after the descriptor budget */
+	unsigned want_conns;  /* what was asked for */
+	unsigned long nofile; /* RLIMIT_NOFILE at start (0: unlimited) */
 	unsigned conns_peak; /* since the last malloc_trim() */
 	unsigned soft_conns; /* past this, the oldest idle connection goes */
 	unsigned active_requests;
@@ -163,6 +201,7 @@ struct http_server {
 	pthread_cond_t cond;
 	bool stopping;
 	pthread_t watchdog;
+	struct http_stats stats;
 };
 
 static inline uint64_t http_now_ms(void)
@@ -204,7 +243,33 @@ void http_conn_notify(void *cls, struct MHD_Connection *mc, void **socket_contex
 void http_conn_request_done(void *cls, struct MHD_Connection *mc, void **con_cls,
 			    enum MHD_RequestTerminationCode toe);
 void *http_watchdog_main(void *arg);
-unsigned http_fd_budget(unsigned want);
+/* The per-address table, for max_conns connections. 0 or -ENOMEM. */
+int http_conn_table_init(struct http_server *srv);
+void http_conn_table_free(struct http_server *srv);
+/* The connection limit within RLIMIT_NOFILE (raised to its hard limit
+ * first); *nofile gets that limit (0: unlimited). */
+unsigned http_fd_budget(unsigned want, unsigned long *nofile);
+
+/* The connection's eviction queue becomes q (under the lock). */
+void http_conn_requeue(struct http_server *srv, struct conn *c, enum conn_queue q);
+/* The request no longer holds a request slot: its response is queued, and
+ * sending it costs the server no work (under the lock). */
+void http_slot_release(struct http_server *srv, struct conn *c);
+/* Whether the connection must wait before its next request is read: its
+ * previous response is not yet acknowledged by the client (a pipelining
+ * client that does not read). Then it is suspended until the watchdog
+ * sees the response delivered or the request deadline pass. */
+bool http_pipeline_gate(struct http_server *srv, struct conn *c);
+/* Queue resp (counted in halfopen_http_requests_total). */
+enum MHD_Result http_queue(struct http_server *srv, struct MHD_Connection *mc, unsigned status,
+			   struct MHD_Response *resp);
+
+/* ---- http_stats.c ---- */
+/* One log line per kind with new events, at most one per kind per
+ * HTTP_LOG_INTERVAL_MS (the watchdog, outside the lock). */
+void http_stats_log(struct http_stats *st, uint64_t now_ms);
+/* The status's column in http_stats.requests. */
+unsigned http_status_index(unsigned status);
 
 /* ---- http_request.c ---- */
 size_t http_unescape_uri(void *cls, struct MHD_Connection *mc, char *uri);

@@ -35,8 +35,12 @@ static bool auth_cache_hit(struct http_server *srv, const unsigned char key[32])
 	for (i = 0; i < AUTH_CACHE_SIZE; i++) {
 		struct auth_entry *e = &srv->auth_cache[i];
 
-		if (e->expires_ms > now && auth_ct_equal(e->key, key, 32))
+		/* Renewed when used: a scraper stays logged in for as long
+		 * as it keeps scraping, never checked again mid-attack. */
+		if (e->expires_ms > now && auth_ct_equal(e->key, key, 32)) {
+			e->expires_ms = now + AUTH_CACHE_TTL_MS;
 			hit = true;
+		}
 	}
 	pthread_mutex_unlock(&srv->lock);
 	return hit;
@@ -124,18 +128,23 @@ enum login_outcome http_login_begin(struct http_server *srv, struct conn *c,
 	if (rc == -EINVAL) {
 		*which = R_BAD_REQUEST;
 		*status = MHD_HTTP_BAD_REQUEST;
+		http_stats_event(&srv->stats, HEV_AUTH_MALFORMED);
 	} else if (rc == -ENOMEM) {
 		*which = R_INTERNAL;
 		*status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+	} else if (rc) {
+		http_stats_event(&srv->stats, HEV_AUTH_MISSING);
 	}
 	if (rc)
 		return LOGIN_REFUSED;
 	for (size_t i = 0; i < wc->n_users; i++)
 		if (strcmp(wc->users[i].name, user) == 0)
 			u = &wc->users[i];
-	c->auth_keyed = u && auth_key(user, pass, u->hash, c->auth_key) == 0;
+	/* An unknown user is keyed with the dummy hash: its failures count
+	 * per credential like any other. */
+	c->auth_keyed = auth_key(user, pass, u ? u->hash : wc->dummy_hash, c->auth_key) == 0;
 	free(user);
-	if (c->auth_keyed && auth_cache_hit(srv, c->auth_key)) {
+	if (u && c->auth_keyed && auth_cache_hit(srv, c->auth_key)) {
 		explicit_bzero(pass, strlen(pass));
 		free(pass);
 		return LOGIN_GO_ON;
@@ -144,6 +153,11 @@ enum login_outcome http_login_begin(struct http_server *srv, struct conn *c,
 	c->job.pass = pass;
 	c->job.hash = u ? u->hash : wc->dummy_hash;
 	memcpy(c->job.src, c->src, 16);
+	if (c->auth_keyed)
+		memcpy(c->job.key, c->auth_key, 32);
+	else /* no digest (gnutls failed): fall back to one key per source */
+		memset(c->job.key, 0, 32);
+	c->auth_keyed = c->auth_keyed && u;
 	c->job.admitted = auth_admitted;
 	c->job.done = auth_done;
 	c->job.arg = c;
@@ -160,5 +174,6 @@ enum login_outcome http_login_begin(struct http_server *srv, struct conn *c,
 		*which = R_AUTH_BUSY;
 		*status = MHD_HTTP_SERVICE_UNAVAILABLE;
 	}
+	http_stats_event(&srv->stats, rc == -EACCES ? HEV_AUTH_LOCKED_OUT : HEV_AUTH_BUSY);
 	return LOGIN_REFUSED;
 }

@@ -142,10 +142,10 @@ enum MHD_Result http_serve_metrics(struct http_server *srv, struct MHD_Connectio
 	pthread_mutex_lock(&srv->lock);
 	r = gzip && srv->gzip ? srv->gzip : srv->plain;
 	if (r)
-		ret = MHD_queue_response(mc, MHD_HTTP_OK, r);
+		ret = http_queue(srv, mc, MHD_HTTP_OK, r);
 	else
-		ret = MHD_queue_response(mc, MHD_HTTP_SERVICE_UNAVAILABLE,
-					 srv->gen->fixed[R_NO_COLLECTION]);
+		ret = http_queue(srv, mc, MHD_HTTP_SERVICE_UNAVAILABLE,
+				 srv->gen->fixed[R_NO_COLLECTION]);
 	pthread_mutex_unlock(&srv->lock);
 	return ret;
 }

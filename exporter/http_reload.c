@@ -29,8 +29,8 @@ enum MHD_Result http_serve_reload(struct http_server *srv, struct conn *c,
 	if (c->reload == RELOAD_NONE && srv->stopping) {
 		/* MHD may not be stopped with a suspended connection, and
 		 * http_server_stop() has already resumed the waiting ones. */
-		ret = MHD_queue_response(mc, MHD_HTTP_SERVICE_UNAVAILABLE,
-					 srv->gen->fixed[R_RELOAD_FAILED]);
+		ret = http_queue(srv, mc, MHD_HTTP_SERVICE_UNAVAILABLE,
+				 srv->gen->fixed[R_RELOAD_FAILED]);
 	} else if (c->reload == RELOAD_NONE) {
 		c->reload = RELOAD_WAITING;
 		c->reload_since_ms = http_now_ms();
@@ -38,9 +38,9 @@ enum MHD_Result http_serve_reload(struct http_server *srv, struct conn *c,
 		ask = true;
 	} else if (c->reload == RELOAD_ANSWERED) {
 		ret = c->reload_rc == 0
-			  ? MHD_queue_response(mc, MHD_HTTP_OK, srv->gen->fixed[R_RELOAD_OK])
-			  : MHD_queue_response(mc, MHD_HTTP_INTERNAL_SERVER_ERROR,
-					       srv->gen->fixed[R_RELOAD_FAILED]);
+			  ? http_queue(srv, mc, MHD_HTTP_OK, srv->gen->fixed[R_RELOAD_OK])
+			  : http_queue(srv, mc, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				       srv->gen->fixed[R_RELOAD_FAILED]);
 		c->reload = RELOAD_NONE;
 	}
 	pthread_mutex_unlock(&srv->lock);

@@ -107,8 +107,11 @@ enum MHD_Result http_begin_request(struct http_server *srv, struct conn *c,
 	if (which >= 0)
 		return http_queue_fixed(srv, mc, status, (enum fixed_response)which);
 	pthread_mutex_lock(&srv->lock);
+	if (!c->in_request)
+		srv->in_flight++;
 	c->in_request = true;
 	c->since_ms = http_now_ms();
+	http_conn_requeue(srv, c, Q_NONE);
 	full = srv->active_requests >= srv->max_requests;
 	if (!full) {
 		srv->active_requests++;
@@ -118,6 +121,7 @@ enum MHD_Result http_begin_request(struct http_server *srv, struct conn *c,
 	pthread_mutex_unlock(&srv->lock);
 	if (full) {
 		http_gen_unref(g);
+		http_stats_event(&srv->stats, HEV_NO_SLOT);
 		return http_queue_fixed(srv, mc, MHD_HTTP_SERVICE_UNAVAILABLE, R_TOO_MANY);
 	}
 	outcome = http_login_begin(srv, c, mc, g, &which, &status);

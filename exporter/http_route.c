@@ -52,7 +52,7 @@ static enum MHD_Result serve_route(struct http_server *srv, const struct http_ro
 		free(data);
 		return MHD_NO;
 	}
-	ret = MHD_queue_response(mc, (unsigned)status, resp);
+	ret = http_queue(srv, mc, (unsigned)status, resp);
 	MHD_destroy_response(resp);
 	return ret;
 }
@@ -66,6 +66,27 @@ static enum MHD_Result serve_ready(struct http_server *srv, struct MHD_Connectio
 	pthread_mutex_unlock(&srv->lock);
 	return ready ? http_queue_fixed(srv, mc, MHD_HTTP_OK, R_READY)
 		     : http_queue_fixed(srv, mc, MHD_HTTP_SERVICE_UNAVAILABLE, R_NOT_READY);
+}
+
+/* The handler label of a request for url. */
+static enum http_handler handler_of(const struct http_server *srv, const char *url)
+{
+	if (!url)
+		return H_OTHER;
+	if (strcmp(url, srv->telemetry_path) == 0)
+		return H_METRICS;
+	if (http_is_reload_path(srv, url))
+		return H_RELOAD;
+	for (size_t i = 0; i < srv->n_routes; i++)
+		if (strcmp(url, srv->routes[i].path) == 0)
+			return H_ROUTE;
+	if (strcmp(url, "/") == 0)
+		return H_LANDING;
+	if (strcmp(url, "/-/healthy") == 0)
+		return H_HEALTHY;
+	if (strcmp(url, "/-/ready") == 0)
+		return H_READY;
+	return H_OTHER;
 }
 
 /* Contract: the answer to a request that passed every check. */
@@ -104,13 +125,19 @@ enum MHD_Result http_handle_request(void *cls, struct MHD_Connection *mc, const 
 {
 	struct http_server *srv = cls;
 	struct conn *c = http_conn_of(mc);
+	enum MHD_Result ret;
 
 	(void)version;
 	(void)upload_data;
-	if (!c)
+	if (!c || c->shut)
 		return MHD_NO;
 	if (!*con_cls) {
+		/* Gated: *con_cls stays unset, so the call after the resume
+		 * begins the request. */
+		if (http_pipeline_gate(srv, c))
+			return MHD_YES;
 		*con_cls = srv;
+		c->handler = handler_of(srv, url);
 		return http_begin_request(srv, c, mc, url, method);
 	}
 	if (c->auth == AUTH_PASSED || c->auth == AUTH_FAILED) {
@@ -118,6 +145,7 @@ enum MHD_Result http_handle_request(void *cls, struct MHD_Connection *mc, const 
 
 		if (c->auth == AUTH_FAILED) {
 			c->auth = AUTH_NONE;
+			http_stats_event(&srv->stats, HEV_AUTH_WRONG);
 			return http_queue_fixed(srv, mc, MHD_HTTP_UNAUTHORIZED, R_UNAUTHORIZED);
 		}
 		c->auth = AUTH_NONE;
@@ -129,5 +157,12 @@ enum MHD_Result http_handle_request(void *cls, struct MHD_Connection *mc, const 
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	return route(srv, c, mc, url);
+	ret = route(srv, c, mc, url);
+	/* Answered (unless a reload waits): sending it costs no work, so it
+	 * holds no slot, however slowly the client reads. */
+	pthread_mutex_lock(&srv->lock);
+	if (c->reload == RELOAD_NONE)
+		http_slot_release(srv, c);
+	pthread_mutex_unlock(&srv->lock);
+	return ret;
 }

@@ -1,7 +1,36 @@
 #include "http_tls.h"
 
+#include "http_internal.h"
+
 #include <gnutls/x509.h>
 #include <string.h>
+
+/* The session's pointer is its connection (http_tls_setup_session); the
+ * web config is its generation's. */
+static const struct web_config *session_web_config(gnutls_session_t s)
+{
+	const struct conn *c = gnutls_session_get_ptr(s);
+
+	return c && c->gen ? c->gen->wc : NULL;
+}
+
+/* gnutls handshake hook, around each message: the connection began a
+ * handshake (a message came in) and finished it (the client's Finished
+ * came in, the last message of a full or resumed handshake), so a failed
+ * one can be counted when the connection closes. */
+static int tls_handshake_hook(gnutls_session_t s, unsigned int htype, unsigned int when,
+			      unsigned int incoming, const gnutls_datum_t *msg)
+{
+	struct conn *c = gnutls_session_get_ptr(s);
+
+	(void)msg;
+	if (!c || !incoming)
+		return 0;
+	c->tls_began = true; /* before a message that fails to parse, too */
+	if (htype == GNUTLS_HANDSHAKE_FINISHED && when == GNUTLS_HOOK_POST)
+		c->tls_done = true;
+	return 0;
+}
 
 /* gnutls calls this for the server's certificate during each handshake:
  * the connection's own generation answers, so a reload rotates the
@@ -10,7 +39,7 @@ int http_tls_retrieve_cert(gnutls_session_t s, const gnutls_datum_t *req_ca_dn, 
 			   const gnutls_pk_algorithm_t *pk, int n_pk, gnutls_pcert_st **pcert,
 			   unsigned int *pcert_len, gnutls_privkey_t *key)
 {
-	const struct web_config *wc = gnutls_session_get_ptr(s);
+	const struct web_config *wc = session_web_config(s);
 
 	(void)req_ca_dn;
 	(void)n_req;
@@ -29,7 +58,7 @@ int http_tls_retrieve_cert(gnutls_session_t s, const gnutls_datum_t *req_ca_dn, 
  * is checked against client_ca_file for client authentication use. */
 static int tls_verify_client(gnutls_session_t s)
 {
-	const struct web_config *wc = gnutls_session_get_ptr(s);
+	const struct web_config *wc = session_web_config(s);
 	gnutls_x509_crt_t crts[WEB_TLS_MAX_CHAIN];
 	gnutls_typed_vdata_st vd;
 	const gnutls_datum_t *peers;
@@ -75,8 +104,9 @@ out:
  * generation's web config wc (which must outlive the connection) before its handshake starts:
  * versions, whether a client certificate is requested or required, and the verification. 0, or -1
  * when the connection must not proceed. */
-int http_tls_setup_session(struct MHD_Connection *mc, const struct web_config *wc)
+int http_tls_setup_session(struct MHD_Connection *mc, struct conn *c)
 {
+	const struct web_config *wc = c->gen ? c->gen->wc : NULL;
 	const union MHD_ConnectionInfo *ci =
 	    MHD_get_connection_info(mc, MHD_CONNECTION_INFO_GNUTLS_SESSION);
 	const struct web_tls *t = wc ? wc->tls : NULL;
@@ -88,7 +118,9 @@ int http_tls_setup_session(struct MHD_Connection *mc, const struct web_config *w
 	s = ci->tls_session;
 	if (gnutls_priority_set(s, t->priority) < 0)
 		return -1;
-	gnutls_session_set_ptr(s, (void *)wc);
+	gnutls_session_set_ptr(s, c);
+	gnutls_handshake_set_hook_function(s, GNUTLS_HANDSHAKE_ANY, GNUTLS_HOOK_BOTH,
+					   tls_handshake_hook);
 	switch (t->client_auth) {
 	case WEB_CLIENT_AUTH_NONE:
 		req = GNUTLS_CERT_IGNORE;

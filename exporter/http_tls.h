@@ -11,11 +11,14 @@
 
 #include "config/web_config.h"
 
+struct conn;
+
 /* Contract: before the handshake of mc, set its priority, client
- * certificate request and verification from wc->tls; wc must outlive the
- * connection (the handshake and the callbacks read it). 0, or -1 when
- * the connection must not proceed. */
-int http_tls_setup_session(struct MHD_Connection *mc, const struct web_config *wc);
+ * certificate request and verification from the web config of c's
+ * generation (c->gen, held for the connection's life: the handshake and
+ * the callbacks read it), and a hook that marks c->tls_began and
+ * c->tls_done. 0, or -1 when the connection must not proceed. */
+int http_tls_setup_session(struct MHD_Connection *mc, struct conn *c);
 
 /* MHD_OPTION_HTTPS_CERT_CALLBACK: the session's web config's certificate
  * chain and key. */

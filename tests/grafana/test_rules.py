@@ -35,7 +35,8 @@ SERVICE_METRICS = {m for m in documented_metrics() if m.startswith("halfopen_")}
     "halfopen_suspects_dropped_total", "halfopen_suspects_memory_bytes", "halfopen_collection_retries_total",
     "halfopen_collection_overruns_total", "halfopen_collection_matched_sockets", "halfopen_collection_namespaces",
     "halfopen_collection_namespace_errors", "halfopen_collection_kernel_filter", "halfopen_auto_services_dropped",
-    "halfopen_series_dropped"}
+    "halfopen_series_dropped"} - {m for m in documented_metrics()
+                                  if m.startswith(("halfopen_http_", "halfopen_netns_"))}
 EXPECTED_DASHBOARDS = {"halfopen-overview", "halfopen-service", "halfopen-exporter"}
 SERVICE_DASHBOARDS = {"halfopen-overview", "halfopen-service"}
 DS_REF = {"type": "prometheus", "uid": "${datasource}"}

@@ -165,6 +165,107 @@ def wrong_passwords(port, src, seconds, threads):
     return counts
 
 
+def churn(port, src, seconds, n):
+    """Connect as fast as one process can, send nothing, keep the newest n
+    open (the oldest closed with a reset, so no TIME-WAIT uses up the
+    ports): a flood that keeps the table full and turning over (issue 18,
+    item 3). Counts connects per second."""
+    import collections
+    import struct
+    socks = collections.deque()
+    linger = struct.pack("ii", 1, 0)
+    opened, t0 = 0, time.monotonic()
+    end = t0 + seconds
+    while time.monotonic() < end:
+        for _ in range(200):
+            try:
+                s = conn(port, src)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+            except OSError:
+                break
+            socks.append(s)
+            opened += 1
+            if len(socks) > n:
+                socks.popleft().close()
+    for s in socks:
+        s.close()
+    return {"opened": opened, "connects_per_s": round(opened / (time.monotonic() - t0))}
+
+
+def pipeline_slow(port, src, seconds, n, per_conn):
+    """n connections that set SO_RCVBUF to 1, send per_conn pipelined
+    GET /metrics each and never read; the ones the server closes are
+    opened again and the requests sent again (issue 18, item 1)."""
+    raw = b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" * per_conn
+    end = time.monotonic() + seconds
+    socks, opened, closed = [], 0, 0
+
+    def one():
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)
+        s.bind((src, 0))
+        s.settimeout(2.0)
+        s.connect(("127.0.0.1", port))
+        s.setblocking(False)
+        return [s, raw]
+
+    while time.monotonic() < end:
+        while len(socks) < n:
+            try:
+                socks.append(one())
+                opened += 1
+            except OSError:
+                break
+        for entry in list(socks):
+            s, left = entry
+            try:
+                if left:
+                    entry[1] = left[s.send(left):]
+                # Never reads: only notices a close (EOF or reset).
+                if s.recv(1, socket.MSG_PEEK) == b"":
+                    raise OSError("closed")
+            except BlockingIOError:
+                pass
+            except OSError:
+                s.close()
+                socks.remove(entry)
+                closed += 1
+        time.sleep(0.05)
+    for s, _ in socks:
+        s.close()
+    return {"opened": opened, "closed_by_server": closed}
+
+
+def wrong_rate(port, src, seconds, rate):
+    """Wrong passwords for the scraper's own user at `rate` per second,
+    each on a new connection, every one different (issue 18, item 2)."""
+    import threading
+    counts, end, i = {}, time.monotonic() + seconds, 0
+    lock = threading.Lock()
+
+    def one(k):
+        cred = base64.b64encode(b"prometheus:wrong%d" % k)
+        raw = (b"GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Basic " + cred +
+               b"\r\nConnection: close\r\n\r\n")
+        try:
+            st = request(port, src, raw, timeout=10)[9:12].decode() or "none"
+        except OSError:
+            st = "error"
+        with lock:
+            counts[st] = counts.get(st, 0) + 1
+
+    ts = []
+    while time.monotonic() < end:
+        t = threading.Thread(target=one, args=(i % 3,))
+        t.start()
+        ts.append(t)
+        i += 1
+        time.sleep(1.0 / rate)
+    for t in ts:
+        t.join()
+    return counts
+
+
 QUIRKS = [
     b"GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 40\r\n\r\n"
     b"GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n",
@@ -180,10 +281,10 @@ QUIRKS = [
 ]
 
 
-def keepalive_get(state, port, src, raw):
+def keepalive_get(state, port, src, raw, attempts=2):
     """One request on the kept-alive connection in state (opened, or
-    reopened when the server closed it): the status."""
-    for attempt in range(2):
+    reopened when the server closed it, within attempts): the status."""
+    for attempt in range(attempts):
         if state.get("s") is None:
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             s.bind((src, 0))
@@ -207,12 +308,15 @@ def keepalive_get(state, port, src, raw):
         except OSError:
             state["s"].close()
             state["s"] = None
-            if attempt:
+            if attempt == attempts - 1:
                 raise
     return "none"
 
 
-def scrape(port, src, seconds, auth, keepalive=False):
+def scrape(port, src, seconds, auth, keepalive=False, every=0.02, delay=0.0, retry=True):
+    """Scrape for seconds, one every `every` s: on one kept-alive connection
+    (reopened once when the server closed it, unless not retry), or on a
+    new connection each time that waits `delay` s before sending."""
     lat, statuses = [], {}
     state = {}
     hdr = b"Authorization: " + auth.encode() + b"\r\n" if auth else b""
@@ -223,14 +327,21 @@ def scrape(port, src, seconds, auth, keepalive=False):
         t0 = time.monotonic()
         try:
             if keepalive:
-                st = keepalive_get(state, port, src, raw)
+                st = keepalive_get(state, port, src, raw, 2 if retry else 1)
+            elif delay:
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                s.bind((src, 0))
+                s.settimeout(15)
+                s.connect(("127.0.0.1", port))
+                time.sleep(delay)
+                st = exchange(s, raw)[9:12].decode() or "none"
             else:
                 st = request(port, src, raw, timeout=15)[9:12].decode() or "none"
         except OSError as e:
             st = "error:" + type(e).__name__
         lat.append((time.monotonic() - t0) * 1000.0)
         statuses[st] = statuses.get(st, 0) + 1
-        time.sleep(0.02)
+        time.sleep(every)
     return {"latencies_ms": lat, "statuses": statuses}
 
 
@@ -240,6 +351,36 @@ def main():
     body = b"GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"
     if attack in ("scrape", "scrape_keepalive"):
         res = scrape(port, src, seconds, arg, attack == "scrape_keepalive")
+    elif attack == "scrape_every":
+        # A new connection every 200 ms; each status with its time.
+        t0 = time.monotonic()
+        res = {"times_s": [], "statuses_seq": []}
+        hdr = b"Authorization: " + arg.encode() + b"\r\n" if arg else b""
+        raw = b"GET /metrics HTTP/1.1\r\nHost: x\r\n" + hdr + b"Connection: close\r\n\r\n"
+        while time.monotonic() - t0 < seconds:
+            t = time.monotonic() - t0
+            try:
+                st = request(port, src, raw, timeout=10)[9:12].decode() or "none"
+            except OSError as e:
+                st = "error:" + type(e).__name__
+            res["times_s"].append(round(t, 2))
+            res["statuses_seq"].append(st)
+            time.sleep(0.2)
+    elif attack == "scrape_keepalive_noretry":
+        # Prometheus-like: one scrape every 100 ms on one connection, a
+        # closed connection is a failed scrape.
+        res = scrape(port, src, seconds, arg, True, every=0.1, retry=False)
+    elif attack == "scrape_late":
+        # Sends its request 200 ms after connecting (a TLS handshake, a
+        # far scraper).
+        res = scrape(port, src, seconds, arg, every=0.02, delay=0.2)
+    elif attack == "churn":
+        res = churn(port, src, seconds, int(arg or 1000))
+    elif attack == "pipeline_slow":
+        n, per_conn = arg.split(":")
+        res = pipeline_slow(port, src, seconds, int(n), int(per_conn))
+    elif attack == "wrong_rate":
+        res = wrong_rate(port, src, seconds, float(arg or 20))
     elif attack == "body_close":
         res = burst(port, src, seconds, body, 150)
     elif attack == "body_hold":

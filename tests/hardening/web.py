@@ -151,6 +151,21 @@ def check_foreign_client_cert(env):
     assert st == 0 and rc != 0, "certificate of another CA accepted: status %d" % st
 
 
+def check_handshakes_counted(env):
+    """The failed handshakes above (TLS 1.2, no and a foreign client
+    certificate) are counted (issue 20)."""
+    deadline = time.monotonic() + 5
+    while True:
+        v = hlib.metric(env.scrape_text(), "halfopen_http_tls_handshake_failures_total")
+        if v is not None and v >= 3:
+            print("  halfopen_http_tls_handshake_failures_total %s" % v)
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError("halfopen_http_tls_handshake_failures_total is %s, want >= 3"
+                                 % v)
+        time.sleep(0.2)
+
+
 def check_auth(env):
     for user, pw, what in ((None, None, "no credentials"), ("prometheus", "wrong", "wrong password"),
                            ("nobody", PASSWORD, "unknown user")):
@@ -297,6 +312,7 @@ def main():
                 r.check("no client certificate: handshake fails", check_client_cert_required, env)
                 r.check("client certificate of another CA: handshake fails",
                         check_foreign_client_cert, env)
+                r.check("failed handshakes counted", check_handshakes_counted, env)
                 r.check("Basic auth: 401 + WWW-Authenticate, 200 with headers", check_auth, env)
                 r.check("Prometheus scrapes with basic_auth and tls_config", check_prometheus,
                         env)

@@ -24,6 +24,7 @@
 #include "exporter/http.h"
 #include "http_client.h"
 #include "bcrypt_hash.h"
+#include "common/metric_writer.h"
 #include "testing.h"
 
 static uint16_t port;
@@ -177,6 +178,48 @@ DEF_TEST(basic_auth)
 	CHECK(t_cached < t_first);
 	/* Every path is behind auth. */
 	CHECK_EQ_INT(401, status_of("GET", "/-/healthy", NULL));
+	http_server_stop(srv);
+	return 0;
+}
+
+/* The server's own metrics as text. */
+static int server_metrics(struct http_server *srv, struct buf *out)
+{
+	struct metric_writer w;
+
+	buf_reset(out);
+	metric_writer_init(&w, out);
+	return http_server_render_metrics(srv, &w);
+}
+
+/* Issue 18: failures count per (address, credential): a wrong password
+ * sent over and over from this address is refused without a check, the
+ * right one from the same address still passes; both are counted. */
+DEF_TEST(lockout_per_credential)
+{
+	struct http_server *srv;
+	struct buf m;
+	char y[512];
+
+	snprintf(y, sizeof(y), "basic_auth_users:\n  alice: %s\n", hash_secret);
+	srv = start(web(y), 0, false);
+	CHECK(srv != NULL);
+	buf_init(&m);
+	/* alice:wrong, 7 times: 5 checked, then refused unchecked. */
+	for (int i = 0; i < 7; i++)
+		CHECK_EQ_INT(
+		    401, status_of("GET", "/metrics", "Authorization: Basic YWxpY2U6d3Jvbmc=\r\n"));
+	/* alice:secret from the same address: in. */
+	CHECK_EQ_INT(200,
+		     status_of("GET", "/metrics", "Authorization: Basic YWxpY2U6c2VjcmV0\r\n"));
+	CHECK_EQ_INT(0, server_metrics(srv, &m));
+	CHECK_CONTAINS("halfopen_http_auth_failures_total{reason=\"wrong\"} 5\n", m.data);
+	CHECK_CONTAINS("halfopen_http_auth_failures_total{reason=\"locked_out\"} 2\n", m.data);
+	CHECK_CONTAINS("halfopen_http_requests_total{handler=\"/metrics\",code=\"401\"} 7\n",
+		       m.data);
+	CHECK_CONTAINS("halfopen_http_requests_total{handler=\"/metrics\",code=\"200\"} 1\n",
+		       m.data);
+	buf_free(&m);
 	http_server_stop(srv);
 	return 0;
 }
@@ -457,6 +500,7 @@ int main(void)
 	}
 
 	RUN_TEST(basic_auth);
+	RUN_TEST(lockout_per_credential);
 	RUN_TEST(headers_swap);
 	RUN_TEST(tls_switch_refused);
 	RUN_TEST(methods_and_limits);
