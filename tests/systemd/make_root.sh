@@ -31,10 +31,10 @@ if [ ! -x "$root/sbin/init" ]; then
 	mkdir -p "$cache/$key.tmp"
 	start=$(date +%s)
 	# The hooks: no apt timers firing during a test, no getty on a console
-	# nobody reads, a hostname; the package lists stay, so apt in the root
-	# resolves the .deb's dependencies offline.
+	# nobody reads, a hostname. No package lists are kept: the .deb's
+	# dependencies are installed already, and apt reads a local .deb
+	# seconds faster without parsing the archive's lists.
 	mmdebstrap --quiet --variant=apt --include="$(IFS=,; echo "${pkgs[*]}")" \
-		--skip=cleanup/apt/lists \
 		--customize-hook='chroot "$1" systemctl mask apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer console-getty.service' \
 		--customize-hook='echo halfopen-test >"$1/etc/hostname"' \
 		bookworm "$cache/$key.tmp/root" "${sources[@]}" >&2
