@@ -20,8 +20,10 @@ serving /metrics; `systemctl reload` counted as a successful reload (an
 edited config.yml, a conffile, picked up); the upgrade to the higher
 version keeps the edit; `systemctl stop` clean; no error in the unit's
 journal; `apt-get purge` leaves no file, user, group or unit behind.
-`systemd-analyze security halfopen_exporter` is printed in each mode; the
-shipped one must score at most 2.5.
+Then deploy/systemd's unit, installed by hand as its header says (with the
+packaged binary): active and serving, its capabilities, a reload, a clean
+stop, a clean journal. `systemd-analyze security halfopen_exporter` is
+printed in each mode; the shipped one must score at most 2.5.
 
 Needs root, systemd-nspawn, mmdebstrap and a reachable Debian archive on
 the first run; exits 77 without root or the tools."""
@@ -102,9 +104,10 @@ class Timer:
 # ------------------------------------------------------------------ packages
 
 def build_packages(work):
-    """(v1, v2): the .deb `scripts/dev deb` builds, and the same package
-    with a higher version (its control file's Version raised, repacked
-    with dpkg-deb), for the upgrade."""
+    """(v1, its version, v2, its version, the package names v1 depends
+    on): the .deb `scripts/dev deb` builds, and the same package with a
+    higher version (its control file's Version raised, repacked with
+    dpkg-deb), for the upgrade."""
     dist = os.path.join(work, "debs")
     os.makedirs(dist)
     os.chmod(dist, 0o755)  # apt's _apt user reads the .deb inside
@@ -483,6 +486,9 @@ def run_mode(c, mode, setup, v1, version, v2, higher, unit_text, exposures):
         exposures[mode] = security(c, mode)
         if want.get("enforce"):
             check_enforce(c, mode, holders)
+        if holders:  # the pool closes its connection
+            holders[0].stdin.close()
+            holders[0].wait(timeout=10)
         marker = "reload_check_" + mode
         check_reload(c, mode, marker)
         # The upgrade: both edited conffiles are kept, the admin's drop-in
@@ -500,15 +506,54 @@ def run_mode(c, mode, setup, v1, version, v2, higher, unit_text, exposures):
             caps2 = caps_of(c, main_pid(c))
             check(caps2 == caps, "%s: after the upgrade the exporter holds %s, before %s"
                   % (mode, cap_text(caps2), cap_text(caps)))
-        if want.get("enforce") and holders:
-            # The restarted exporter's program and the set socket: still armed.
-            holders[0].stdin.close()
-            holders[0].wait(timeout=10)
+        if want.get("enforce") and s is not None:
+            # The upgraded exporter loaded its program again: a new pool
+            # connection gets keepalive too.
+            check_enforce(c, mode + " after the upgrade", holders)
         check_stop(c, mode, cursor)
         check_purge(c, mode)
     for h in holders:
         if h.poll() is None:
             stop_process(h, timeout=5)
+
+
+def run_by_hand(c, v1, exposures):
+    """deploy/systemd's unit as its header installs it by hand (the
+    transient DynamicUser, HALFOPEN_EXPORTER_ARGS from deploy/systemd's env
+    file, the example config), with the packaged binary in /usr/local/bin:
+    active and serving within 10 s, its two capabilities, a successful
+    reload, a clean stop, no error in its journal."""
+    mode = "by-hand"
+    print("\n=== %s: deploy/systemd's unit ===" % mode, flush=True)
+    deploy = os.path.join(SOURCE_ROOT, "deploy", "systemd")
+    with Timer("mode " + mode):
+        cursor = c.cursor()
+        c.run(["sh", "-c", 'dpkg-deb -x "$1" /tmp/by-hand && '
+               'install -m 0755 /tmp/by-hand/usr/bin/halfopen_exporter /usr/local/bin/ && '
+               'rm -rf /tmp/by-hand', "-", "/ho-debs/" + os.path.basename(v1)])
+        for src, dst in (("halfopen_exporter.service", "/etc/systemd/system/%s.service" % UNIT),
+                         ("halfopen_exporter.env", DEFAULTS)):
+            c.write(dst, open(os.path.join(deploy, src)).read())
+        c.write(CONFIG, open(os.path.join(SOURCE_ROOT, "config/examples/basic.yaml")).read())
+        c.run(["systemctl", "daemon-reload"])
+        t0 = time.monotonic()
+        c.run(["systemctl", "enable", "--now", UNIT])
+        s = wait_serving(c, mode + ": systemctl enable --now", t0)
+        if s is not None:
+            pid = main_pid(c)
+            caps = caps_of(c, pid)
+            check(cap_text(caps) == "cap_sys_ptrace,cap_sys_admin",
+                  "%s: the exporter holds %s" % (mode, cap_text(caps)))
+            user = c.run(["ps", "-o", "user=", "-p", str(pid)]).stdout.strip()
+            print("%s: pid %d as %s (DynamicUser), capabilities %s" % (
+                mode, pid, user, cap_text(caps)), flush=True)
+            exposures[mode] = security(c, mode)
+            check_reload(c, mode, "reload_check_by_hand")
+        check_stop(c, mode, cursor)
+        c.run(["systemctl", "disable", UNIT], check=False)
+        c.run(["rm", "-rf", "/etc/systemd/system/%s.service" % UNIT, DEFAULTS,
+               os.path.dirname(CONFIG), "/usr/local/bin/halfopen_exporter"])
+        c.run(["systemctl", "daemon-reload"])
 
 
 def check_filters(unit_text):
@@ -560,6 +605,10 @@ def main():
                 check(False, "%s: %s" % (mode, e))
                 c.run(["sh", "-c", "rm -rf %s; apt-get purge -y %s" % (DROPIN_DIR, PKG)],
                       check=False)
+        try:
+            run_by_hand(c, v1, exposures)
+        except (ScenarioFailure, subprocess.TimeoutExpired) as e:
+            check(False, "by-hand: %s" % e)
         print("\nexposure (systemd-analyze security): %s" % ", ".join(
             "%s %s" % kv for kv in exposures.items()), flush=True)
         shipped = exposures.get("all")
