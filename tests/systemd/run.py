@@ -180,7 +180,7 @@ class Container:
         return sh(["nsenter", "-t", str(self.pid), "-a"] + self.ENV + list(args),
                   check=check, timeout=timeout, input=input)
 
-    def net(self, args, **kw):
+    def net(self, args):
         """A host program in the container's network namespace."""
         return ["nsenter", "-t", str(self.pid), "-n"] + list(args)
 
