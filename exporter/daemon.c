@@ -425,7 +425,7 @@ static void reload(struct daemon *d)
 
 /* http_options.after_bind: the listening socket is bound and no thread
  * exists yet, so what is dropped here is dropped for every thread. */
-static int drop_privileges(void *arg)
+static int drop_privileges(void *arg, char *errmsg, size_t errlen)
 {
 	struct daemon *d = arg;
 	struct privileges_want want = {
@@ -437,7 +437,7 @@ static int drop_privileges(void *arg)
 	int r = privileges_drop(&want, &rep);
 
 	if (r < 0) {
-		log_kv(LOG_LEVEL_ERROR, "Dropping privileges failed", "err", rep.msg, NULL);
+		snprintf(errmsg, errlen, "dropping privileges: %s", rep.msg);
 		return r;
 	}
 	if (rep.missing[0])
@@ -547,8 +547,9 @@ int daemon_run(struct daemon *d)
 	d->web = NULL; /* the server takes it over, whatever happens */
 	r = http_server_start(&hopt, &d->http, errmsg, sizeof(errmsg));
 	if (r < 0) {
-		log_kv(LOG_LEVEL_ERROR, "Starting the HTTP server failed", "address",
-		       d->opt->listen_address, "err", errmsg[0] ? errmsg : strerror(-r), NULL);
+		/* Also the privilege drop's failure, which runs inside the start. */
+		log_kv(LOG_LEVEL_ERROR, "Start-up failed", "address", d->opt->listen_address, "err",
+		       errmsg[0] ? errmsg : strerror(-r), NULL);
 		return r;
 	}
 	/* The HTTP threads exist now and keep the default priority; this

@@ -171,9 +171,12 @@ int http_server_start(const struct http_options *opt, struct http_server **out, 
 		goto out;
 	}
 	if (opt->after_bind) {
-		ret = opt->after_bind(opt->after_bind_arg);
+		char hook_err[256] = "";
+
+		ret = opt->after_bind(opt->after_bind_arg, hook_err, sizeof(hook_err));
 		if (ret < 0) {
-			set_err(errmsg, errlen, "after binding", listen_addr, -ret);
+			if (errmsg && errlen)
+				snprintf(errmsg, errlen, "%s", hook_err);
 			goto out;
 		}
 	}

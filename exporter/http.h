@@ -77,8 +77,10 @@ struct http_options {
 	struct web_config *web;
 	/* Called once the listening socket is bound and before any server
 	 * thread exists (capabilities are per thread: see privileges.h).
-	 * A negative return fails the start with it. May be NULL. */
-	int (*after_bind)(void *arg);
+	 * A negative return fails the start with it, and what the hook wrote
+	 * to errmsg is the start's error as it is (the failure is the hook's,
+	 * not the server's). May be NULL. */
+	int (*after_bind)(void *arg, char *errmsg, size_t errlen);
 	void *after_bind_arg;
 };
 

@@ -88,7 +88,7 @@ int privileges_drop(const struct privileges_want *want, struct privileges_report
 {
 	cap_value_t keep[3], missing[3];
 	size_t n_keep = 0, n_missing = 0, i;
-	cap_t cur = NULL, next = NULL;
+	cap_t cur = NULL, next = NULL, now = NULL;
 	cap_flag_value_t have;
 	char eb[128], *text = NULL;
 	uid_t uid;
@@ -163,8 +163,24 @@ int privileges_drop(const struct privileges_want *want, struct privileges_report
 			goto out;
 		}
 	}
-	if (cap_set_proc(next) < 0) {
-		rc = fail(rep, -errno, "cap_set_proc: %s", strerror_r(errno, eb, sizeof(eb)));
+	/* Nothing to drop (a unit that grants exactly the mode's capabilities
+	 * and no inheritable ones, or none at all): no capset(), which a
+	 * seccomp filter such as systemd's ~@privileged may deny. */
+	now = cap_get_proc(); /* the user switch has changed them */
+	if (!now) {
+		rc = fail(rep, -errno, "cap_get_proc: %s", strerror_r(errno, eb, sizeof(eb)));
+		goto out;
+	}
+	if (cap_compare(now, next) != 0 && cap_set_proc(next) < 0) {
+		int err = errno;
+
+		/* Dropping never asks for more than is permitted, so EPERM here
+		 * is a seccomp filter, not a missing capability. */
+		rc = fail(rep, -err, "capset() to drop capabilities: %s%s",
+			  strerror_r(err, eb, sizeof(eb)),
+			  err == EPERM ? " (denied by a seccomp filter? systemd: "
+					 "SystemCallFilter=capset)"
+				       : "");
 		goto out;
 	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1L, 0L, 0L, 0L) < 0) {
@@ -183,6 +199,8 @@ out:
 		cap_free(text);
 	if (next)
 		cap_free(next);
+	if (now)
+		cap_free(now);
 	cap_free(cur);
 	return rc;
 }

@@ -26,7 +26,8 @@ if [ "${1:-}" = test ]; then
 	pkgs+=(iptables python3 python3-yaml prometheus prometheus-alertmanager curl valgrind clang libclang-rt-14-dev procps psmisc
 	       strace openssl redis-server python3-redis
 	       kubernetes-client buildah podman runc catatonit busybox-static nodejs npm chromium
-	       postgresql python3-psycopg2 pgbouncer nginx conntrack)
+	       postgresql python3-psycopg2 pgbouncer nginx conntrack
+	       mmdebstrap systemd-container)  # tests/systemd: the package under systemd as PID 1
 fi
 
 missing=()

@@ -4,10 +4,15 @@
  * switch. Suite `hardening` (needs root). */
 #include <errno.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -99,6 +104,71 @@ static void run(const char *name, struct privileges_want want, uint64_t caps, un
 
 #define BIT(c) (1ull << (c))
 
+/* What systemd's SystemCallFilter=~@privileged does to capset(): EPERM. */
+static int deny_capset(void)
+{
+	struct sock_filter insns[] = {
+	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_capset, 0, 1),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {.len = sizeof(insns) / sizeof(insns[0]), .filter = insns};
+
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0L, 0L);
+}
+
+/* Child: reach the kept set first (as a unit granting exactly it), then
+ * drop again under a filter denying capset(): nothing to drop, so no
+ * capset() and no failure. */
+static int child_nothing_to_drop(void)
+{
+	struct privileges_want want = {.runas_user = "nobody"};
+	struct privileges_report rep;
+	int rc = privileges_drop(&want, &rep);
+
+	if (rc || deny_capset() < 0) {
+		printf("    setup: %d %s\n", rc, rep.msg);
+		return 1;
+	}
+	want.runas_user = NULL;
+	rc = privileges_drop(&want, &rep);
+	printf("    second drop under the filter: %d %s\n", rc, rc ? rep.msg : rep.caps);
+	return rc != 0 || status_hex("CapEff") != 0 || status_hex("NoNewPrivs") != 1;
+}
+
+/* Child: root's full set under a filter denying capset(): the failure
+ * names capset() and the likely seccomp filter. */
+static int child_capset_denied(void)
+{
+	struct privileges_want want = {.other_netns = true};
+	struct privileges_report rep;
+	int rc;
+
+	if (deny_capset() < 0)
+		return 1;
+	rc = privileges_drop(&want, &rep);
+	printf("    %d %s\n", rc, rep.msg);
+	return !(rc == -EPERM && strstr(rep.msg, "capset() to drop capabilities") &&
+		 strstr(rep.msg, "seccomp"));
+}
+
+static void run_child(const char *name, int (*fn)(void))
+{
+	pid_t pid;
+
+	printf("Testing %s ...\n", name);
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		int rc = fn();
+
+		fflush(stdout);
+		_exit(rc);
+	}
+	report_child(pid);
+}
+
 int main(void)
 {
 	struct privileges_report rep;
@@ -117,6 +187,9 @@ int main(void)
 	run("runas_uid_keeps_caps",
 	    (struct privileges_want){.runas_user = "4242", .other_netns = true},
 	    BIT(CAP_SYS_ADMIN) | BIT(CAP_SYS_PTRACE), 4242);
+
+	run_child("nothing_to_drop_no_capset", child_nothing_to_drop);
+	run_child("capset_denied_says_so", child_capset_denied);
 
 	printf("Testing unknown_user ...\n");
 	pid = fork();

@@ -1,10 +1,15 @@
 #!/usr/bin/env python3
-"""The Debian package, for real: `scripts/dev deb` builds it, lintian has no
-error or warning, `dpkg -i` installs it into this (throwaway CI) system, the
-files, conffiles, system user and unit (`systemd-analyze verify`) are
+"""The Debian package, file by file: `scripts/dev deb` builds it, lintian has
+no error or warning, `dpkg -i` installs it into this (throwaway CI) system,
+the files, conffiles, system user and unit (`systemd-analyze verify`) are
 there, the installed binary runs with the installed flags and config as
-the installed user in a network namespace made here and is scraped, and
-`dpkg --purge` leaves nothing behind: no file, user, group or unit state.
+the installed user in a network namespace made here and is scraped (and
+again with an enforce config and the enforce drop-in's capabilities: the
+program loads and a pool's socket gets keepalive), and `dpkg --purge`
+leaves nothing behind: no file, user, group or unit state.
+
+The unit itself is emulated here (setpriv: its user and capabilities, not
+its sandbox); tests/systemd runs the package under systemd as PID 1.
 
 Needs root; exits 77 without it, or when the package is already installed
 here (someone else's: not ours to purge)."""
@@ -115,19 +120,47 @@ def check_installed():
     return files
 
 
-def run_installed():
+ENFORCE_PORT = 15432
+ENFORCE_CONFIG = """services:
+  - name: pgpool
+    direction: outbound
+    ports: [%d]
+    enforce:
+      keepalive: {idle: 600s, interval: 10s, count: 6}
+""" % ENFORCE_PORT
+
+
+def run_installed(enforce=False):
     """The installed binary, with /etc/default's ARGS and the installed
     config, as the unit runs it (its user, its two ambient capabilities),
-    in a namespace of our own; scraped."""
+    in a namespace of our own; scraped. enforce: with an enforce keepalive
+    config and the enforce drop-in's two more capabilities; a client
+    socket of the service made before the start must get keepalive."""
     args = sh("sh", "-c", ". /etc/default/halfopen_exporter; printf %s \"$ARGS\"").stdout
     want("--config.file=/etc/halfopen_exporter/config.yml" in args,
          "/etc/default/halfopen_exporter's ARGS lack the installed config: %r" % args)
     ns = "ho-pkg-%d" % os.getpid()
     sh("ip", "netns", "add", ns)
-    proc = None
+    proc = holder = None
+    tmp = tempfile.TemporaryDirectory()
     try:
         sh("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up")
         caps = "+sys_admin,+sys_ptrace"
+        if enforce:
+            caps += ",+bpf,+perfmon"
+            cfg = os.path.join(tmp.name, "enforce.yml")
+            with open(cfg, "w") as f:
+                f.write(ENFORCE_CONFIG)
+            os.chmod(tmp.name, 0o755)
+            os.chmod(cfg, 0o644)
+            args = args.replace("/etc/halfopen_exporter/config.yml", cfg)
+            holder = subprocess.Popen(
+                ["ip", "netns", "exec", ns, "python3", "-c",
+                 "import socket,sys\ns=socket.socket();s.bind(('127.0.0.1',%d));s.listen()\n"
+                 "c=socket.create_connection(('127.0.0.1',%d));a,_=s.accept()\n"
+                 "print(c.getsockname()[1],flush=True);sys.stdin.read()" % (ENFORCE_PORT, ENFORCE_PORT)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            client_port = int(holder.stdout.readline())
         cmd = ["ip", "netns", "exec", ns, "setpriv", "--reuid=" + USER, "--regid=" + USER,
                "--init-groups", "--inh-caps=" + caps, "--ambient-caps=" + caps,
                "/usr/bin/halfopen_exporter"] + shlex.split(args) + [
@@ -146,6 +179,24 @@ def run_installed():
             time.sleep(0.2)
         log.seek(0)
         out = log.read()
+        if enforce and want(body is not None, "no /metrics from the installed binary with "
+                            "enforce; it said:\n" + out):
+            def armed():
+                r = sh("ip", "netns", "exec", ns, "ss", "-tnoH", "state", "established",
+                       "sport", "= :%d" % client_port)
+                return "timer:(keepalive" in r.stdout
+            for _ in range(50):
+                if armed():
+                    break
+                time.sleep(0.2)
+            want(armed(), "enforce from the installed package: the client socket got no "
+                 "keepalive; the exporter said:\n" + out)
+            body = sh("ip", "netns", "exec", ns, "curl", "-sf", "--max-time", "2",
+                      "http://127.0.0.1:19100/metrics", check=False).stdout
+            want(re.search(r"^halfopen_enforce_passes_total [1-9]", body, re.M),
+                 "enforce from the installed package: no pass on /metrics")
+            print("installed binary with enforce: the program loaded, the socket has keepalive")
+            return
         if want(body is not None, "no /metrics from the installed binary; it said:\n" + out):
             want("halfopen_build_info{" in body, "no halfopen_build_info")
             want('tcp_service="postgres"' in body,
@@ -160,6 +211,9 @@ def run_installed():
     finally:
         if proc:
             stop_process(proc, timeout=10)
+        if holder:
+            stop_process(holder, timeout=5)
+        tmp.cleanup()
         sh("ip", "netns", "del", ns, check=False)
 
 
@@ -190,6 +244,7 @@ def main():
             if want(r.returncode == 0, "dpkg -i: %s" % (r.stdout + r.stderr)):
                 files = check_installed()
                 run_installed()
+                run_installed(enforce=True)
         finally:
             r = sh("dpkg", "--purge", PKG, check=False)
             want(r.returncode == 0, "dpkg --purge: %s" % (r.stdout + r.stderr))
