@@ -277,6 +277,8 @@ static int on_connected(const struct sock_record *rec, void *ctx)
 		return 0;
 	e = service_table_entry(c->table, (size_t)idx);
 	classify_socket(rec, e->stale_after_ms, &cls);
+	if (c->opt.extra_classes)
+		cls.flags |= c->opt.extra_classes(c->opt.extra_ctx, rec);
 	if ((cls.flags & SC_HANGING) && c->ages) {
 		uint64_t since = sock_ages_since(c->ages, rec->cookie, c->now_ms);
 		uint64_t seen = c->now_ms - since;

@@ -45,6 +45,13 @@ struct collect_options {
 	 * known; the strings must stay valid for the collection. May be NULL. */
 	bool (*pod_of_cgroup)(void *ctx, uint64_t cgroup_id, struct pod_ref *out);
 	void *pod_ctx;
+	/* Classes that need state the collector does not hold (what
+	 * connection tracking forgot): extra enum sock_class bits for rec,
+	 * or 0. Called for every claimed socket after classify_socket() and
+	 * before it is counted; must be idempotent per collection. May be
+	 * NULL. */
+	unsigned (*extra_classes)(void *ctx, const struct sock_record *rec);
+	void *extra_ctx;
 };
 
 struct collector;

@@ -38,7 +38,11 @@
 		"means a leak.")                                                                   \
 	CLASS(KEEPALIVE, keepalive,                                                                \
 	      "ESTABLISHED sockets with the keepalive timer armed (keepalive is on). Compare "     \
-	      "with halfopen_established_sockets for keepalive coverage.")
+	      "with halfopen_established_sockets for keepalive coverage.")                         \
+	CLASS(CONNTRACK_FORGOTTEN, conntrack_forgotten,                                            \
+	      "ESTABLISHED sockets whose flow connection tracking held as NATed (or in a "         \
+	      "namespace with strict TCP tracking) and has forgotten: the next segment is "        \
+	      "dropped or never reaches the peer. Only with --collector.conntrack (else 0).")
 
 /* Helpers for the users of SOCK_CLASSES: a SUSPECT line seen as a class,
  * and a line that expands to nothing. */

@@ -27,6 +27,7 @@ struct options {
 	bool sockets_page;	  /* --web.enable-sockets-page */
 	bool remediation_dry_run; /* --remediation.dry-run */
 	bool pod_labels;
+	bool conntrack; /* --collector.conntrack */
 	unsigned long max_series;
 	const char *procfs;
 	const char *sysfs;

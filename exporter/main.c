@@ -19,6 +19,7 @@
 #include <sys/syscall.h>
 
 #include "collectors/collector.h"
+#include "collectors/conntrack.h"
 #include "collectors/enforce.h"
 #include "collectors/netns.h"
 #include "collectors/suspects.h"
@@ -33,6 +34,7 @@
 #include "exporter/flags.h"
 #include "exporter/http.h"
 #include "exporter/log.h"
+#include "exporter/metrics_conntrack.h"
 #include "exporter/metrics_enforce.h"
 #include "exporter/metrics_suspects.h"
 #include "exporter/privileges.h"
@@ -131,6 +133,7 @@ struct exporter {
 	unsigned nsreg_streak;
 	bool nsreg_denied_logged;
 	struct enforce *enforce; /* loaded only when the config at start has enforce */
+	struct conntrack *conntrack; /* --collector.conntrack, else NULL */
 	bool enforce_errors_logged;
 };
 
@@ -154,6 +157,7 @@ static void publish(struct exporter *ex)
 	    {"exporter", exposition_render_self, &ex->stats},
 	    {"suspects", metrics_suspects_render, ex->suspects},
 	    {"enforce", metrics_enforce_render, ex->enforce},
+	    {"conntrack", metrics_conntrack_render, ex->conntrack},
 	    {"process", process_metrics_render, "/proc"},
 	};
 	const char *failed = NULL;
@@ -195,6 +199,8 @@ static int collect_namespaces(struct exporter *ex, struct collection_result *res
 		.max_series = ex->opt.max_series,
 		.pod_of_cgroup = ex->opt.pod_labels ? netns_registry_pod_of_cgroup : NULL,
 		.pod_ctx = ex->nsreg,
+		.extra_classes = ex->conntrack ? conntrack_classes : NULL,
+		.extra_ctx = ex->conntrack,
 	};
 	struct netns_refresh_stats st;
 	int r;
@@ -220,6 +226,9 @@ static int collect_namespaces(struct exporter *ex, struct collection_result *res
 			ex->nsreg_denied_logged = true;
 		}
 	}
+	/* Before the sockets: each socket is looked up in the tables. */
+	if (ex->conntrack && conntrack_collect(ex->conntrack, ex->nsreg) == -ENOTRECOVERABLE)
+		return -ENOTRECOVERABLE;
 	r = collector_begin(ex->collector, ex->cfg, &copt, res);
 	if (r < 0)
 		return r;
@@ -346,6 +355,7 @@ static int drop_privileges(void *arg)
 	struct privileges_want want = {
 		.other_netns = ex->opt.netns_all,
 		.remediation = remediation_needs_destroy(ex->cfg, ex->opt.remediation_dry_run),
+		.conntrack = ex->opt.conntrack,
 		.runas_user = ex->opt.runas_user,
 	};
 	struct privileges_report rep;
@@ -490,6 +500,8 @@ static int run(struct exporter *ex)
 		return r;
 	r = suspects_new(NULL, &ex->suspects);
 	if (r < 0)
+		return r;
+	if (ex->opt.conntrack && (r = conntrack_new(&ex->conntrack)) < 0)
 		return r;
 	/* Loading needs CAP_BPF + CAP_PERFMON, so before they are dropped. */
 	if (config_wants_enforce(ex->cfg)) {
@@ -653,6 +665,7 @@ int main(int argc, char **argv)
 	sockets_shelf_destroy(&ex.shelf);
 	netns_registry_free(ex.nsreg);
 	enforce_free(ex.enforce);
+	conntrack_free(ex.conntrack);
 	collection_result_free(&ex.results[0]);
 	collection_result_free(&ex.results[1]);
 	config_free(ex.cfg);
