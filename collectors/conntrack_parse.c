@@ -14,10 +14,27 @@
 
 #include "common/hash.h"
 
-/* The attributes of one level, indexed by type (those up to max). */
-struct attrs {
-	const struct nlattr *a[CTA_MAX + 1 > CTA_STATS_MAX + 1 ? CTA_MAX + 1 : CTA_STATS_MAX + 1];
-};
+/* Index the attributes in [data, data + len) by type into tb[0..max]
+ * (sized by the caller for its level, so a parse clears only what it
+ * uses): 0 or -EBADMSG. Later duplicates win; types over max are
+ * skipped. */
+static int index_attrs(const void *data, size_t len, int max, const struct nlattr **tb)
+{
+	size_t off = 0;
+
+	memset(tb, 0, (size_t)(max + 1) * sizeof(*tb));
+	while (off + NLA_HDRLEN <= len) {
+		const struct nlattr *a = (const struct nlattr *)((const char *)data + off);
+		int type = a->nla_type & NLA_TYPE_MASK;
+
+		if (a->nla_len < NLA_HDRLEN || a->nla_len > len - off)
+			return -EBADMSG;
+		if (type <= max)
+			tb[type] = a;
+		off += NLA_ALIGN(a->nla_len);
+	}
+	return 0;
+}
 
 static const void *payload(const struct nlattr *a)
 {
@@ -29,29 +46,9 @@ static size_t payload_len(const struct nlattr *a)
 	return a->nla_len - NLA_HDRLEN;
 }
 
-/* Index the attributes in [data, data + len): 0 or -EBADMSG. Later
- * duplicates win; types over max are skipped. */
-static int index_attrs(const void *data, size_t len, int max, struct attrs *out)
+static int nested(const struct nlattr *a, int max, const struct nlattr **tb)
 {
-	size_t off = 0;
-
-	memset(out, 0, sizeof(*out));
-	while (off + NLA_HDRLEN <= len) {
-		const struct nlattr *a = (const struct nlattr *)((const char *)data + off);
-		int type = a->nla_type & NLA_TYPE_MASK;
-
-		if (a->nla_len < NLA_HDRLEN || a->nla_len > len - off)
-			return -EBADMSG;
-		if (type <= max)
-			out->a[type] = a;
-		off += NLA_ALIGN(a->nla_len);
-	}
-	return 0;
-}
-
-static int nested(const struct nlattr *a, int max, struct attrs *out)
-{
-	return index_attrs(payload(a), payload_len(a), max, out);
+	return index_attrs(payload(a), payload_len(a), max, tb);
 }
 
 static int get_be16(const struct nlattr *a, uint16_t *v)
@@ -88,39 +85,39 @@ static int get_addr(const struct nlattr *a, size_t len, uint8_t *dst)
  * {number, ports}. Ports only for protocols that have them. */
 static int parse_tuple(const struct nlattr *t, struct ct_tuple *out)
 {
-	struct attrs top, ip, proto;
+	const struct nlattr *top[CTA_TUPLE_MAX + 1], *ip[CTA_IP_MAX + 1], *proto[CTA_PROTO_MAX + 1];
 	uint8_t num;
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	r = nested(t, CTA_TUPLE_MAX, &top);
-	if (r < 0 || !top.a[CTA_TUPLE_IP] || !top.a[CTA_TUPLE_PROTO])
+	r = nested(t, CTA_TUPLE_MAX, top);
+	if (r < 0 || !top[CTA_TUPLE_IP] || !top[CTA_TUPLE_PROTO])
 		return -EBADMSG;
-	if (nested(top.a[CTA_TUPLE_IP], CTA_IP_MAX, &ip) < 0 ||
-	    nested(top.a[CTA_TUPLE_PROTO], CTA_PROTO_MAX, &proto) < 0)
+	if (nested(top[CTA_TUPLE_IP], CTA_IP_MAX, ip) < 0 ||
+	    nested(top[CTA_TUPLE_PROTO], CTA_PROTO_MAX, proto) < 0)
 		return -EBADMSG;
-	if (ip.a[CTA_IP_V4_SRC]) {
+	if (ip[CTA_IP_V4_SRC]) {
 		out->family = AF_INET;
-		r = get_addr(ip.a[CTA_IP_V4_SRC], 4, out->src);
+		r = get_addr(ip[CTA_IP_V4_SRC], 4, out->src);
 		if (r == 0)
-			r = get_addr(ip.a[CTA_IP_V4_DST], 4, out->dst);
-	} else if (ip.a[CTA_IP_V6_SRC]) {
+			r = get_addr(ip[CTA_IP_V4_DST], 4, out->dst);
+	} else if (ip[CTA_IP_V6_SRC]) {
 		out->family = AF_INET6;
-		r = get_addr(ip.a[CTA_IP_V6_SRC], 16, out->src);
+		r = get_addr(ip[CTA_IP_V6_SRC], 16, out->src);
 		if (r == 0)
-			r = get_addr(ip.a[CTA_IP_V6_DST], 16, out->dst);
+			r = get_addr(ip[CTA_IP_V6_DST], 16, out->dst);
 	} else {
 		r = -EBADMSG;
 	}
 	if (r < 0)
 		return r;
-	if (!proto.a[CTA_PROTO_NUM] || payload_len(proto.a[CTA_PROTO_NUM]) < 1)
+	if (!proto[CTA_PROTO_NUM] || payload_len(proto[CTA_PROTO_NUM]) < 1)
 		return -EBADMSG;
-	memcpy(&num, payload(proto.a[CTA_PROTO_NUM]), 1);
+	memcpy(&num, payload(proto[CTA_PROTO_NUM]), 1);
 	out->proto = num;
-	if (proto.a[CTA_PROTO_SRC_PORT] && get_be16(proto.a[CTA_PROTO_SRC_PORT], &out->sport) < 0)
+	if (proto[CTA_PROTO_SRC_PORT] && get_be16(proto[CTA_PROTO_SRC_PORT], &out->sport) < 0)
 		return -EBADMSG;
-	if (proto.a[CTA_PROTO_DST_PORT] && get_be16(proto.a[CTA_PROTO_DST_PORT], &out->dport) < 0)
+	if (proto[CTA_PROTO_DST_PORT] && get_be16(proto[CTA_PROTO_DST_PORT], &out->dport) < 0)
 		return -EBADMSG;
 	return 0;
 }
@@ -143,7 +140,7 @@ static int message(const struct nlmsghdr *nlh, int want, const void **attrs, siz
 
 int conntrack_parse_flow(const struct nlmsghdr *nlh, struct ct_flow *out)
 {
-	struct attrs top;
+	const struct nlattr *top[CTA_MAX + 1];
 	const void *data;
 	size_t len;
 	int r;
@@ -152,15 +149,15 @@ int conntrack_parse_flow(const struct nlmsghdr *nlh, struct ct_flow *out)
 	if (r < 0)
 		return r;
 	memset(out, 0, sizeof(*out));
-	if (index_attrs(data, len, CTA_MAX, &top) < 0 || !top.a[CTA_TUPLE_ORIG] ||
-	    !top.a[CTA_TUPLE_REPLY])
+	if (index_attrs(data, len, CTA_MAX, top) < 0 || !top[CTA_TUPLE_ORIG] ||
+	    !top[CTA_TUPLE_REPLY])
 		return -EBADMSG;
-	if (parse_tuple(top.a[CTA_TUPLE_ORIG], &out->orig) < 0 ||
-	    parse_tuple(top.a[CTA_TUPLE_REPLY], &out->reply) < 0)
+	if (parse_tuple(top[CTA_TUPLE_ORIG], &out->orig) < 0 ||
+	    parse_tuple(top[CTA_TUPLE_REPLY], &out->reply) < 0)
 		return -EBADMSG;
-	if (top.a[CTA_STATUS] && get_be32(top.a[CTA_STATUS], &out->status) < 0)
+	if (top[CTA_STATUS] && get_be32(top[CTA_STATUS], &out->status) < 0)
 		return -EBADMSG;
-	if (top.a[CTA_ZONE] && get_be16(top.a[CTA_ZONE], &out->zone) < 0)
+	if (top[CTA_ZONE] && get_be16(top[CTA_ZONE], &out->zone) < 0)
 		return -EBADMSG;
 	return 0;
 }
@@ -184,7 +181,7 @@ int conntrack_parse_cpu_stats(const struct nlmsghdr *nlh, struct ct_cpu_stats *s
 	    F(CTA_STATS_CHAIN_TOOLONG, chaintoolong),
 #undef F
 	};
-	struct attrs top;
+	const struct nlattr *top[CTA_STATS_MAX + 1];
 	const void *data;
 	size_t len;
 	int r;
@@ -192,14 +189,14 @@ int conntrack_parse_cpu_stats(const struct nlmsghdr *nlh, struct ct_cpu_stats *s
 	r = message(nlh, IPCTNL_MSG_CT_GET_STATS_CPU, &data, &len);
 	if (r < 0)
 		return r;
-	if (index_attrs(data, len, CTA_STATS_MAX, &top) < 0)
+	if (index_attrs(data, len, CTA_STATS_MAX, top) < 0)
 		return -EBADMSG;
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
 		uint32_t v;
 
-		if (!top.a[fields[i].type])
+		if (!top[fields[i].type])
 			continue; /* an older kernel: that counter does not exist */
-		if (get_be32(top.a[fields[i].type], &v) < 0)
+		if (get_be32(top[fields[i].type], &v) < 0)
 			return -EBADMSG;
 		*(uint64_t *)((char *)sum + fields[i].off) += v;
 	}

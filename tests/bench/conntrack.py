@@ -21,11 +21,15 @@ nothing else) right after each collection while the exporter sleeps:
                       the kernel filters the dump by status (CTA_STATUS),
                       so none of these un-NATed entries crosses
 Time = halfopen_collection_duration_seconds (the conntrack dumps
-included); x floor = median of the per-collection ratios to the floor
-pass that followed. RSS = VmRSS after each collection (flat = no growth).
+included); CPU = the collecting thread's CPU time over that collection
+(schedstat; the kernel's dump work is charged to it), the floor's = its
+process's; x floor = median of the per-collection ratios to the floor
+pass that followed (CPU ratios suffer less from a busy machine). RSS =
+VmRSS after each collection (flat = no growth).
 """
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -47,9 +51,21 @@ BEGIN, END = "<!-- conntrack bench: begin -->", "<!-- conntrack bench: end -->"
 
 
 def floor(ns):
+    """One floor pass: (wall seconds, sockets, CPU seconds of the process)."""
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     cp = ns.exec([os.path.join(BUILD, "tests/sockdiag_record"), "--count"], timeout=120)
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     fields = dict(kv.split("=") for kv in cp.stderr.split())
-    return float(fields["seconds"]), int(fields["sockets"])
+    cpu = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
+    return float(fields["seconds"]), int(fields["sockets"]), cpu
+
+
+def thread_cpu(pid):
+    """CPU seconds of the exporter's main thread, the one that collects
+    (schedstat: on-CPU nanoseconds); the HTTP threads answering the
+    polls are left out."""
+    with open("/proc/%d/task/%d/schedstat" % (pid, pid)) as f:
+        return int(f.read().split()[0]) / 1e9
 
 
 def rss_kib(pid):
@@ -70,18 +86,21 @@ def measure(ns, label, extra, k, interval):
     rows = []
     with Exporter(ns, CONFIG, interval="%ds" % interval, extra_args=extra, ready_timeout=120) as exp:
         pid = exp.proc.pid
-        last = 0
+        last, cpu_last = 0, thread_cpu(pid)
         for i in range(k + 1):
             s = exp.wait_for(lambda s: (s.value("halfopen_collections_total") or 0) > last,
                              interval * 4, "%s collection %d" % (label, i + 1), poll=0.2)
             last = s.value("halfopen_collections_total")
+            cpu_now = thread_cpu(pid)
+            cpu, cpu_last = cpu_now - cpu_last, cpu_now
             dur = s.value("halfopen_collection_duration_seconds")
             ct = s.value("halfopen_conntrack_dump_duration_seconds")
             rss = rss_kib(pid)
-            fl, nsock = floor(ns)
+            fl, nsock, fl_cpu = floor(ns)
             if i == 0:
                 continue  # the first collection grows the tables
             rows.append({"dur": dur, "ct": ct, "floor": fl, "rss": rss, "sockets": nsock,
+                         "cpu": cpu, "floor_cpu": fl_cpu,
                          "est": (s.value("halfopen_established_sockets", tcp_service="load-client",
                                          direction="outbound") or 0)
                          + (s.value("halfopen_established_sockets", tcp_service="load-server",
@@ -92,8 +111,9 @@ def measure(ns, label, extra, k, interval):
                          "mem": s.value("halfopen_conntrack_memory_bytes"),
                          "forgotten": (s.value("halfopen_conntrack_forgotten_sockets",
                                                tcp_service="load-client", direction="outbound") or 0)})
-            print("%-18s collection %d: %.3f s (conntrack dumps %s), floor %.3f s, RSS %d KiB" % (
-                label, i, dur, "-" if ct is None else "%.3f s" % ct, fl, rss), flush=True)
+            print("%-18s collection %d: %.3f s (conntrack dumps %s), CPU %.3f s; floor %.3f s, CPU %.3f s; "
+                  "RSS %d KiB" % (label, i, dur, "-" if ct is None else "%.3f s" % ct, cpu, fl, fl_cpu, rss),
+                  flush=True)
     return rows
 
 
@@ -128,8 +148,8 @@ def main():
         lg.stdin.write("grow %d\n" % a.conns)
         lg.stdin.flush()
         print("loadgen:", lg.stdout.readline().strip(), "in %.1fs" % (time.monotonic() - t))
-        fl, nsock = floor(ns)
-        interval = max(3, int(fl * 10) + 1)
+        fl, nsock, _ = floor(ns)
+        interval = min(15, max(3, int(fl * 6) + 1))
         print("sockets %d, floor %.3f s, nf_conntrack_max %d, interval %ds" % (nsock, fl, ct_max, interval))
         runs = [("exporter", [])]
         for mode, loose in (("conntrack, strict", "0"), ("conntrack, loose", "1")):
@@ -145,20 +165,22 @@ def main():
         lg.wait(timeout=120)
 
     out.append("| run | sockets | conntrack entries | guarded flows | watched sockets | collection "
-               "| of which conntrack dumps | floor | ×floor (paired) | RSS per collection (KiB) "
-               "| correlation tables |")
-    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
+               "| of which conntrack dumps | floor | ×floor (paired) | collector CPU | floor CPU "
+               "| CPU ×floor (paired) | RSS per collection (KiB) | correlation tables |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
     for label, rows in results:
         med = statistics.median
         ratio = med([r["dur"] / r["floor"] for r in rows])
+        cpu_ratio = med([r["cpu"] / r["floor_cpu"] for r in rows if r["floor_cpu"] > 0])
         ct = [r["ct"] for r in rows if r["ct"] is not None]
-        out.append("| %s | %d | %s | %s | %s | %s | %s | %s | **%.2f×** | %s | %s |" % (
+        out.append("| %s | %d | %s | %s | %s | %s | %s | %s | %.2f× | %s | %s | **%.2f×** | %s | %s |" % (
             label, rows[0]["est"],
             "%d" % rows[0]["entries"] if rows[0]["entries"] is not None else "-",
             "%d" % rows[0]["guarded"] if rows[0]["guarded"] is not None else "-",
             "%d" % rows[0]["watched"] if rows[0]["watched"] is not None else "-",
             ms(med([r["dur"] for r in rows])), ms(med(ct)) if ct else "-",
             ms(med([r["floor"] for r in rows])), ratio,
+            ms(med([r["cpu"] for r in rows])), ms(med([r["floor_cpu"] for r in rows])), cpu_ratio,
             " ".join(str(r["rss"]) for r in rows),
             "%.1f MiB" % (rows[0]["mem"] / 1048576) if rows[0]["mem"] else "-"))
     table = "\n".join(out)
