@@ -39,10 +39,6 @@
 
 #define SYSCTL_DIR "/proc/sys/net/netfilter/"
 
-/* CTA_FILTER_ORIG_FLAGS bit for the protocol number: ABI, but defined in
- * the kernel's net/netfilter/nf_internals.h, not in the uapi headers. */
-#define CT_FILTER_PROTO_NUM (1u << 3)
-
 struct conntrack {
 	struct u64_map flows;	  /* guarded flow keys of this collection */
 	struct u64_map cur, prev; /* cookie -> REMEMBERED_* flags */
@@ -147,6 +143,8 @@ static int read_sysctl(const char *name, uint64_t *out)
 struct dump_ctx {
 	struct conntrack *ct;
 	struct conntrack_ns *ns;
+	uint32_t status, status_mask; /* the dump's status filter; mask 0: none */
+	bool ignored;		      /* an entry the filter should have left out came */
 };
 
 static int keep_key(struct conntrack *ct, uint64_t key)
@@ -171,7 +169,7 @@ int conntrack_keep_flow(struct conntrack *ct, const struct ct_flow *f, bool stri
 	int r;
 
 	if (f->orig.proto != IPPROTO_TCP)
-		return 0; /* an unfiltered dump (older kernel) */
+		return 0; /* UDP, ICMP, ... (not filtered in the kernel) */
 	nat = conntrack_flow_nat(f);
 	if (!nat && !strict)
 		return 0;
@@ -197,6 +195,8 @@ static int on_flow(const struct nlmsghdr *h, void *p)
 	if (r < 0)
 		return r;
 	d->ns->dumped++;
+	if ((f.status & d->status_mask) != d->status)
+		d->ignored = true; /* a kernel without the status filter */
 	r = conntrack_keep_flow(d->ct, &f, d->ns->strict);
 	if (r > 0)
 		d->ns->guarded++;
@@ -235,32 +235,21 @@ static int request(int msg_type, struct nl_msg **out)
 	return 0;
 }
 
-/* The table dump, filtered by the kernel: TCP only (CTA_FILTER on the
- * original tuple's protocol, Linux 5.9+), and (status_mask != 0) only
- * the entries whose status & status_mask == status (CTA_STATUS, Linux
- * 6.1+). */
+/* The table dump, every family in one walk of the table. With
+ * status_mask, only the entries whose status & status_mask == status
+ * (CTA_STATUS + CTA_STATUS_MASK, Linux 6.1+). No CTA_FILTER on the
+ * protocol: the kernel takes it only with one family per dump (IPv4 or
+ * IPv6), i.e. two walks of the whole table, which cost more than
+ * skipping the few non-TCP entries here. */
 static int table_request(uint32_t status, uint32_t status_mask, struct nl_msg **out)
 {
 	struct nl_msg *m;
-	struct nlattr *tuple, *proto, *filter;
 	int r;
 
 	r = request(IPCTNL_MSG_CT_GET, &m);
 	if (r < 0)
 		return r;
-	tuple = nla_nest_start(m, CTA_TUPLE_ORIG | NLA_F_NESTED);
-	proto = tuple ? nla_nest_start(m, CTA_TUPLE_PROTO | NLA_F_NESTED) : NULL;
-	r = proto ? nla_put_u8(m, CTA_PROTO_NUM, IPPROTO_TCP) : -NLE_NOMEM;
-	if (r == 0) {
-		nla_nest_end(m, proto);
-		nla_nest_end(m, tuple);
-		filter = nla_nest_start(m, CTA_FILTER | NLA_F_NESTED);
-		r = filter ? nla_put_u32(m, CTA_FILTER_ORIG_FLAGS, CT_FILTER_PROTO_NUM)
-			   : -NLE_NOMEM;
-		if (r == 0)
-			nla_nest_end(m, filter);
-	}
-	if (r == 0 && status_mask) {
+	if (status_mask) {
 		r = nla_put_u32(m, CTA_STATUS, htonl(status));
 		if (r == 0)
 			r = nla_put_u32(m, CTA_STATUS_MASK, htonl(status_mask));
@@ -283,10 +272,10 @@ static int dump(struct nl_sock *sk, struct nl_msg *m, struct dump_ctx *d,
 }
 
 /* The guarded flows of the table: in a strict namespace every TCP entry
- * (one dump), else only the NATed ones: two dumps that the kernel filters
- * by status (SNAT; DNAT without SNAT), so un-NATed entries never cross
- * into userspace. A kernel that refuses the filters gets one plain dump,
- * filtered here. */
+ * (one plain dump), else only the NATed ones: two dumps that the kernel
+ * filters by status (SNAT; DNAT without SNAT), so un-NATed entries never
+ * cross into userspace. A kernel that refuses the status filter gets one
+ * plain dump, filtered here. */
 static int dump_table(struct nl_sock *sk, struct dump_ctx *d)
 {
 	static const uint32_t pass[2][2] = {
@@ -296,26 +285,32 @@ static int dump_table(struct nl_sock *sk, struct dump_ctx *d)
 	struct nl_msg *m;
 	int r = 0;
 
-	for (int i = 0; i < (d->ns->strict ? 1 : 2); i++) {
-		r = table_request(d->ns->strict ? 0 : pass[i][0], d->ns->strict ? 0 : pass[i][1],
-				  &m);
+	for (int i = 0; !d->ns->strict && i < 2; i++) {
+		r = table_request(pass[i][0], pass[i][1], &m);
+		d->status = pass[i][0];
+		d->status_mask = pass[i][1];
 		if (r == 0)
 			r = dump(sk, m, d, on_flow);
-		if (r < 0)
+		if (r < 0 || d->ignored)
 			break;
 	}
-	d->ns->filtered = r == 0;
-	if (r != -EINVAL && r != -EOPNOTSUPP)
+	d->status = d->status_mask = 0;
+	/* A kernel that ignored the filter sent everything, already kept. */
+	if (!d->ns->strict && r == 0) {
+		d->ns->filtered = !d->ignored;
+		return 0;
+	}
+	if (r < 0 && r != -EINVAL && r != -EOPNOTSUPP)
 		return r;
-	d->ns->dumped = 0;
-	r = request(IPCTNL_MSG_CT_GET, &m);
+	d->ns->dumped = d->ns->guarded = 0; /* a refused filter: start over */
+	r = table_request(0, 0, &m);
 	return r < 0 ? r : dump(sk, m, d, on_flow);
 }
 
 int conntrack_collect_here(struct conntrack *ct, const char *label)
 {
 	struct conntrack_ns *ns = ns_add(ct, label);
-	struct dump_ctx d = {ct, ns};
+	struct dump_ctx d = {.ct = ct, .ns = ns};
 	struct nl_sock *sk = NULL;
 	uint64_t loose = 1;
 	struct nl_msg *m;

@@ -34,6 +34,10 @@ static const struct ns_family ns_families[] = {
      "TCP flows of the namespace's table whose loss would break the connection (NATed, or "
      "any flow under strict tracking), at the last collection.",
      NS_FIELD(guarded)},
+    {"halfopen_conntrack_dumped_entries", METRIC_GAUGE,
+     "Entries the last collection received from the namespace's table, after the kernel's "
+     "filters (TCP; with loose tracking NATed only).",
+     NS_FIELD(dumped)},
     {"halfopen_conntrack_invalid_packets_total", METRIC_COUNTER,
      "Packets conntrack found INVALID in the namespace (segments of a forgotten flow under "
      "strict tracking are; a firewall usually drops them).",
@@ -105,6 +109,20 @@ int metrics_conntrack_render(void *ctx, struct metric_writer *w)
 		metric_sample(w, "halfopen_conntrack_tcp_strict");
 		metric_label(w, "netns", n->label);
 		metric_value_u64(w, n->strict);
+	}
+	metric_family(
+	    w, "halfopen_conntrack_kernel_filter", METRIC_GAUGE,
+	    "Namespaces with loose tracking (only NATed entries matter): 1 when the kernel "
+	    "filtered the last dump by status (CTA_STATUS), 0 when it refused the filter "
+	    "and the exporter filtered a plain dump.");
+	for (i = 0; i < conntrack_ns_count(ct); i++) {
+		const struct conntrack_ns *n = conntrack_ns_get(ct, i);
+
+		if (!n->tracking || !n->count || n->strict)
+			continue;
+		metric_sample(w, "halfopen_conntrack_kernel_filter");
+		metric_label(w, "netns", n->label);
+		metric_value_u64(w, n->filtered);
 	}
 	metric_family(w, "halfopen_conntrack_table_read_errors", METRIC_GAUGE,
 		      "1 when the namespace's conntrack table could not be read at the last "

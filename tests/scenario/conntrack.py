@@ -84,6 +84,9 @@ class NatLeg:
             self.router.iptables("-t", "nat", "-A", "POSTROUTING", "-o", "out0", "-j", "MASQUERADE")
             self.router.iptables("-A", "FORWARD", "-m", "conntrack", "--ctstate", "INVALID", "-j", "DROP")
             self.router.exec(["sysctl", "-qw", "net.netfilter.nf_conntrack_tcp_loose=0"])
+            # The server's namespace tracks the flows too, loosely and un-NATed:
+            # nothing there is guarded, and the kernel's status filter sends none.
+            self.server.iptables("-A", "INPUT", "-m", "conntrack", "--ctstate", "INVALID", "-j", "DROP")
             for ns in (self.router, self.server):
                 path = os.path.join(self.dir, ns.name)
                 open(path, "w").close()
@@ -145,9 +148,19 @@ def forgotten():
         r = leg.router.name
         for name, want in (("halfopen_conntrack_tcp_strict", 1),
                            ("halfopen_conntrack_guarded_flows", 2),
-                           ("halfopen_conntrack_table_read_errors", 0)):
+                           ("halfopen_conntrack_table_read_errors", 0),
+                           ("halfopen_conntrack_dumped_entries", 2)):
             check(s.value(name, netns=r) == want, "%s{netns=%s}: want %s, got %s" % (
                 name, r, want, s.value(name, netns=r)), exp)
+        # The server's table: 2 un-NATed entries under loose tracking; the
+        # kernel's status filter let none of them through.
+        v = leg.server.name
+        for name, want in (("halfopen_conntrack_entries", 2), ("halfopen_conntrack_tcp_strict", 0),
+                           ("halfopen_conntrack_kernel_filter", 1),
+                           ("halfopen_conntrack_dumped_entries", 0),
+                           ("halfopen_conntrack_guarded_flows", 0)):
+            check(s.value(name, netns=v) == want, "%s{netns=%s}: want %s, got %s" % (
+                name, v, want, s.value(name, netns=v)), exp)
         check((s.value("halfopen_conntrack_entries", netns=r) or 0) >= 2, "router entries", exp)
         check((s.value("halfopen_conntrack_tcp_timeout_established_seconds", netns=r) or 0) > 0,
               "established timeout read", exp)
