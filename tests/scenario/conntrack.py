@@ -167,6 +167,11 @@ def forgotten():
         check(s.value("halfopen_conntrack_drops_total", netns=r, reason="early_drop") is not None,
               "drops family", exp)
         check(s.value("halfopen_conntrack_judged") == 1, "judged", exp)
+        # The conntrack families pass promtool's own checks.
+        text = exp.scrape()
+        cp = run(["/usr/bin/promtool", "check", "metrics"], input=text, timeout=20, check=False)
+        out = (cp.stdout + cp.stderr).strip()
+        check(cp.returncode == 0 and not out, "promtool check metrics: rc=%d\n%s" % (cp.returncode, out), exp)
         print("watched 4, router table: %s entries, timeout_established %ss, strict" % (
             s.value("halfopen_conntrack_entries", netns=r),
             s.value("halfopen_conntrack_tcp_timeout_established_seconds", netns=r)))
