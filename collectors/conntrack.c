@@ -149,11 +149,11 @@ struct dump_ctx {
 
 static int keep_key(struct conntrack *ct, uint64_t key)
 {
-	int r;
+	int added, r = 0;
 
-	if (u64_map_find(&ct->flows, key))
-		return 0; /* the same flow from another table, or a second dump */
-	r = u64_map_put(&ct->flows, key, 0);
+	/* Found: the same flow from another table, or a second dump. */
+	if (u64_map_upsert(&ct->flows, key, 0, &added, &r))
+		return 0;
 	if (r == -E2BIG) {
 		ct->flows_dropped++;
 		ct->judged = false;
@@ -413,14 +413,21 @@ bool conntrack_observe(struct conntrack *ct, const struct sock_record *rec)
 
 	if (!ct || rec->state != TCPS_ESTABLISHED || !rec->cookie)
 		return false;
+	/* The common case, a tracked flow: two probes (the flow, then the
+	 * cookie, found or added in one). */
+	if (u64_map_find(&ct->flows, conntrack_socket_key(rec))) {
+		int added;
+
+		v = u64_map_upsert(&ct->cur, rec->cookie, 0, &added, NULL);
+		if (!v)
+			ct->sockets_dropped++;
+		/* Seen forgotten earlier in this collection (a redone dump
+		 * cannot bring the flow back: the tables are not reread). */
+		return v && (*v & REMEMBERED_FORGOTTEN);
+	}
 	v = u64_map_find(&ct->cur, rec->cookie);
 	if (v)
 		return *v & REMEMBERED_FORGOTTEN;
-	if (u64_map_find(&ct->flows, conntrack_socket_key(rec))) {
-		if (u64_map_put(&ct->cur, rec->cookie, 0) < 0)
-			ct->sockets_dropped++;
-		return false;
-	}
 	v = u64_map_find(&ct->prev, rec->cookie);
 	if (!v)
 		return false; /* never seen guarded: nothing to say */

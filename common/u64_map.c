@@ -50,7 +50,8 @@ static uint32_t hash_at(const void *ctx, size_t pos)
 	return hash_u64(m->v[pos].key);
 }
 
-int u64_map_put(struct u64_map *m, uint64_t key, uint64_t val)
+/* Room for one more entry: the array and the index grown as needed. */
+static int reserve(struct u64_map *m)
 {
 	if (m->n >= m->max)
 		return -E2BIG;
@@ -66,16 +67,48 @@ int u64_map_put(struct u64_map *m, uint64_t key, uint64_t val)
 		m->v = v;
 		m->cap = cap;
 	}
-	if (oa_index_full(&m->ix, m->n)) {
-		int r = oa_index_rebuild(&m->ix, m->n + 1, m->n, hash_at, m);
+	if (oa_index_full(&m->ix, m->n))
+		return oa_index_rebuild(&m->ix, m->n + 1, m->n, hash_at, m);
+	return 0;
+}
 
-		if (r < 0)
-			return r;
-	}
+int u64_map_put(struct u64_map *m, uint64_t key, uint64_t val)
+{
+	int r = reserve(m);
+
+	if (r < 0)
+		return r;
 	m->v[m->n].key = key;
 	m->v[m->n].val = val;
 	oa_index_put(&m->ix, hash_u64(key), m->n++);
 	return 0;
+}
+
+uint64_t *u64_map_upsert(struct u64_map *m, uint64_t key, uint64_t val, int *added, int *err)
+{
+	uint32_t h = hash_u64(key);
+	size_t mask, slot;
+	int r;
+
+	*added = 0;
+	/* Room first, so the probe below ends at the slot to fill. */
+	r = reserve(m);
+	if (r < 0) {
+		uint64_t *v = u64_map_find(m, key); /* a full map still finds */
+
+		if (!v && err)
+			*err = r;
+		return v;
+	}
+	mask = m->ix.cap - 1;
+	for (slot = h & mask; m->ix.slots[slot]; slot = (slot + 1) & mask)
+		if (m->v[m->ix.slots[slot] - 1].key == key)
+			return &m->v[m->ix.slots[slot] - 1].val;
+	m->v[m->n].key = key;
+	m->v[m->n].val = val;
+	m->ix.slots[slot] = (uint32_t)(m->n + 1);
+	*added = 1;
+	return &m->v[m->n++].val;
 }
 
 size_t u64_map_bytes(const struct u64_map *m)

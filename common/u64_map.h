@@ -36,6 +36,10 @@ uint64_t *u64_map_find(const struct u64_map *m, uint64_t key);
 /* Append (key, val); the caller knows key is absent (find first). 0,
  * -E2BIG at max entries, -ENOMEM. */
 int u64_map_put(struct u64_map *m, uint64_t key, uint64_t val);
+/* The value under key, adding (key, val) first when absent: one probe
+ * for both (the per-socket path). *added tells which. NULL: -E2BIG or
+ * -ENOMEM in *err (may be NULL), the map unchanged. */
+uint64_t *u64_map_upsert(struct u64_map *m, uint64_t key, uint64_t val, int *added, int *err);
 /* Bytes held (array and index), for memory figures. */
 size_t u64_map_bytes(const struct u64_map *m);
 

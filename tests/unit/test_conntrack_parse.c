@@ -309,6 +309,24 @@ DEF_TEST(u64_map_bounded_and_reused)
 	for (uint64_t k = 1; k <= 1000; k++)
 		CHECK_EQ_INT(0, u64_map_put(&m, k, k));
 	CHECK(v == m.v); /* steady size: the same memory */
+	{
+		int added = -1, err = 0;
+		uint64_t *val = u64_map_upsert(&m, 5, 99, &added, &err);
+
+		CHECK(val && *val == 5 && added == 0); /* found, kept */
+		val = u64_map_upsert(&m, 5000000, 7, &added, &err);
+		CHECK(val == NULL && added == 0 && err == -E2BIG); /* full, absent */
+		u64_map_clear(&m);
+		val = u64_map_upsert(&m, 5000000, 7, &added, &err);
+		CHECK(val && *val == 7 && added == 1);
+		val = u64_map_upsert(&m, 5000000, 8, &added, &err);
+		CHECK(val && *val == 7 && added == 0);
+		CHECK(m.n == 1);
+		for (uint64_t k = 1; k < 600; k++) /* through index rebuilds */
+			CHECK(u64_map_upsert(&m, k, k, &added, NULL) && added == 1);
+		for (uint64_t k = 1; k < 600; k++)
+			CHECK(*u64_map_find(&m, k) == k);
+	}
 	u64_map_free(&m);
 	u64_map_free(NULL);
 	return 0;
