@@ -41,6 +41,9 @@ from testlib import Exporter, Netns, install_signal_handlers  # noqa: E402
 
 BUILD = os.environ.get("HALFOPEN_BUILD_ROOT") or os.path.join(os.path.dirname(os.path.dirname(HERE)),
                                                               "build")
+# The build measured: this one, not testlib's newest build*/ (an ASan build
+# next to it would be picked and measured).
+os.environ.setdefault("HALFOPEN_EXPORTER", os.path.join(BUILD, "halfopen_exporter"))
 CONFIG = """\
 defaults: {stale_after: 1h}
 services:
@@ -185,8 +188,9 @@ def main():
             "%.1f MiB" % (rows[0]["mem"] / 1048576) if rows[0]["mem"] else "-"))
     table = "\n".join(out)
     head = ("%d connections (%d ESTABLISHED sockets), %d collections per run after a first one, "
-            "`%s`, %s UTC, kernel %s, %d CPUs, load average at the end %s." % (
+            "`%s` (binary %s), %s UTC, kernel %s, %d CPUs, load average at the end %s." % (
                 a.conns, 2 * a.conns, a.collections, " ".join(["tests/bench/conntrack.py"] + sys.argv[1:]),
+                os.path.relpath(os.environ["HALFOPEN_EXPORTER"], os.path.dirname(os.path.dirname(HERE))),
                 time.strftime("%Y-%m-%d %H:%M", time.gmtime()), os.uname().release, os.cpu_count(),
                 " ".join("%.2f" % x for x in os.getloadavg())))
     print()
