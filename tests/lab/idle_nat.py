@@ -200,7 +200,7 @@ def observe(sw, client, legs, exp):
     print("%s: conntrack -D (%s); forgotten 2+2 detected at %.2f s (collections took %.2f s); "
           "first request: %s; waited %.1f s" % (sw, inject, detected, collection, app_text, first_request))
     return {"software": sw, "what": SOFTWARE[sw][1], "detected": round(detected, 2),
-            "collection_seconds": round(collection, 2),
+            "collection_seconds": round(collection, 2), "cap": CAP,
             "watched": watched, "first_request": app_text, "hung": hung,
             "control_max": list(control_max), "inject": inject}
 
