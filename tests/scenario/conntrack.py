@@ -15,6 +15,11 @@ empty procfs so no other namespace of the machine is scanned). The flow is
 tracked only in the router's table: the client's socket matches its
 original tuple, the server's socket its (masqueraded) reply tuple.
 
+The exporter runs as nobody (--runas.user) with exactly its mode's
+capabilities (CAP_SYS_ADMIN, CAP_SYS_PTRACE, CAP_NET_ADMIN), checked. The
+server's namespace tracks the flows too, loosely and un-NATed: its dumps
+must be filtered by the kernel (status filter) and guard nothing.
+
 forgotten: two idle pooled connections, nothing sent; `conntrack -D` of
 one on the router -> halfopen_conntrack_forgotten_sockets 1 on both the
 outbound (client) and the inbound (server) service within one collection
