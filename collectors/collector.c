@@ -304,6 +304,8 @@ static int on_connected(const struct sock_record *rec, void *ctx)
 	classify_socket(rec, e->stale_after_ms, &cls);
 	classify_set_path(&cls, e->path_idle_ms == PATH_IDLE_CONNTRACK ? c->ns_conntrack_ms
 								       : e->path_idle_ms);
+	if (c->opt.extra_classes)
+		cls.flags |= c->opt.extra_classes(c->opt.extra_ctx, rec);
 	if ((cls.flags & SC_HANGING) && c->ages) {
 		uint64_t since = sock_ages_since(c->ages, rec->cookie, c->now_ms);
 		uint64_t seen = c->now_ms - since;

@@ -56,6 +56,13 @@ struct collect_options {
 	 * NULL. */
 	int (*conntrack_timeout)(void *ctx, uint32_t ns_index, uint32_t *ms);
 	void *conntrack_ctx;
+	/* Classes that need state the collector does not hold (what
+	 * connection tracking forgot): extra enum sock_class bits for rec,
+	 * or 0. Called for every claimed socket after classify_socket() and
+	 * before it is counted; must be idempotent per collection. May be
+	 * NULL. */
+	unsigned (*extra_classes)(void *ctx, const struct sock_record *rec);
+	void *extra_ctx;
 };
 
 /* The current network namespace's nf_conntrack_tcp_timeout_established,

@@ -48,7 +48,11 @@
 	      "ESTABLISHED sockets whose keepalive is armed but whose keepalive idle time "        \
 	      "(inferred from the keepalive timer) is at least the service's "                     \
 	      "path_idle_timeout: the keepalive cannot keep the flow alive through the path. 0 "   \
-	      "when path_idle_timeout is unset.")
+	      "when path_idle_timeout is unset.")                                                   \
+	CLASS(CONNTRACK_FORGOTTEN, conntrack_forgotten,                                            \
+	      "ESTABLISHED sockets whose flow connection tracking held as NATed (or in a "         \
+	      "namespace with strict TCP tracking) and has forgotten: the next segment is "        \
+	      "dropped or never reaches the peer. Only with --collector.conntrack (else 0).")
 
 /* Helpers for the users of SOCK_CLASSES: a SUSPECT line seen as a class,
  * and a line that expands to nothing. */

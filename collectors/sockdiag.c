@@ -49,6 +49,11 @@ static int nlerr_to_errno(int nlerr)
 
 int sockdiag_open(struct nl_sock **out)
 {
+	return sockdiag_open_protocol(NETLINK_SOCK_DIAG, out);
+}
+
+int sockdiag_open_protocol(int protocol, struct nl_sock **out)
+{
 	const struct timeval rcvtimeo = {.tv_sec = 5};
 	struct nl_sock *sk;
 	int r;
@@ -59,7 +64,7 @@ int sockdiag_open(struct nl_sock **out)
 	/* Replies are read by our own loop; no libnl auto-ACK handling. */
 	nl_socket_disable_auto_ack(sk);
 	nl_socket_disable_msg_peek(sk);
-	r = nl_connect(sk, NETLINK_SOCK_DIAG);
+	r = nl_connect(sk, protocol);
 	if (r < 0) {
 		r = nlerr_to_errno(r);
 		goto fail;
@@ -207,11 +212,15 @@ int sockdiag_walk(const void *buf, size_t len, uint32_t seq, struct sockdiag_wal
 			w->verdict = e->error > 0 ? -EPROTO : e->error;
 			return 1;
 		}
-		if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY || !w->cb)
-			continue;
-		ret = sockdiag_parse(h, &rec);
-		if (ret == 0)
-			ret = w->cb(&rec, w->ctx);
+		if (w->msg_cb) {
+			ret = w->msg_cb(h, w->ctx);
+		} else {
+			if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY || !w->cb)
+				continue;
+			ret = sockdiag_parse(h, &rec);
+			if (ret == 0)
+				ret = w->cb(&rec, w->ctx);
+		}
 		if (ret < 0) {
 			w->rest = NLMSG_NEXT(h, rem);
 			w->rest_len = rem;
@@ -266,6 +275,17 @@ static int exchange(struct nl_sock *sk, struct nl_msg *msg, void *buf, size_t bu
 int sockdiag_request(struct nl_sock *sk, struct nl_msg *msg, void *buf, size_t buf_len)
 {
 	struct sockdiag_walk w = {0};
+
+	if (buf_len < SOCKDIAG_RECV_BUF)
+		return -EINVAL;
+	return exchange(sk, msg, buf, buf_len, NULL, &w);
+}
+
+int sockdiag_dump_raw(struct nl_sock *sk, struct nl_msg *msg, void *buf, size_t buf_len,
+		      int (*msg_cb)(const struct nlmsghdr *h, void *ctx), void *ctx,
+		      struct sockdiag_stats *stats)
+{
+	struct sockdiag_walk w = {.msg_cb = msg_cb, .ctx = ctx, .stats = stats};
 
 	if (buf_len < SOCKDIAG_RECV_BUF)
 		return -EINVAL;

@@ -50,6 +50,9 @@ struct sockdiag_stats {
 /* Open a NETLINK_SOCK_DIAG handle in the caller's current network
  * namespace. 0 or -errno. */
 int sockdiag_open(struct nl_sock **out);
+/* The same for another netlink protocol (NETLINK_NETFILTER for
+ * ctnetlink), with the same receive settings; closed by sockdiag_close. */
+int sockdiag_open_protocol(int protocol, struct nl_sock **out);
 /* Accepts NULL. */
 void sockdiag_close(struct nl_sock *sk);
 
@@ -84,10 +87,20 @@ int sockdiag_dump(struct nl_sock *sk, const struct sockdiag_request *req, void *
  * -errno of send/receive. msg stays the caller's. */
 int sockdiag_request(struct nl_sock *sk, struct nl_msg *msg, void *buf, size_t buf_len);
 
+/* Send msg (a dump request of any netlink protocol, built with libnl)
+ * and hand every reply message but NLMSG_DONE/NLMSG_ERROR to msg_cb,
+ * through the same receive loop as sockdiag_dump(), with the same
+ * returns. msg stays the caller's. */
+int sockdiag_dump_raw(struct nl_sock *sk, struct nl_msg *msg, void *buf, size_t buf_len,
+		      int (*msg_cb)(const struct nlmsghdr *h, void *ctx), void *ctx,
+		      struct sockdiag_stats *stats);
+
 /* One received datagram read for request seq: the pure part of the
  * receive loop (exposed for unit tests). */
 struct sockdiag_walk {
 	sockdiag_cb cb; /* each SOCK_DIAG_BY_FAMILY reply; NULL: ignore them */
+	/* Instead of cb: every message of the reply but DONE/ERROR, raw */
+	int (*msg_cb)(const struct nlmsghdr *h, void *ctx);
 	void *ctx;
 	struct sockdiag_stats *stats; /* may be NULL */
 	bool intr;		      /* out: NLM_F_DUMP_INTR seen */

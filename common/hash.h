@@ -19,16 +19,22 @@ uint32_t fnv1a_str(uint32_t h, const char *s);
 uint32_t fnv1a_u32(uint32_t h, uint32_t v);
 
 /* x mixed so that sequential keys (socket cookies, inode numbers) spread
- * over an index: splitmix64's finalizer, truncated. Inline: it is on
- * the per-socket path. */
-static inline uint32_t hash_u64(uint64_t x)
+ * over an index: splitmix64's finalizer. Inline: it is on the per-socket
+ * path. Full width, so keys of several words (a flow's tuple) chain it. */
+static inline uint64_t hash_mix64(uint64_t x)
 {
 	x ^= x >> 30;
 	x *= 0xbf58476d1ce4e5b9ull;
 	x ^= x >> 27;
 	x *= 0x94d049bb133111ebull;
 	x ^= x >> 31;
-	return (uint32_t)x;
+	return x;
+}
+
+/* hash_mix64, truncated to an index hash. */
+static inline uint32_t hash_u64(uint64_t x)
+{
+	return (uint32_t)hash_mix64(x);
 }
 
 #endif

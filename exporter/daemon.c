@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 
 #include "collectors/collector.h"
+#include "collectors/conntrack.h"
 #include "collectors/enforce.h"
 #include "collectors/netns.h"
 #include "collectors/sockdiag.h"
@@ -49,6 +50,7 @@ struct daemon {
 	struct loop_streaks streaks;
 	struct buf body;
 	struct enforce *enforce; /* loaded only when the config at start has enforce */
+	struct conntrack *conntrack; /* --collector.conntrack, else NULL */
 	bool enforce_errors_logged;
 };
 
@@ -147,6 +149,7 @@ static void publish(struct daemon *d)
 	    .proc_root = "/proc",
 	    .http = d->http,
 	    .nsreg = d->nsreg,
+	    .conntrack = d->conntrack,
 	};
 	const char *failed = NULL;
 	int r;
@@ -216,6 +219,8 @@ static int collect_namespaces(struct daemon *d, struct collection_result *res)
 	    .pod_ctx = d->nsreg,
 	    .conntrack_timeout = ns_conntrack_timeout,
 	    .conntrack_ctx = d->nsreg,
+	    .extra_classes = d->conntrack ? conntrack_classes : NULL,
+	    .extra_ctx = d->conntrack,
 	};
 	int r;
 
@@ -229,6 +234,9 @@ static int collect_namespaces(struct daemon *d, struct collection_result *res)
 		say_refresh(loop_account_refresh(&d->streaks, r, st.denied, st.open_failed), r,
 			    &st);
 	}
+	/* Before the sockets: each socket is looked up in the tables. */
+	if (d->conntrack && conntrack_collect(d->conntrack, d->nsreg) == -ENOTRECOVERABLE)
+		return -ENOTRECOVERABLE;
 	r = collector_begin(d->collector, d->cfg, &copt, res);
 	if (r < 0)
 		return r;
@@ -431,6 +439,7 @@ static int drop_privileges(void *arg, char *errmsg, size_t errlen)
 	struct privileges_want want = {
 	    .other_netns = d->opt->netns_all,
 	    .remediation = remediation_needs_destroy(d->cfg, d->opt->remediation_dry_run),
+	    .conntrack = d->opt->conntrack,
 	    .runas_user = d->opt->runas_user,
 	};
 	struct privileges_report rep;
@@ -496,6 +505,8 @@ static int open_collectors(struct daemon *d)
 	r = collector_new(&d->collector);
 	if (r == 0)
 		r = suspects_new(NULL, &d->suspects);
+	if (r == 0 && d->opt->conntrack)
+		r = conntrack_new(&d->conntrack);
 	if (r < 0 || !config_wants_enforce(d->cfg))
 		return r;
 	r = enforce_open(&d->enforce, d->opt->read_path, why, sizeof(why));
@@ -626,6 +637,7 @@ void daemon_free(struct daemon *d)
 	sockets_shelf_destroy(&d->shelf);
 	netns_registry_free(d->nsreg);
 	enforce_free(d->enforce);
+	conntrack_free(d->conntrack);
 	collection_result_free(&d->results[0]);
 	collection_result_free(&d->results[1]);
 	config_free(d->cfg);

@@ -10,6 +10,7 @@
 #include "exporter/metrics_suspects.h"
 #include "exporter/process_metrics.h"
 #include "exporter/metrics_netns.h"
+#include "exporter/metrics_conntrack.h"
 #include "exporter/http.h"
 
 /* A per-service family whose value is one field of service_counts: a
@@ -166,7 +167,7 @@ int exposition_render_self(void *ctx, struct metric_writer *w)
 
 int exposition_render_body(const struct exposition_body *body, struct buf *out, const char **failed)
 {
-	struct metric_source src[7];
+	struct metric_source src[8];
 	size_t n = 0;
 
 	/* The renderers take void *ctx and only read it. */
@@ -180,6 +181,9 @@ int exposition_render_body(const struct exposition_body *body, struct buf *out, 
 	if (body->enforce)
 		src[n++] = (struct metric_source){"enforce", metrics_enforce_render,
 						  (void *)body->enforce};
+	if (body->conntrack)
+		src[n++] = (struct metric_source){"conntrack", metrics_conntrack_render,
+						  (void *)body->conntrack};
 	if (body->proc_root)
 		src[n++] = (struct metric_source){"process", process_metrics_render,
 						  (void *)body->proc_root};

@@ -42,6 +42,7 @@ struct suspects;
 struct enforce;
 struct http_server;
 struct netns_registry;
+struct conntrack;
 struct exposition_body {
 	const struct collection_result *collection; /* the last good one */
 	const struct exporter_stats *stats;	    /* required */
@@ -50,6 +51,7 @@ struct exposition_body {
 	const char *proc_root; /* "/proc" */
 	const struct http_server *http;	   /* the server's own counters */
 	const struct netns_registry *nsreg; /* the namespace scan's totals */
+	const struct conntrack *conntrack;  /* --collector.conntrack */
 };
 
 /* The whole body, as the daemon publishes it (daemon.c's publish() and

@@ -92,6 +92,11 @@ const struct flag flags_table[] = {
      .help = "namespace and pod labels on per-service series, from the socket's cgroup and "
 	     "the pod log dirs; needs --collector.netns=all",
      .offset = FIELD(pod_labels)},
+    {.name = "collector.conntrack",
+     .kind = FLAG_SWITCH,
+     .help = "dump conntrack in every watched namespace and count ESTABLISHED sockets whose "
+	     "NATed (or strictly tracked) flow was forgotten; needs CAP_NET_ADMIN",
+     .offset = FIELD(conntrack)},
     {.name = "collector.pod-logs-dir",
      .kind = FLAG_STRING,
      .arg = "DIR",

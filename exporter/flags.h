@@ -31,6 +31,7 @@ struct options {
 	const char *enforce_read_path;	  /* --enforce.read-path */
 	enum enforce_read_path read_path; /* the same, parsed */
 	bool pod_labels;
+	bool conntrack; /* --collector.conntrack */
 	unsigned long max_series;
 	const char *procfs;
 	const char *sysfs;

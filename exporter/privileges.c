@@ -102,7 +102,8 @@ int privileges_drop(const struct privileges_want *want, struct privileges_report
 		keep[n_keep++] = CAP_SYS_ADMIN;
 		keep[n_keep++] = CAP_SYS_PTRACE;
 	}
-	if (want->remediation)
+	/* SOCK_DESTROY and ctnetlink both need CAP_NET_ADMIN: kept once. */
+	if (want->remediation || want->conntrack)
 		keep[n_keep++] = CAP_NET_ADMIN;
 
 	cur = cap_get_proc();

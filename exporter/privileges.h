@@ -5,6 +5,7 @@
  *   other namespaces (netns=all)     CAP_SYS_ADMIN (setns) + CAP_SYS_PTRACE
  *                                    (/proc/<pid>/ns of other users' tasks)
  *   remediation (opt-in)             + CAP_NET_ADMIN (SOCK_DESTROY)
+ *   --collector.conntrack (opt-in)   + CAP_NET_ADMIN (ctnetlink dumps)
  *
  * and optionally run as another user. Capabilities are per thread on
  * Linux: call this before any thread is created (the HTTP server calls its
@@ -19,6 +20,7 @@
 struct privileges_want {
 	bool other_netns;	/* CAP_SYS_ADMIN + CAP_SYS_PTRACE */
 	bool remediation;	/* CAP_NET_ADMIN */
+	bool conntrack;		/* CAP_NET_ADMIN */
 	const char *runas_user; /* NULL: keep the user; else a name or a numeric uid */
 };
 

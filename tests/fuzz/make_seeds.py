@@ -100,6 +100,17 @@ def main():
         put("sockdiag", dump[off:off + n])
         off += (n + 3) & ~3
 
+    for name in ("conntrack.nldump", "conntrack_stats.nldump"):
+        dump = open(os.path.join(ROOT, "tests", "fixtures", name), "rb").read()
+        put("conntrack", dump)
+        off = 0
+        while off + 16 <= len(dump):
+            (n,) = struct.unpack_from("=I", dump, off)
+            if n < 16 or off + n > len(dump):
+                break
+            put("conntrack", dump[off:off + n])
+            off += (n + 3) & ~3
+
     for v in ACCEPT_ENCODINGS:
         put("http", b"\0" + v)
     for v in LISTEN:

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Build the libFuzzer targets with clang (ASan + UBSan) and run them.
 #   tests/fuzz/run.sh OUTDIR SECONDS [TARGET...]
-# TARGET: config, sockdiag, http (default: all). Each runs SECONDS from the
+# TARGET: config, sockdiag, conntrack, http (default: all). Each runs SECONDS from the
 # committed seeds (tests/fuzz/corpus/TARGET, never written to: new inputs go
 # to OUTDIR/corpus-TARGET). Prints the executions per target and the closing
 # "N passed, M failed"; a crash leaves OUTDIR/crash-* and fails. Long runs
@@ -13,7 +13,7 @@ OUT=${1:?usage: run.sh OUTDIR SECONDS [TARGET...]}
 SECS=${2:?usage: run.sh OUTDIR SECONDS [TARGET...]}
 shift 2
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(config sockdiag http)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(config sockdiag conntrack http)
 CC=${FUZZ_CC:-clang}
 mkdir -p "$OUT"
 
@@ -27,6 +27,7 @@ build() { # target
 	case $t in
 	config) src=("$ROOT"/config/*.c common/buf.c common/file.c) ;;
 	sockdiag) src=(collectors/sockdiag_parse.c collectors/classify.c) ;;
+	conntrack) src=(collectors/conntrack_parse.c) ;;
 	http) src=(exporter/http.c exporter/http_auth.c exporter/http_negotiate.c exporter/http_listen.c exporter/http_tls.c exporter/http_conn.c exporter/http_gzip.c exporter/http_login.c exporter/http_publish.c exporter/http_reload.c exporter/http_request.c exporter/http_response.c exporter/http_route.c exporter/http_stats.c exporter/log.c "$ROOT"/config/*.c common/buf.c common/escape.c common/file.c common/hash.c common/metric_writer.c) ;;
 	*) echo "unknown target $t" >&2; return 1 ;;
 	esac

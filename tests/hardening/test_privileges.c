@@ -181,6 +181,10 @@ int main(void)
 	run("other_netns", (struct privileges_want){.other_netns = true},
 	    BIT(CAP_SYS_ADMIN) | BIT(CAP_SYS_PTRACE), 0);
 	run("remediation", (struct privileges_want){.remediation = true}, BIT(CAP_NET_ADMIN), 0);
+	run("conntrack", (struct privileges_want){.conntrack = true}, BIT(CAP_NET_ADMIN), 0);
+	run("conntrack_all_namespaces",
+	    (struct privileges_want){.other_netns = true, .conntrack = true},
+	    BIT(CAP_SYS_ADMIN) | BIT(CAP_SYS_PTRACE) | BIT(CAP_NET_ADMIN), 0);
 	run("all_modes", (struct privileges_want){.other_netns = true, .remediation = true},
 	    BIT(CAP_SYS_ADMIN) | BIT(CAP_SYS_PTRACE) | BIT(CAP_NET_ADMIN), 0);
 	run("runas_nobody", (struct privileges_want){.runas_user = "nobody"}, 0, 65534);

@@ -24,9 +24,14 @@ the pool reconnects on the next one, as a careful application does.
 
 A line "payload N" on stdin makes the following requests carry N bytes
 (default 16): an upload starts (the lab sends it once a server is stopped).
+
+--idle: after READY the pool stays idle; each "request" line on stdin
+makes one request (reported as above), as an application whose pool sits
+unused until traffic comes back.
 """
 import argparse
 import http.client
+import queue
 import sys
 import threading
 import time
@@ -120,13 +125,16 @@ def timed(request, body, cap):
     return not t.is_alive(), res.get("err")
 
 
-def read_commands(body):
-    """body[0] = N bytes on each "payload N" line of stdin."""
+def read_commands(body, wanted):
+    """body[0] = N bytes on each "payload N" line of stdin; "request"
+    lines are queued on wanted (--idle)."""
     for line in sys.stdin:
         w = line.split()
         if len(w) == 2 and w[0] == "payload":
             body[0] = b"x" * int(w[1])
             out("PAYLOAD n=%d" % len(body[0]))
+        elif w == ["request"]:
+            wanted.put(True)
 
 
 def main():
@@ -137,12 +145,14 @@ def main():
     p.add_argument("--interval", type=float, default=0.5)
     p.add_argument("--cap", type=float, default=15.0)
     p.add_argument("--timeout", type=float)
+    p.add_argument("--idle", action="store_true", help="a request per \"request\" line of stdin only")
     a = p.parse_args()
     if a.timeout is not None and a.kind != "redis":
         p.error("--timeout is for redis only")
     request = CLIENTS[a.kind](a)
     body = [b"x" * 16]
-    threading.Thread(target=read_commands, args=(body,), daemon=True).start()
+    wanted = queue.Queue()
+    threading.Thread(target=read_commands, args=(body, wanted), daemon=True).start()
     # The redis and postgres pools open two connections up front; two
     # requests at once make nginx cache two upstream connections. One stays
     # busy from then on, the other idle (the most recently returned one is
@@ -154,6 +164,8 @@ def main():
         t.join()
     out("READY conns=2")
     while True:
+        if a.idle:
+            wanted.get()
         start = time.time()
         done, err = timed(request, body[0], a.cap)
         if not done:
@@ -165,7 +177,8 @@ def main():
         else:
             msg = " / ".join(l.strip() for l in str(err).strip().splitlines()).replace(" ", "_")[:200]
             out("REQ start=%.3f dur=%.3f ok=0 err=%s msg=%s" % (start, dur, type(err).__name__, msg))
-        time.sleep(a.interval)
+        if not a.idle:
+            time.sleep(a.interval)
 
 
 if __name__ == "__main__":

@@ -305,6 +305,13 @@ static const char services_text[] =
     "# TYPE halfopen_keepalive_slower_than_path_sockets gauge\n"
     "halfopen_keepalive_slower_than_path_sockets" WEB "9\n"
     "halfopen_keepalive_slower_than_path_sockets" PG "0\n"
+    "# HELP halfopen_conntrack_forgotten_sockets ESTABLISHED sockets whose flow connection "
+    "tracking held as NATed (or in a namespace with strict TCP tracking) and has forgotten: "
+    "the next segment is dropped or never reaches the peer. Only with --collector.conntrack "
+    "(else 0).\n"
+    "# TYPE halfopen_conntrack_forgotten_sockets gauge\n"
+    "halfopen_conntrack_forgotten_sockets" WEB "3\n"
+    "halfopen_conntrack_forgotten_sockets" PG "0\n"
     "# HELP halfopen_longest_unanswered_seconds Over the service's retransmitting and "
     "keepalive-probing sockets, the longest time since the peer last acknowledged anything, "
     "idle time before the hang included; for a socket that never received anything "
@@ -361,6 +368,7 @@ static void fill_result(struct collection_result *res, struct service_result *sv
 	svc[0].counts.keepalive = 7;
 	svc[0].counts.idle_past_path_timeout = 8;
 	svc[0].counts.keepalive_slower_than_path = 9;
+	svc[0].counts.conntrack_forgotten = 3;
 	svc[0].counts.longest_unanswered_ms = 12345;
 	svc[0].counts.longest_hanging_ms = 2500;
 	svc[1].service_id = 1;
