@@ -21,7 +21,8 @@ if [ "${1:-}" = test ]; then
 	pkgs+=(iptables python3 python3-yaml prometheus prometheus-alertmanager curl valgrind clang libclang-rt-14-dev procps psmisc
 	       strace openssl redis-server python3-redis
 	       kubernetes-client buildah nodejs npm chromium
-	       postgresql python3-psycopg2 pgbouncer nginx conntrack)
+	       postgresql python3-psycopg2 pgbouncer nginx conntrack
+	       qemu-system-x86 busybox-static cpio kmod xz-utils zstd)  # tests/kernels: Debian's kernels under TCG
 fi
 
 missing=()

@@ -132,7 +132,8 @@ def apt_options(d):
 
 
 def fetch(spec, d):
-    """Download the suite's linux-image-amd64 target into d; its path."""
+    """Download the suite's linux-image-amd64 target (and the packages it
+    is split into) into d/dl; (its name, [.deb paths], the first its own)."""
     opts = []
     if spec["suites"] is not None:
         main, sec = archive_uris()
@@ -156,33 +157,48 @@ def fetch(spec, d):
     shutil.rmtree(dl, ignore_errors=True)
     os.makedirs(dl)
     _run(["apt-get"] + opts + ["-qq", "download", pkg], cwd=dl)
-    debs = [f for f in os.listdir(dl) if f.endswith(".deb")]
+    debs = [os.path.join(dl, f) for f in os.listdir(dl) if f.endswith(".deb")]
     if len(debs) != 1:
         raise KernelUnavailable("apt-get download %s left %r" % (pkg, debs))
-    return pkg, os.path.join(dl, debs[0])
+    # Since Debian 14 the image package is split: the kernel, its modules
+    # and modules.builtin come in linux-binary-*, linux-modules-* and
+    # linux-base-*.
+    depends = _run(["dpkg-deb", "-f", debs[0], "Depends"]).stdout
+    parts = re.findall(r"\b(linux-(?:base|binary|modules)-[^\s,(]+)", depends)
+    if parts:
+        _run(["apt-get"] + opts + ["-qq", "download"] + parts, cwd=dl)
+        debs = [os.path.join(dl, f) for f in sorted(os.listdir(dl)) if f.endswith(".deb")]
+    return pkg, debs
 
 
-def unpack(deb, d):
-    """dpkg-deb -x into d/root, modules decompressed, depmod run; the
+def unpack(debs, d):
+    """dpkg-deb -x each into d/root, modules decompressed, depmod run; the
     kernel release (the modules directory's name)."""
     root = os.path.join(d, "root")
     shutil.rmtree(root, ignore_errors=True)
-    _run(["dpkg-deb", "-x", deb, root])
+    for deb in debs:
+        _run(["dpkg-deb", "-x", deb, root])
     mods = os.path.join(root, "lib", "modules")
     if not os.path.isdir(mods):  # merged /usr packages
         mods = os.path.join(root, "usr", "lib", "modules")
         os.makedirs(os.path.join(root, "lib"), exist_ok=True)
         os.symlink("../usr/lib/modules", os.path.join(root, "lib", "modules"))
-    (release,) = os.listdir(mods)
+    releases = os.listdir(mods) if os.path.isdir(mods) else []
+    if len(releases) != 1:
+        raise KernelUnavailable("want one modules directory in %s, found %r" % (debs, releases))
+    release = releases[0]
+    # Modules are decompressed here once, so the guest needs no
+    # decompressor in its module loader (kmod of Debian 12 knows xz, not zstd).
+    packed = {".xz": [], ".zst": [], ".gz": []}
     for dirpath, _, files in os.walk(os.path.join(mods, release)):
         for f in files:
-            p = os.path.join(dirpath, f)
-            if f.endswith(".ko.xz"):
-                _run(["xz", "-d", p])
-            elif f.endswith(".ko.zst"):
-                _run(["zstd", "-q", "-d", "--rm", p])
-            elif f.endswith(".ko.gz"):
-                _run(["gzip", "-d", p])
+            for ext, paths in packed.items():
+                if f.endswith(".ko" + ext):
+                    paths.append(os.path.join(dirpath, f))
+    for ext, tool in ((".xz", ["xz", "-d"]), (".zst", ["zstd", "-q", "-d", "--rm"]),
+                      (".gz", ["gzip", "-d"])):
+        for i in range(0, len(packed[ext]), 500):
+            _run(tool + packed[ext][i:i + 500])
     _run(["depmod", "-b", root, release])
     return release
 
@@ -244,16 +260,21 @@ def prepare(name):
         return k
     os.makedirs(d, exist_ok=True)
     t0 = time.monotonic()
-    pkg, deb = fetch(spec, d)
-    release = unpack(deb, d)
+    pkg, debs = fetch(spec, d)
+    release = unpack(debs, d)
     root = os.path.join(d, "root")
-    vmlinuz = os.path.join(root, "boot", "vmlinuz-" + release)
-    if not os.path.exists(vmlinuz):
-        raise KernelUnavailable("%s has no /boot/vmlinuz-%s" % (pkg, release))
+    vmlinuz = None
+    for cand in ("boot/vmlinuz-" + release, "usr/lib/linux/vmlinuz-" + release,
+                 "usr/lib/modules/%s/vmlinuz" % release):
+        if os.path.exists(os.path.join(root, cand)):
+            vmlinuz = os.path.join(root, cand)
+            break
+    if not vmlinuz:
+        raise KernelUnavailable("%s has no vmlinuz-%s" % (pkg, release))
     initrd = os.path.join(d, "initrd")
     make_initrd(root, release, initrd)
-    version = _run(["dpkg-deb", "-f", deb, "Version"]).stdout.strip()
-    os.remove(deb)
+    version = _run(["dpkg-deb", "-f", debs[0], "Version"]).stdout.strip()
+    shutil.rmtree(os.path.join(d, "dl"))
     k = dict(name=name, distro=spec["distro"], suite=spec["suite"], package=pkg,
              package_version=version, release=release, vmlinuz=vmlinuz, initrd=initrd, root=root,
              init=init_hash)
