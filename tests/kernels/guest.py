@@ -181,8 +181,8 @@ def enforce_refused():
                                   % exp.stderr_text(20))
         text = exp.stderr_text(20)
         exp._tmp.cleanup()
-        lines = [l for l in text.splitlines() if "enforce" in l.lower()]
-        want(rc == 1 and lines, "want exit 1 and a reason at start, got %s:\n%s" % (rc, text))
+        lines = [l for l in text.splitlines() if "asks for enforce" in l and "err=" in l]
+        want(rc == 1 and lines, "want exit 1 and the reason at start, got %s:\n%s" % (rc, text))
         return lines[-1].strip(" |")
 
 
@@ -216,7 +216,8 @@ def main():
     res["modules"] = modules_loaded()
     for c in SPEC["checks"]:
         with_read_path(c.get("read_path"))
-        print("HOK check %s ..." % c["id"], flush=True)
+        print("HOK check %s ...%s" % (c["id"], " (--enforce.read-path=%s)" % c["read_path"]
+                                      if c.get("read_path") else ""), flush=True)
         t0 = time.monotonic()
         r = {"ok": False, "message": "", "reason": None}
         try:

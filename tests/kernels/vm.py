@@ -22,6 +22,7 @@ bpffs, cgroup2 and tmpfs for /tmp and /run over the host's, and runs
 /sbin/hok-modprobe, which runs the host's kmod modprobe on the unpacked
 kernel's modules (this machine has no /lib/modules to bind over).
 """
+import fcntl
 import hashlib
 import json
 import os
@@ -35,11 +36,14 @@ CACHE = os.environ.get("HALFOPEN_KERNELS_CACHE", "/var/cache/halfopen-exporter-t
 
 # Every kernel line Debian's archive offers here (see docs/kernels.md):
 # suite -> the suites its image package may come from (updates included).
-# `security`: that suite lives on the security archive.
+# `security`: that suite lives on the security archive. read_paths: where
+# each explicit --enforce.read-path runs too (6.1: the oldest Debian kernel
+# where both paths exist; elsewhere the default path only, for time).
 KERNELS = {
     "5.10": dict(suite="bullseye", distro="Debian 11 (bullseye)",
                  suites=[("bullseye", False), ("bullseye-security", True)]),
-    "6.1": dict(suite="bookworm", distro="Debian 12 (bookworm)", suites=None),  # the machine's own
+    "6.1": dict(suite="bookworm", distro="Debian 12 (bookworm)", suites=None,  # the machine's own
+                read_paths=True),
     "6.12": dict(suite="trixie", distro="Debian 13 (trixie)",
                  suites=[("trixie", False), ("trixie-security", True)]),
     "7.x": dict(suite="forky", distro="Debian 14 (forky, testing)", suites=[("forky", False)]),
@@ -246,6 +250,14 @@ def prepare(name):
     name, distro, package, release, version, vmlinuz, initrd, root."""
     spec = KERNELS[name]
     d = os.path.join(CACHE, spec["suite"])
+    os.makedirs(d, exist_ok=True)
+    # Worktrees and runs share the cache: one prepares a suite at a time.
+    with open(os.path.join(d, ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _prepare(name, spec, d)
+
+
+def _prepare(name, spec, d):
     stamp = os.path.join(d, "kernel.json")
     # A cache made by an older INIT is rebuilt (the initrd only).
     init_hash = hashlib.sha256(INIT.encode()).hexdigest()[:16]
@@ -258,7 +270,6 @@ def prepare(name):
             with open(stamp, "w") as f:
                 json.dump(k, f, indent=1)
         return k
-    os.makedirs(d, exist_ok=True)
     t0 = time.monotonic()
     pkg, debs = fetch(spec, d)
     release = unpack(debs, d)
