@@ -118,7 +118,7 @@ def main():
     elif res.get("release") != k["release"]:
         failures.append("booted %s, want %s" % (res.get("release"), k["release"]))
     if res.get("modprobe"):
-        print("modprobe said: %s" % res["modprobe"])
+        failures.append("modprobe of %s: %s" % (" ".join(vm.GUEST_MODULES), res["modprobe"]))
     for c in checks:
         r = res["checks"].get(c["id"])
         if r is None:

@@ -2,7 +2,7 @@
 qemu-system-x86_64 with TCG (no KVM here), running tests/kernels/guest.py
 in a chroot of this machine's root file system.
 
-    kernel = prepare(KERNELS["6.1"])   # downloaded + unpacked once (cached)
+    kernel = prepare("6.1")            # downloaded + unpacked once (cached)
     result = boot(kernel, spec, log)   # the guest's results.json, as a dict
 
 The cache (made by this file only, outside the tree):
@@ -19,8 +19,9 @@ over 9p (tag hostroot), a writable 9p share (tag results) holding spec.json
 and receiving results.json, then the guest's own proc, sys, devtmpfs,
 bpffs, cgroup2 and tmpfs for /tmp and /run over the host's, and runs
 `python3 guest.py` chrooted into it. The kernel's module autoloader calls
-/sbin/hok-modprobe, which runs the host's kmod modprobe on the unpacked
-kernel's modules (this machine has no /lib/modules to bind over).
+/bin/hok-modprobe (in the initramfs), which runs the host's kmod modprobe
+-d on the unpacked kernel's modules (this machine has no /lib/modules to
+bind over). A cached kernel is kept until its directory is removed.
 """
 import fcntl
 import hashlib
@@ -52,7 +53,7 @@ KERNELS = {
 # Loaded in the initramfs, before the host's root can be mounted.
 INITRD_MODULES = ["virtio_pci", "virtio_rng", "9pnet_virtio", "9p"]
 # Loaded in the chroot with the host's modprobe (the autoloader would find
-# most of these itself; listed so a missing one fails loudly at once).
+# most of these itself; listed so a missing one fails the run at once).
 GUEST_MODULES = ["inet_diag", "tcp_diag", "veth", "nf_tables", "nft_compat", "x_tables",
                  "xt_tcpudp", "af_packet"]
 
