@@ -73,7 +73,14 @@ H=/hostroot
 mkdir -p $H
 o=trans=virtio,version=9p2000.L,msize=512000
 mount -t 9p -o $o,ro,cache=loose hostroot $H || { say "mount hostroot failed"; poweroff -f; }
+# The guest's own /tmp; a source tree or exporter under the host's /tmp (a
+# fresh clone there) stays visible: bound back in from under it.
+mkdir -p /keep
+mount --bind $H/tmp /keep
 mount -t tmpfs -o mode=1777 tmp $H/tmp
+for p in "$HO_src" "$HO_exedir"; do
+    case "$p" in /tmp/?*) mkdir -p "$H$p" && mount --bind "/keep${p#/tmp}" "$H$p";; esac
+done
 mount -t tmpfs run $H/run
 mkdir -p $H/run/netns $H/run/ho-results
 mount -t 9p -o $o results $H/run/ho-results || say "mount results failed"
@@ -306,7 +313,8 @@ def boot(kernel, spec, log, timeout, smp=2, mem="1024M"):
             json.dump(spec, f)
         modroot = kernel["root"]
         append = ("console=ttyS0 quiet loglevel=3 panic=-1 random.trust_cpu=on "
-                  "ho.src=%s ho.modroot=%s" % (src, modroot))
+                  "ho.src=%s ho.modroot=%s ho.exedir=%s" % (
+                      src, modroot, os.path.dirname(spec["exporter"])))
         args = ["qemu-system-x86_64", "-accel", "tcg", "-cpu", "max", "-smp", str(smp), "-m", mem,
                 "-nographic", "-no-reboot", "-nic", "none",
                 "-kernel", kernel["vmlinuz"], "-initrd", kernel["initrd"], "-append", append,
