@@ -11,7 +11,23 @@
  * The receive stamps (tcpi_last_data_recv, tcpi_last_ack_recv) are
  * "jiffies now minus a stamp" and the stamps start at 0: on a socket that
  * never received anything they read as the jiffies counter, i.e. the time
- * since boot minus five minutes. Such sockets get no stamp-based age. */
+ * since boot minus five minutes. Such sockets get no stamp-based age.
+ *
+ * The keepalive timer (net/ipv4/tcp_timer.c: tcp_keepalive_timer) is not
+ * moved by traffic. When it runs with nothing in flight it computes
+ * elapsed = min(now - lrcvtime, now - rcv_tstamp), i.e. our idle_ms,
+ * and either sends a probe (elapsed >= keepalive time) or re-arms itself
+ * at keepalive time - elapsed, i.e. at the last receive plus the
+ * keepalive time. Connecting and TCP_KEEPIDLE arm it the same way. So
+ * while nothing was received since it last ran, idle_ms + idiag_expires
+ * is the keepalive idle time, to within the two stamps' jiffy rounding.
+ * It reads short when something was received after the timer last ran
+ * (by that gap: on a busy socket anything from 0 up), and for one
+ * interval after an answered probe (then it reads about the interval);
+ * it reads long when SO_KEEPALIVE was switched on after the last receive
+ * (by that gap, until the timer first runs), and while the timer is
+ * overdue (idiag_expires 0: the timer wheel may run a long timer up to
+ * 1/8 of it late). */
 #include "classify.h"
 
 #include <stddef.h>
@@ -95,8 +111,39 @@ void classify_socket(const struct sock_record *rec, uint32_t stale_after_ms,
 	out->flags = flags;
 	out->received = received;
 	out->idle_ms = idle;
+	out->quiet = rec->timer != DIAG_TIMER_RETRANS && rec->timer != DIAG_TIMER_PROBE0;
+	if (received)
+		out->silent_ms = min_u32(idle, ti->tcpi_last_data_sent);
+	if (flags & SC_KEEPALIVE) {
+		out->keepalive_due_ms = rec->expires_ms;
+		if (received && !(flags & SC_KEEPALIVE_PROBING))
+			out->keepalive_idle_ms = rec->expires_ms > UINT32_MAX - idle
+						     ? UINT32_MAX
+						     : idle + rec->expires_ms;
+	}
 	if ((flags & SC_HANGING) && received)
 		out->unanswered_ms = ti->tcpi_last_ack_recv;
+}
+
+void classify_set_path(struct classification *cls, uint32_t path_idle_ms)
+{
+	unsigned f = cls->flags;
+
+	if (!path_idle_ms || !(f & SC_ESTABLISHED) || !cls->received || !cls->quiet)
+		return;
+	/* A probe out: keepalive is acting and keepalive_probing says how
+	 * it goes; its silence no longer tells the keepalive's idle time. */
+	if (f & SC_KEEPALIVE_PROBING)
+		return;
+	/* Silent past the path with keepalive armed means no probe went out
+	 * within the path's timeout (an answered one resets idle_ms): the
+	 * keepalive is slower whatever the timer reads. keepalive_idle_ms
+	 * >= idle_ms, so past-path with keepalive implies slower. */
+	if ((f & SC_KEEPALIVE) &&
+	    (cls->keepalive_idle_ms >= path_idle_ms || cls->idle_ms >= path_idle_ms))
+		cls->flags |= SC_KEEPALIVE_SLOWER_THAN_PATH;
+	if (cls->silent_ms >= path_idle_ms)
+		cls->flags |= SC_IDLE_PAST_PATH;
 }
 
 void classify_set_hanging(struct classification *cls, uint32_t seen_hanging_ms)

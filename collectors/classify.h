@@ -45,6 +45,21 @@ struct classification {
 	 * (or probe) has waited: short by up to one collection interval plus
 	 * the time before the first retransmission. Else 0. */
 	uint32_t hanging_ms;
+	/* Since the socket last sent data or received anything (data or
+	 * ACK): the flow's silence as a middlebox sees it, give or take our
+	 * own bare ACKs, which tcp_info does not stamp. 0 unless received. */
+	uint32_t silent_ms;
+	/* ESTABLISHED with the keepalive timer pending: when its next run is
+	 * due (idiag_expires; 0 when overdue). Else 0. */
+	uint32_t keepalive_due_ms;
+	/* The effective keepalive idle time (TCP_KEEPIDLE, or the kernel's
+	 * tcp_keepalive_time), inferred from the timer: the kernel arms it
+	 * at the last receive plus the idle time, so idle_ms + due reads it
+	 * back (classify.c says when it reads short or long). ESTABLISHED,
+	 * keepalive timer pending, no probe out; else 0 (unknown). */
+	uint32_t keepalive_idle_ms;
+	/* Nothing in flight: no retransmit or zero-window timer pending. */
+	bool quiet;
 };
 
 /* Classify rec from the kernel's fields alone. stale_after_ms is the
@@ -54,6 +69,12 @@ struct classification {
  * succeeds. */
 void classify_socket(const struct sock_record *rec, uint32_t stale_after_ms,
 		     struct classification *out);
+
+/* Judge the socket against the path's idle timeout (path_idle_ms, the
+ * service's path_idle_timeout as resolved for its namespace; 0: unknown,
+ * nothing judged): sets SC_IDLE_PAST_PATH and SC_KEEPALIVE_SLOWER_THAN_PATH.
+ * Pure; call after classify_socket(). */
+void classify_set_path(struct classification *cls, uint32_t path_idle_ms);
 
 /* Fill the ages that need history: seen_hanging_ms is how long the
  * exporter has seen this socket hang (sock_ages). No-op unless hanging. */

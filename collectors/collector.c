@@ -41,6 +41,8 @@ struct collector {
 	 * NULL when it could not be allocated (hanging ages then read 0). */
 	struct sock_ages *ages;
 	uint64_t now_ms;       /* monotonic, taken once per collection */
+	uint32_t ns_conntrack_ms; /* this namespace's conntrack timeout; 0: unknown */
+	uint32_t host_conntrack_ms; /* the host namespace's, as of this collection */
 	uint16_t ephemeral_lo; /* net.ipv4.ip_local_port_range start (host) */
 	/* Per namespace: the table's counts before they are merged, and
 	 * where each table entry lands in the result. */
@@ -113,6 +115,29 @@ static uint64_t mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint32_t min_nonzero_u32(uint32_t a, uint32_t b)
+{
+	if (!a || !b)
+		return a ? a : b;
+	return a < b ? a : b;
+}
+
+int conntrack_timeout_read(uint32_t *ms)
+{
+	FILE *f = fopen("/proc/sys/net/netfilter/nf_conntrack_tcp_timeout_established", "re");
+	unsigned long s = 0;
+	int n;
+
+	if (!f)
+		return errno == ENOENT ? -ENOENT : -errno;
+	n = fscanf(f, "%lu", &s);
+	fclose(f);
+	if (n != 1 || s == 0 || s > UINT32_MAX / 1000u)
+		return -EINVAL;
+	*ms = (uint32_t)s * 1000u;
+	return 0;
 }
 
 /* The first port the kernel picks for outgoing connections
@@ -277,6 +302,8 @@ static int on_connected(const struct sock_record *rec, void *ctx)
 		return 0;
 	e = service_table_entry(c->table, (size_t)idx);
 	classify_socket(rec, e->stale_after_ms, &cls);
+	classify_set_path(&cls, e->path_idle_ms == PATH_IDLE_CONNTRACK ? c->ns_conntrack_ms
+								       : e->path_idle_ms);
 	if ((cls.flags & SC_HANGING) && c->ages) {
 		uint64_t since = sock_ages_since(c->ages, rec->cookie, c->now_ms);
 		uint64_t seen = c->now_ms - since;
@@ -475,6 +502,26 @@ int collector_collect_ns(struct collector *c, struct nl_sock *sk, uint32_t ns_in
 	uint64_t n_listening = 0;
 	uint32_t dropped = 0;
 	int r = -EAGAIN;
+
+	c->ns_conntrack_ms = 0;
+	if (c->opt.conntrack_timeout && service_table_needs_conntrack_timeout(c->cfg)) {
+		uint32_t ms = 0;
+
+		r = c->opt.conntrack_timeout(c->opt.conntrack_ctx, ns_index, &ms);
+		if (r == -ENOTRECOVERABLE) { /* stuck in another namespace */
+			res->namespace_errors++;
+			return r;
+		}
+		if (r < 0)
+			ms = 0;
+		/* A pod's packets cross its own table (when loaded) and the
+		 * host's, where its SNAT lives: the shorter one forgets first.
+		 * The host (index 0) is collected first. */
+		if (ns_index == 0)
+			c->host_conntrack_ms = ms;
+		c->ns_conntrack_ms = min_nonzero_u32(ms, c->host_conntrack_ms);
+		r = -EAGAIN;
+	}
 
 	for (int attempt = 0; attempt < COLLECT_MAX_ATTEMPTS; attempt++) {
 		r = collect_ns_once(c, sk, ns_index, pod, res, &n_listening, &dropped);

@@ -45,7 +45,25 @@ struct collect_options {
 	 * known; the strings must stay valid for the collection. May be NULL. */
 	bool (*pod_of_cgroup)(void *ctx, uint64_t cgroup_id, struct pod_ref *out);
 	void *pod_ctx;
+	/* For services with path_idle_timeout: conntrack (the shorter of
+	 * the socket's namespace's and the host namespace's, index 0):
+	 * namespace ns_index's nf_conntrack_tcp_timeout_established in ms
+	 * into *ms (conntrack_timeout_read() run inside it). 0, or -errno
+	 * (-ENOENT: no nf_conntrack); then only the host's value, if known,
+	 * judges that namespace. -ENOTRECOVERABLE (the thread could not
+	 * return home) fails the namespace and is returned. Asked once per
+	 * namespace and collection, only when the config needs it. May be
+	 * NULL. */
+	int (*conntrack_timeout)(void *ctx, uint32_t ns_index, uint32_t *ms);
+	void *conntrack_ctx;
 };
+
+/* The current network namespace's nf_conntrack_tcp_timeout_established,
+ * in ms, from /proc/sys/net/netfilter (which shows the namespace of the
+ * thread that opens it; with nf_conntrack loaded, every namespace has it).
+ * -ENOENT without the nf_conntrack module, -EINVAL when unreadable as a
+ * number. */
+int conntrack_timeout_read(uint32_t *ms);
 
 struct collector;
 

@@ -9,6 +9,7 @@
 
 #include "classify.h"
 #include "config/config.h"
+#include "podinfo.h"
 #include "service_table.h"
 
 /* One count per class of sock_classes.h, then the longest ages. */
@@ -20,16 +21,14 @@ struct service_counts {
 	uint32_t longest_hanging_ms;    /* max classification.hanging_ms */
 };
 
-#define POD_NAMESPACE_MAX 63 /* Kubernetes: DNS label */
-#define POD_NAME_MAX 253     /* Kubernetes: DNS subdomain */
-
 struct service_result {
 	uint32_t service_id; /* service_entry.id: SERVICE_ID_NONE for auto, unmatched */
 	char name[SERVICE_NAME_MAX + 1];
 	enum direction direction;
-	/* Both "" unless pod labels are on and the sockets are a pod's. */
-	char pod_namespace[POD_NAMESPACE_MAX + 1];
-	char pod[POD_NAME_MAX + 1];
+	/* Both "" unless pod labels are on and the sockets are a pod's; as
+	 * long as podinfo.h lets a pod's names be. */
+	char pod_namespace[PODINFO_NAMESPACE_MAX + 1];
+	char pod[PODINFO_NAME_MAX + 1];
 	struct service_counts counts;
 };
 

@@ -15,6 +15,7 @@
 
 #include "config/config.h"
 
+
 struct enforce_service {
 	char *name;
 	enum direction direction;
@@ -84,11 +85,19 @@ static int state_configure(struct enforce_state *st, const struct config *cfg, b
 #include <time.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "bpf/enforce_abi.h"
+
+/* Service ids are config indexes (0..CONFIG_MAX_SERVICES-1) and index
+ * the BPF maps directly; the slot after them is the self-test's. A config
+ * limit above the maps' would put a service in the self-test slot. */
+_Static_assert(CONFIG_MAX_SERVICES == ENFORCE_MAX_SERVICES,
+	       "enforce_abi.h's ENFORCE_MAX_SERVICES must equal CONFIG_MAX_SERVICES");
+
 #include "enforce.skel.h"
 
 static void counts_add(struct enforce_counts *to, const struct enforce_counts *c)
@@ -106,6 +115,7 @@ struct enforce {
 	struct enforce_state st;
 	struct enforce_bpf *skel;
 	struct bpf_link *link;
+	enum enforce_read_path path; /* FIELDS or GETSOCKOPT once open */
 	int ncpu;
 	double slowest;
 };
@@ -120,45 +130,79 @@ static int no_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 
 static int run_pass(int link_fd);
 
-/* Contract: one dry pass over a loopback connection made for it, in the
- * calling thread's namespace, proves the kernel lets the program read the
- * options ("already chose"): bpf_getsockopt of SO_KEEPALIVE and
- * TCP_USER_TIMEOUT answers EINVAL before Linux 6.1. 0 when it can (or
- * when no loopback connection could be made to find out); -EOPNOTSUPP
- * when it cannot; the -errno of a map update or of the pass. */
-static int selftest(struct enforce *e)
+static int sockopt_int(int fd, int level, int opt, int *v)
+{
+	socklen_t len = sizeof(*v);
+
+	return getsockopt(fd, level, opt, v, &len) < 0 ? -errno : 0;
+}
+
+static int set_sockopt_int(int fd, int level, int opt, int v)
+{
+	return setsockopt(fd, level, opt, &v, sizeof(v)) < 0 ? -errno : 0;
+}
+
+/* The self-test's policy: what enforce gives the test sockets. */
+#define SELFTEST_IDLE_S	   7
+#define SELFTEST_UT_MS	   4321
+#define SELFTEST_APP_IDLE  100 /* an application's own idle */
+#define SELFTEST_APP_UT_MS 999
+
+/* Contract: one real pass over two loopback connections made for it, in
+ * the calling thread's namespace, proves the loaded read path reads what
+ * an application chose and that bpf_setsockopt writes from iter/tcp:
+ *   default: SO_KEEPALIVE on at the sysctl's idle, no user timeout;
+ *   own:     SO_KEEPALIVE on with TCP_KEEPIDLE 100, TCP_USER_TIMEOUT 999.
+ * After the pass (read back with getsockopt from here): own keeps all its
+ * values; default gets the user timeout, and (fields path, which can tell
+ * the default idle) the idle. 0 when it works (or when no loopback
+ * connection could be made to find out); -EOPNOTSUPP with why filled when
+ * the kernel does not do it (e.g. bpf_getsockopt of SO_KEEPALIVE before
+ * 6.1); the -errno of a map update or of the pass. */
+static int selftest(struct enforce *e, char *why, size_t why_len)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	struct enforce_policy p = {.kind = ENFORCE_KIND_ENFORCE,
 				   .keepalive = 1,
-				   .idle_s = 1,
+				   .idle_s = SELFTEST_IDLE_S,
 				   .interval_s = 1,
 				   .count = 1,
-				   .user_timeout_ms = 1,
-				   .dry_run = 1};
+				   .user_timeout_ms = SELFTEST_UT_MS};
 	int pfd = bpf_map__fd(e->skel->maps.policy), sfd = bpf_map__fd(e->skel->maps.stats);
-	int ofd = bpf_map__fd(e->skel->maps.outbound);
+	int ofd = bpf_map__fd(e->skel->maps.outbound), ifd = bpf_map__fd(e->skel->maps.inbound);
 	uint32_t id = ENFORCE_SELFTEST_ID, port, cport, none = ENFORCE_NO_SERVICE;
+	bool fields = e->path == ENFORCE_READ_FIELDS;
 	struct enforce_stats st = {0};
 	socklen_t len = sizeof(sa);
-	int lfd, cfd = -1, r = 0;
+	int lfd, cfd[2] = {-1, -1}, r = 0, idle[2] = {0}, ut[2] = {0};
 
 	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 1) < 0 ||
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 2) < 0 ||
 	    getsockname(lfd, (struct sockaddr *)&sa, &len) < 0)
 		goto out; /* no loopback here: cannot tell */
-	cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (cfd < 0 || connect(cfd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		goto out;
 	port = ntohs(sa.sin_port);
-	len = sizeof(sa);
-	if (getsockname(cfd, (struct sockaddr *)&sa, &len) < 0)
+	for (int i = 0; i < 2; i++) {
+		struct sockaddr_in ca;
+		socklen_t clen = sizeof(ca);
+
+		cfd[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (cfd[i] < 0 || connect(cfd[i], (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+		    getsockname(cfd[i], (struct sockaddr *)&ca, &clen) < 0 ||
+		    set_sockopt_int(cfd[i], SOL_SOCKET, SO_KEEPALIVE, 1) < 0)
+			goto out;
+		/* The maps start zeroed (every port service 0's): the client's
+		 * local port must name no service for its remote port to
+		 * decide. */
+		cport = ntohs(ca.sin_port);
+		if (bpf_map_update_elem(ifd, &cport, &none, BPF_ANY) < 0) {
+			r = -errno;
+			goto out;
+		}
+	}
+	if (set_sockopt_int(cfd[1], IPPROTO_TCP, TCP_KEEPIDLE, SELFTEST_APP_IDLE) < 0 ||
+	    set_sockopt_int(cfd[1], IPPROTO_TCP, TCP_USER_TIMEOUT, SELFTEST_APP_UT_MS) < 0)
 		goto out;
-	cport = ntohs(sa.sin_port);
-	/* The maps start zeroed (every port service 0's): the client's local
-	 * port must name no service for its remote port to decide. */
-	if (bpf_map_update_elem(bpf_map__fd(e->skel->maps.inbound), &cport, &none, BPF_ANY) < 0 ||
-	    bpf_map_update_elem(pfd, &id, &p, BPF_ANY) < 0 ||
+	if (bpf_map_update_elem(pfd, &id, &p, BPF_ANY) < 0 ||
 	    bpf_map_update_elem(sfd, &id, &st, BPF_ANY) < 0 ||
 	    bpf_map_update_elem(ofd, &port, &id, BPF_ANY) < 0) {
 		r = -errno;
@@ -168,19 +212,98 @@ static int selftest(struct enforce *e)
 	if (r == 0 && bpf_map_lookup_elem(sfd, &id, &st) < 0)
 		r = -errno;
 	(void)bpf_map_update_elem(ofd, &port, &none, BPF_ANY);
-	if (r == 0 && st.matched && (st.keepalive_errors || st.user_timeout_errors))
+	if (r || !st.matched)
+		goto out;
+	for (int i = 0; i < 2; i++)
+		if (sockopt_int(cfd[i], IPPROTO_TCP, TCP_KEEPIDLE, &idle[i]) < 0 ||
+		    sockopt_int(cfd[i], IPPROTO_TCP, TCP_USER_TIMEOUT, &ut[i]) < 0)
+			goto out;
+	if (st.keepalive_errors || st.user_timeout_errors) {
+		snprintf(why, why_len,
+			 "%s: the kernel refused a bpf_%s from the iterator (%s, Linux >= %s)",
+			 enforce_read_path_name(e->path), fields ? "setsockopt" : "getsockopt",
+			 fields ? "keepalive and TCP_USER_TIMEOUT"
+				: "SO_KEEPALIVE, TCP_USER_TIMEOUT",
+			 fields ? "5.15" : "6.1");
 		r = -EOPNOTSUPP;
+	} else if (ut[0] != SELFTEST_UT_MS || ut[1] != SELFTEST_APP_UT_MS ||
+		   idle[1] != SELFTEST_APP_IDLE || (fields && idle[0] != SELFTEST_IDLE_S)) {
+		snprintf(why, why_len,
+			 "%s: the self-test read the sockets wrong (user timeout %d/%d ms, idle "
+			 "%d/%d s; want %d/%d, %d/%d)",
+			 enforce_read_path_name(e->path), ut[0], ut[1], idle[0], idle[1],
+			 SELFTEST_UT_MS, SELFTEST_APP_UT_MS, fields ? SELFTEST_IDLE_S : idle[0],
+			 SELFTEST_APP_IDLE);
+		r = -EOPNOTSUPP;
+	}
 out:
-	if (cfd >= 0)
-		close(cfd);
+	for (int i = 0; i < 2; i++)
+		if (cfd[i] >= 0)
+			close(cfd[i]);
 	if (lfd >= 0)
 		close(lfd);
 	return r;
 }
 
-int enforce_open(struct enforce **out, char *why, size_t why_len)
+static void unload(struct enforce *e)
+{
+	bpf_link__destroy(e->link);
+	e->link = NULL;
+	enforce_bpf__destroy(e->skel);
+	e->skel = NULL;
+}
+
+/* Contract: load the program of one read path (FIELDS or GETSOCKOPT),
+ * attach it and self-test it. 0, or -errno with why filled and nothing
+ * left loaded. */
+static int load_path(struct enforce *e, enum enforce_read_path path, char *why, size_t why_len)
+{
+	struct bpf_program *prog;
+	int r;
+
+	e->path = path;
+	e->skel = enforce_bpf__open();
+	if (!e->skel) {
+		r = -errno;
+		snprintf(why, why_len, "opening the BPF object: %s", strerror(-r));
+		return r < 0 ? r : -EINVAL;
+	}
+	prog = path == ENFORCE_READ_FIELDS ? e->skel->progs.enforce_fields
+					   : e->skel->progs.enforce_getsockopt;
+	bpf_program__set_autoload(e->skel->progs.enforce_fields, path == ENFORCE_READ_FIELDS);
+	bpf_program__set_autoload(e->skel->progs.enforce_getsockopt,
+				  path == ENFORCE_READ_GETSOCKOPT);
+	r = enforce_bpf__load(e->skel);
+	if (r) {
+		snprintf(why, why_len,
+			 "%s: the kernel refused the BPF socket iterator (%s); it needs Linux >= "
+			 "5.15 with BTF (/sys/kernel/btf/vmlinux) and CAP_BPF + CAP_PERFMON",
+			 enforce_read_path_name(path), strerror(-r));
+		goto fail;
+	}
+	e->link = bpf_program__attach_iter(prog, NULL);
+	if (!e->link) {
+		r = -errno;
+		snprintf(why, why_len, "%s: attaching the BPF socket iterator: %s",
+			 enforce_read_path_name(path), strerror(-r));
+		goto fail;
+	}
+	r = selftest(e, why, why_len);
+	if (r && r != -EOPNOTSUPP)
+		snprintf(why, why_len, "%s: self-test of the BPF socket iterator: %s",
+			 enforce_read_path_name(path), strerror(-r));
+	if (r)
+		goto fail;
+	return 0;
+fail:
+	unload(e);
+	return r < 0 ? r : -EINVAL;
+}
+
+int enforce_open(struct enforce **out, enum enforce_read_path want, char *why, size_t why_len)
 {
 	struct enforce *e = calloc(1, sizeof(*e));
+	char first[300] = "";
 	int r;
 
 	if (!e) {
@@ -188,43 +311,26 @@ int enforce_open(struct enforce **out, char *why, size_t why_len)
 		return -ENOMEM;
 	}
 	libbpf_set_print(no_print);
-	e->skel = enforce_bpf__open();
-	if (!e->skel) {
-		r = -errno;
-		snprintf(why, why_len, "opening the BPF object: %s", strerror(-r));
-		goto fail;
-	}
-	r = enforce_bpf__load(e->skel);
-	if (r) {
-		snprintf(why, why_len,
-			 "the kernel refused the BPF socket iterator (%s); it needs Linux >= "
-			 "5.15 with BTF (/sys/kernel/btf/vmlinux) and CAP_BPF + CAP_PERFMON",
-			 strerror(-r));
-		goto fail;
-	}
-	e->link = bpf_program__attach_iter(e->skel->progs.enforce, NULL);
-	if (!e->link) {
-		r = -errno;
-		snprintf(why, why_len, "attaching the BPF socket iterator: %s", strerror(-r));
-		goto fail;
-	}
-	r = selftest(e);
-	if (r == -EOPNOTSUPP) {
-		snprintf(why, why_len,
-			 "this kernel does not let BPF read SO_KEEPALIVE and TCP_USER_TIMEOUT "
-			 "(bpf_getsockopt, Linux >= 6.1), so enforce could not tell what an "
-			 "application already chose");
-		goto fail;
+	/* auto: the field reads where the kernel takes them (every kernel
+	 * with the iterator's bpf_setsockopt), else bpf_getsockopt. Probed by
+	 * loading and self-testing, never by the kernel's version. */
+	r = load_path(
+	    e, want == ENFORCE_READ_GETSOCKOPT ? ENFORCE_READ_GETSOCKOPT : ENFORCE_READ_FIELDS,
+	    first, sizeof(first));
+	if (r && want == ENFORCE_READ_AUTO && r != -EPERM) {
+		char second[300] = "";
+
+		r = load_path(e, ENFORCE_READ_GETSOCKOPT, second, sizeof(second));
+		snprintf(why, why_len, "%s; %s", first, second);
+	} else {
+		snprintf(why, why_len, "%s", first);
 	}
 	if (r) {
-		snprintf(why, why_len, "self-test of the BPF socket iterator: %s", strerror(-r));
-		goto fail;
+		enforce_free(e);
+		return r;
 	}
 	*out = e;
 	return 0;
-fail:
-	enforce_free(e);
-	return r < 0 ? r : -EINVAL;
 }
 
 /* Contract: ports[p] = the index of the first service (file order) of
@@ -308,11 +414,15 @@ static int run_pass(int link_fd)
 
 	if (fd < 0)
 		return -errno;
-	/* The program writes nothing; reading runs it to the end. */
-	while ((n = read(fd, sink, sizeof(sink))) > 0)
-		;
-	if (n < 0)
-		r = -errno;
+	/* The program writes nothing; reading runs it to the end. A read
+	 * that visited a million sockets without output returns EAGAIN
+	 * (bpf_seq_read's MAX_ITER_OBJECTS) and the next one goes on from
+	 * there: a namespace with more sockets takes several reads. */
+	while ((n = read(fd, sink, sizeof(sink))) != 0)
+		if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			r = -errno;
+			break;
+		}
 	close(fd);
 	return r;
 }
@@ -376,8 +486,7 @@ void enforce_free(struct enforce *e)
 {
 	if (!e)
 		return;
-	bpf_link__destroy(e->link);
-	enforce_bpf__destroy(e->skel);
+	unload(e);
 	services_free(e->st.svc, e->st.n);
 	free(e);
 }
@@ -388,9 +497,10 @@ struct enforce {
 	struct enforce_state st;
 };
 
-int enforce_open(struct enforce **out, char *why, size_t why_len)
+int enforce_open(struct enforce **out, enum enforce_read_path want, char *why, size_t why_len)
 {
 	(void)out;
+	(void)want;
 	snprintf(why, why_len,
 		 "this halfopen_exporter was built without BPF support (meson -Dbpf=enabled, "
 		 "needs clang, bpftool and libbpf-dev)");
@@ -455,4 +565,39 @@ void enforce_pass_stats_get(const struct enforce *e, struct enforce_pass_stats *
 	out->passes = e->st.passes;
 	out->pass_errors = e->st.pass_errors;
 	out->last_pass_seconds = e->st.last_pass_seconds;
+#ifdef HALFOPEN_HAVE_BPF
+	out->read_path = e->path;
+#else
+	out->read_path = ENFORCE_READ_AUTO;
+#endif
+}
+
+const char *enforce_loaded_read_path(const struct enforce *e)
+{
+	struct enforce_pass_stats st;
+
+	enforce_pass_stats_get(e, &st);
+	return enforce_read_path_name(st.read_path);
+}
+
+const char *enforce_read_path_name(enum enforce_read_path p)
+{
+	switch (p) {
+	case ENFORCE_READ_FIELDS:
+		return "fields";
+	case ENFORCE_READ_GETSOCKOPT:
+		return "getsockopt";
+	default:
+		return "auto";
+	}
+}
+
+int enforce_read_path_parse(const char *s, enum enforce_read_path *out)
+{
+	for (int p = ENFORCE_READ_AUTO; p <= ENFORCE_READ_GETSOCKOPT; p++)
+		if (strcmp(s, enforce_read_path_name((enum enforce_read_path)p)) == 0) {
+			*out = (enum enforce_read_path)p;
+			return 0;
+		}
+	return -EINVAL;
 }

@@ -29,7 +29,8 @@ struct enforce;
 struct enforce_counts {
 	uint64_t matched;     /* ESTABLISHED sockets of the service visited */
 	uint64_t set[2];      /* [0] keepalive, [1] user_timeout: given (or would be) */
-	uint64_t chosen[2];   /* had the option already: kept their own */
+	uint64_t chosen[2];   /* their own choice, kept: keepalive on with an idle the
+				 application set; a user timeout (enforce.bpf.c) */
 	uint64_t reverted[2]; /* we set it, the application cleared it again */
 	uint64_t errors[2];   /* bpf_{get,set}sockopt failed */
 };
@@ -37,16 +38,32 @@ struct enforce_counts {
 #define ENFORCE_OPT_KEEPALIVE	 0
 #define ENFORCE_OPT_USER_TIMEOUT 1
 
+/* How the program reads what an application chose (enforce.bpf.c):
+ * CO-RE field reads (any kernel with the iterator's bpf_setsockopt,
+ * >= 5.15) or bpf_getsockopt (>= 6.1; cannot tell a keepalive idle the
+ * application set from the sysctl's). AUTO: fields where the kernel
+ * takes them, else getsockopt. */
+enum enforce_read_path {
+	ENFORCE_READ_AUTO,
+	ENFORCE_READ_FIELDS,
+	ENFORCE_READ_GETSOCKOPT,
+};
+/* "auto", "fields", "getsockopt". */
+const char *enforce_read_path_name(enum enforce_read_path p);
+/* 0, or -EINVAL when s names no read path. */
+int enforce_read_path_parse(const char *s, enum enforce_read_path *out);
+
 /* Whether any service of cfg has an enforce block. */
 bool config_wants_enforce(const struct config *cfg);
 
-/* Load and verify the program, and self-test it on a loopback connection
- * in the calling thread's namespace (a dry pass: nothing set). 0, or a
- * negative errno with why filled for the operator (-EOPNOTSUPP: built
- * without BPF, or a kernel whose BPF cannot read the options, < 6.1;
+/* Load and verify the program of the read path want (AUTO: probe fields,
+ * then getsockopt), and self-test it on two loopback connections it makes
+ * in the calling thread's namespace (a real pass on those two only). 0,
+ * or a negative errno with why filled for the operator (-EOPNOTSUPP:
+ * built without BPF, or a kernel whose BPF cannot do the read path;
  * -EPERM: missing CAP_BPF/CAP_PERFMON; others: kernel refused, e.g. no
  * BTF or < 5.15). */
-int enforce_open(struct enforce **out, char *why, size_t why_len);
+int enforce_open(struct enforce **out, enum enforce_read_path want, char *why, size_t why_len);
 /* Put cfg's enforce blocks in force. dry_run: count what would be set,
  * set nothing. Totals of services that keep their name and direction
  * survive; cfg need not outlive the call. 0 or -ENOMEM/-errno. */
@@ -75,9 +92,12 @@ bool enforce_service_get(const struct enforce *e, size_t i, struct enforce_servi
 struct enforce_pass_stats {
 	bool dry_run;
 	uint64_t passes, pass_errors;
-	double last_pass_seconds; /* the slowest pass of the last collection */
+	double last_pass_seconds;	  /* the slowest pass of the last collection */
+	enum enforce_read_path read_path; /* the one loaded: FIELDS or GETSOCKOPT */
 };
 void enforce_pass_stats_get(const struct enforce *e, struct enforce_pass_stats *out);
+/* The name of the read path loaded ("fields", "getsockopt"). e not NULL. */
+const char *enforce_loaded_read_path(const struct enforce *e);
 /* Accepts NULL. Detaches the program. */
 void enforce_free(struct enforce *e);
 

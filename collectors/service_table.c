@@ -30,6 +30,16 @@ bool service_table_needs_listeners(const struct config *cfg)
 	return cfg->listening_ports || cfg->count_unmatched;
 }
 
+bool service_table_needs_conntrack_timeout(const struct config *cfg)
+{
+	if (cfg->path_idle_ms == PATH_IDLE_CONNTRACK)
+		return true;
+	for (size_t i = 0; i < cfg->n_services; i++)
+		if (cfg->services[i].path_idle_ms == PATH_IDLE_CONNTRACK)
+			return true;
+	return false;
+}
+
 static bool ports_contain(const struct service_config *s, uint16_t port)
 {
 	for (size_t i = 0; i < s->n_ports; i++)
@@ -93,7 +103,7 @@ static bool service_claims(const struct service_config *s, const struct sock_rec
 }
 
 static int add_entry(struct service_table *t, size_t cap, const char *name, enum direction dir,
-		     uint32_t stale_after_ms)
+		     uint32_t stale_after_ms, uint32_t path_idle_ms)
 {
 	struct service_entry *e;
 
@@ -105,6 +115,7 @@ static int add_entry(struct service_table *t, size_t cap, const char *name, enum
 	e->id = SERVICE_ID_NONE;
 	e->direction = dir;
 	e->stale_after_ms = stale_after_ms;
+	e->path_idle_ms = path_idle_ms;
 	return (int)t->n++;
 }
 
@@ -141,7 +152,7 @@ int service_table_build(const struct config *cfg, const struct port_set *listeni
 		uint16_t *first =
 			s->direction == DIRECTION_INBOUND ? t->first_inbound : t->first_outbound;
 
-		r = add_entry(t, cap, s->name, s->direction, s->stale_after_ms);
+		r = add_entry(t, cap, s->name, s->direction, s->stale_after_ms, s->path_idle_ms);
 		if (r < 0)
 			goto fail;
 		t->entries[r].cfg = s;
@@ -169,7 +180,8 @@ int service_table_build(const struct config *cfg, const struct port_set *listeni
 				continue;
 			}
 			snprintf(name, sizeof(name), "listen_%u", port);
-			r = add_entry(t, cap, name, DIRECTION_INBOUND, cfg->stale_after_ms);
+			r = add_entry(t, cap, name, DIRECTION_INBOUND, cfg->stale_after_ms,
+				      cfg->path_idle_ms);
 			if (r < 0)
 				goto fail;
 			t->entries[r].listen_port = (uint16_t)port;
@@ -179,11 +191,13 @@ int service_table_build(const struct config *cfg, const struct port_set *listeni
 	}
 
 	if (cfg->count_unmatched) {
-		r = add_entry(t, cap, "unmatched", DIRECTION_INBOUND, cfg->stale_after_ms);
+		r = add_entry(t, cap, "unmatched", DIRECTION_INBOUND, cfg->stale_after_ms,
+			      cfg->path_idle_ms);
 		if (r < 0)
 			goto fail;
 		t->unmatched_inbound = r;
-		r = add_entry(t, cap, "unmatched", DIRECTION_OUTBOUND, cfg->stale_after_ms);
+		r = add_entry(t, cap, "unmatched", DIRECTION_OUTBOUND, cfg->stale_after_ms,
+			      cfg->path_idle_ms);
 		if (r < 0)
 			goto fail;
 		t->unmatched_outbound = r;

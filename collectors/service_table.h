@@ -31,6 +31,7 @@ struct service_entry {
 	char name[SERVICE_NAME_MAX + 1];
 	enum direction direction;
 	uint32_t stale_after_ms;
+	uint32_t path_idle_ms; /* config's path_idle_ms (PATH_IDLE_CONNTRACK unresolved) */
 	const struct service_config *cfg; /* NULL for auto and unmatched services */
 	uint16_t listen_port;              /* auto services: the port; else 0 */
 };
@@ -63,6 +64,9 @@ int service_table_build(const struct config *cfg, const struct port_set *listeni
 void service_table_free(struct service_table *t);
 size_t service_table_size(const struct service_table *t);
 const struct service_entry *service_table_entry(const struct service_table *t, size_t idx);
+/* Whether cfg asks for each namespace's conntrack timeout
+ * (path_idle_timeout: conntrack, in defaults or a service). */
+bool service_table_needs_conntrack_timeout(const struct config *cfg);
 /* Whether cfg needs a LISTEN dump before the table can be built. */
 bool service_table_needs_listeners(const struct config *cfg);
 /* The ports any service of t can claim, as coalesced ranges: local

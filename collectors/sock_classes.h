@@ -38,7 +38,17 @@
 		"means a leak.")                                                                   \
 	CLASS(KEEPALIVE, keepalive,                                                                \
 	      "ESTABLISHED sockets with the keepalive timer armed (keepalive is on). Compare "     \
-	      "with halfopen_established_sockets for keepalive coverage.")
+	      "with halfopen_established_sockets for keepalive coverage.")                         \
+	CLASS(IDLE_PAST_PATH, idle_past_path_timeout,                                              \
+	      "ESTABLISHED sockets silent in both directions (no data sent, no data or ACK "       \
+	      "received) for at least the service's path_idle_timeout, with no keepalive "         \
+	      "faster than it: the NAT or load balancer on the path has likely forgotten the "     \
+	      "flow, and the next request on it will hang. 0 when path_idle_timeout is unset.")    \
+	CLASS(KEEPALIVE_SLOWER_THAN_PATH, keepalive_slower_than_path,                              \
+	      "ESTABLISHED sockets whose keepalive is armed but whose keepalive idle time "        \
+	      "(inferred from the keepalive timer) is at least the service's "                     \
+	      "path_idle_timeout: the keepalive cannot keep the flow alive through the path. 0 "   \
+	      "when path_idle_timeout is unset.")
 
 /* Helpers for the users of SOCK_CLASSES: a SUSPECT line seen as a class,
  * and a line that expands to nothing. */

@@ -157,6 +157,9 @@ void suspects_observe(void *ctx, const struct sock_record *rec, const struct cla
 	s->flags = cls->flags;
 	s->idle_ms = cls->idle_ms;
 	s->unanswered_ms = cls->unanswered_ms;
+	s->silent_ms = cls->silent_ms;
+	s->keepalive_idle_ms = cls->keepalive_idle_ms;
+	s->keepalive_due_ms = cls->keepalive_due_ms;
 }
 
 void suspects_ns_incomplete(struct suspects *t, uint32_t ns_index)
@@ -366,6 +369,9 @@ void suspects_fill_info(const struct suspects *t, const struct suspect *s, struc
 	o->wqueue = s->wqueue;
 	o->idle_ms = s->idle_ms;
 	o->unanswered_ms = s->unanswered_ms;
+	o->silent_ms = s->silent_ms;
+	o->keepalive_idle_ms = s->keepalive_idle_ms;
+	o->keepalive_due_ms = s->keepalive_due_ms;
 	o->flags = s->flags;
 	o->conditions = s->prev;
 	o->suspect_since_ms = s->suspect_since_ms;
@@ -377,14 +383,4 @@ void suspects_fill_info(const struct suspects *t, const struct suspect *s, struc
 	o->direction = se->direction;
 	o->pod_namespace = ow->pod_namespace;
 	o->pod = ow->pod;
-}
-
-void suspects_for_each(const struct suspects *t, suspects_visit_fn fn, void *ctx)
-{
-	struct suspect_info info;
-
-	for (size_t i = 0; i < t->n; i++) {
-		suspects_fill_info(t, &t->v[i], &info);
-		fn(ctx, &info);
-	}
 }

@@ -85,6 +85,10 @@ struct suspect_info {
 	uint32_t idle_ms;		  /* classification: since anything was received */
 	uint32_t unanswered_ms;		  /* classification: since the peer last ACKed (0 unless
 					     retransmitting or keepalive probing) */
+	/* classification: since anything was sent or received; the keepalive
+	 * idle time inferred from the timer (0: unknown); when the keepalive
+	 * timer runs next (0 unless keepalive is on). */
+	uint32_t silent_ms, keepalive_idle_ms, keepalive_due_ms;
 	unsigned flags;			  /* enum sock_class bits of the last observation */
 	unsigned conditions;		  /* 1u << enum suspect_condition, active now */
 	uint64_t suspect_since_ms;	  /* collection time it became a suspect */
@@ -133,10 +137,6 @@ size_t suspects_count(const struct suspects *t);
 /* Bytes the tracker holds now (structures and strings, not allocator
  * overhead). */
 size_t suspects_memory_bytes(const struct suspects *t);
-
-/* Visit every suspect (unspecified order); s is valid during the call. */
-typedef void (*suspects_visit_fn)(void *ctx, const struct suspect_info *s);
-void suspects_for_each(const struct suspects *t, suspects_visit_fn fn, void *ctx);
 
 /* The remediation policy. True when s was seen by the last collection and
  * has been retransmitting or keepalive probing, continuously and without

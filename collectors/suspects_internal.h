@@ -67,6 +67,7 @@ struct suspect {
 	uint32_t ns_index;
 	uint32_t seen_gen;
 	uint32_t idle_ms, unanswered_ms;
+	uint32_t silent_ms, keepalive_idle_ms, keepalive_due_ms; /* classification's */
 	uint32_t unacked, total_retrans, rqueue, wqueue;
 	unsigned flags; /* SC_* of the last observation */
 	uint16_t sport, dport;

@@ -39,6 +39,46 @@ static int parse_unmatched(struct ytree *c, yaml_node_t *n, const char *path, vo
 	return rc;
 }
 
+/* path_idle_timeout: a duration, or the word conntrack (each namespace's
+ * nf_conntrack_tcp_timeout_established, read by the collector). */
+int config_parse_path_idle(struct ytree *c, yaml_node_t *n, const char *path, void *out)
+{
+	char shown[YTREE_SHOW_SIZE];
+	const char *s = NULL;
+	int rc;
+
+	rc = ytree_text(c, n, path, "a duration such as 350s, or conntrack", &s, shown);
+	if (rc)
+		return rc;
+	if (strcmp(s, "conntrack") == 0) {
+		*(uint32_t *)out = PATH_IDLE_CONNTRACK;
+		return 0;
+	}
+	if (s[0] < '0' || s[0] > '9')
+		return ytree_fail(c, n, path,
+				  "\"%s\" is neither a duration (350s, 4m, 20m) nor conntrack "
+				  "(the namespace's nf_conntrack_tcp_timeout_established)",
+				  shown);
+	rc = ytree_duration(c, n, path, out);
+	if (rc)
+		return rc;
+	if (*(uint32_t *)out == PATH_IDLE_CONNTRACK)
+		return ytree_fail(c, n, path, "must be less than 49d");
+	return 0;
+}
+
+uint32_t path_keepalive_idle_s(uint32_t path_idle_ms)
+{
+	uint32_t half_s;
+
+	if (path_idle_ms == PATH_IDLE_UNSET || path_idle_ms == PATH_IDLE_CONNTRACK)
+		return 0;
+	half_s = path_idle_ms / 2000u;
+	if (half_s > 32767u) /* TCP_KEEPIDLE's limit */
+		half_s = 32767u;
+	return half_s ? half_s : 1u;
+}
+
 /* An empty "defaults:" or "services:" is what commenting out every entry
  * leaves behind; it means "none", not a type error. */
 static int parse_defaults(struct ytree *c, yaml_node_t *n, const char *path, void *config)
@@ -46,6 +86,7 @@ static int parse_defaults(struct ytree *c, yaml_node_t *n, const char *path, voi
 	struct config *cfg = config;
 	struct yfield f[] = {
 	    {"stale_after", yread_duration, &cfg->stale_after_ms},
+	    {"path_idle_timeout", config_parse_path_idle, &cfg->path_idle_ms},
 	    {"listening_ports", yread_bool, &cfg->listening_ports},
 	    {"max_listening_services", yread_bounded,
 	     &(struct ybounded){&cfg->max_listening_services, 1, MAX_LISTENING}},
@@ -67,7 +108,8 @@ static int parse_services(struct ytree *c, yaml_node_t *n, const char *path, voi
 
 /* The whole document into cfg, which holds the file defaults on entry.
  * root is NULL for an empty stream. defaults is read before services
- * whatever the file order, since services inherit its stale_after. */
+ * whatever the file order, since services inherit its stale_after and
+ * path_idle_timeout. */
 static int parse_root(struct ytree *c, yaml_node_t *root, void *config)
 {
 	struct config *cfg = config;

@@ -53,6 +53,11 @@ struct service_config {
 	/* Remediation opt-in: destroy sockets retransmitting or keepalive
 	 * probing unanswered for this long (SOCK_DESTROY). 0: never. */
 	uint32_t destroy_after_ms;
+	/* How long the path (a NAT, a load balancer, a conntrack table) keeps
+	 * an idle flow: resolved, the service's own or the default.
+	 * PATH_IDLE_UNSET: unknown, nothing is judged; PATH_IDLE_CONNTRACK:
+	 * each namespace's nf_conntrack_tcp_timeout_established. */
+	uint32_t path_idle_ms;
 	struct enforce_config enforce; /* all zero: no enforce block */
 };
 
@@ -65,6 +70,7 @@ static inline bool service_enforces(const struct service_config *svc)
 struct config {
 	char *source;             /* file path, or "<built-in>" */
 	uint32_t stale_after_ms;  /* defaults.stale_after, default 5m */
+	uint32_t path_idle_ms;	  /* defaults.path_idle_timeout, as service_config's */
 	/* defaults.listening_ports: every local listening port that no
 	 * configured service claims becomes an inbound service named
 	 * "listen_<port>", at most max_listening_services of them (lowest
@@ -76,10 +82,13 @@ struct config {
 	 * outbound otherwise) instead of ignoring them. */
 	bool count_unmatched;
 	struct service_config *services;
-	size_t n_services; /* 0..256 */
+	size_t n_services; /* 0..CONFIG_MAX_SERVICES */
 };
 
 #define CONFIG_MAX_SERVICES 256
+/* path_idle_ms: not set (nothing judged), or "conntrack". */
+#define PATH_IDLE_UNSET		      0u
+#define PATH_IDLE_CONNTRACK	      UINT32_MAX
 #define CONFIG_DEFAULT_STALE_AFTER_MS (5u * 60u * 1000u)
 
 struct config_error {
@@ -106,6 +115,12 @@ int config_default(struct config **out);
 void config_free(struct config *cfg);
 /* "file:line:column: key: msg" into out. */
 int config_error_format(const struct config_error *err, struct buf *out);
+
+/* The keepalive idle time enforce gives a service whose enforce.keepalive
+ * leaves idle out: half the path's idle timeout, in whole seconds, at
+ * least 1 (docs/configuration.md says why half). 0 when path_idle_ms is
+ * not a duration (unset, or conntrack). Pure. */
+uint32_t path_keepalive_idle_s(uint32_t path_idle_ms);
 
 /* Durations as Prometheus writes them: "500ms", "30s", "5m", "1h",
  * "1h30m"; units ms s m h d. Result in ms, must fit in uint32 (~49 days).

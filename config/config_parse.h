@@ -8,6 +8,10 @@
 #include "config/config.h"
 #include "config/yaml_tree.h"
 
+/* config.c: path_idle_timeout (a duration or "conntrack") into the
+ * uint32_t at out (a yfield reader). */
+int config_parse_path_idle(struct ytree *c, yaml_node_t *n, const char *path, void *out);
+
 /* services.c: the services list into cfg->services; cfg->stale_after_ms
  * must already hold the default each service inherits. */
 int config_parse_services(struct ytree *c, yaml_node_t *n, struct config *cfg);
@@ -17,8 +21,8 @@ int config_parse_services(struct ytree *c, yaml_node_t *n, struct config *cfg);
 int service_parse_ports(struct ytree *c, yaml_node_t *n, const char *path, void *svc);
 int service_parse_cidrs(struct ytree *c, yaml_node_t *n, const char *path, void *svc);
 
-/* service_enforce.c: services[].enforce into svc->enforce; svc->cidrs must
- * be parsed already. */
+/* service_enforce.c: services[].enforce into svc->enforce; svc->cidrs and
+ * svc->path_idle_ms must be parsed already. */
 int service_parse_enforce(struct ytree *c, yaml_node_t *n, const char *path, void *svc);
 
 #endif

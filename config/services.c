@@ -85,7 +85,8 @@ static int parse_direction(struct ytree *c, yaml_node_t *n, const char *path, vo
 }
 
 /* Contract: services[idx] into cfg->services[idx], its keys read in table
- * order: enforce checks cidrs. It inherits cfg->stale_after_ms. */
+ * order: enforce checks cidrs and reads path_idle_timeout. It inherits
+ * cfg->stale_after_ms and cfg->path_idle_ms. */
 static int parse_service(struct ytree *c, yaml_node_t *n, const char *path, void *service,
 			 void *config)
 {
@@ -99,10 +100,12 @@ static int parse_service(struct ytree *c, yaml_node_t *n, const char *path, void
 	    {"cidrs", service_parse_cidrs, svc},
 	    {"stale_after", yread_duration, &svc->stale_after_ms},
 	    {"destroy_after", yread_duration, &svc->destroy_after_ms},
+	    {"path_idle_timeout", config_parse_path_idle, &svc->path_idle_ms},
 	    {"enforce", service_parse_enforce, svc},
 	};
 
 	svc->stale_after_ms = cfg->stale_after_ms;
+	svc->path_idle_ms = cfg->path_idle_ms;
 	return ytree_map(c, n, path, "a service (a mapping with name, direction and ports)", f,
 			 YTREE_N(f), 3);
 }

@@ -57,19 +57,20 @@ static void log_passes(const struct enforce *e, bool dry_run, bool *errors_logge
 	}
 }
 
-void enforce_run_passes(struct enforce *e, const struct config *cfg, struct netns_registry *nsreg,
-			bool dry_run, bool *errors_logged)
+int enforce_run_passes(struct enforce *e, const struct config *cfg, struct netns_registry *nsreg,
+		       bool dry_run, bool *errors_logged)
 {
 	if (!e || !config_wants_enforce(cfg))
-		return;
+		return 0;
 	for (size_t i = 0; i < netns_registry_count(nsreg); i++) {
 		int r = netns_registry_run_in(nsreg, i, pass_fn, e);
 
+		if (r == -ENOTRECOVERABLE)
+			return r; /* nothing more may run on this thread */
 		if (r < 0 && r != -ENOENT)
 			enforce_pass_failed(e);
-		if (r == -ENOTRECOVERABLE)
-			break;
 	}
 	enforce_end_collection(e);
 	log_passes(e, dry_run, errors_logged);
+	return 0;
 }

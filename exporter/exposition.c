@@ -6,6 +6,9 @@
 
 #include "common/buf.h"
 #include "common/metric_writer.h"
+#include "exporter/metrics_enforce.h"
+#include "exporter/metrics_suspects.h"
+#include "exporter/process_metrics.h"
 
 /* A per-service family whose value is one field of service_counts: a
  * uint64 count, or a uint32 age in ms rendered in seconds. */
@@ -159,13 +162,24 @@ int exposition_render_self(void *ctx, struct metric_writer *w)
 	return metric_writer_error(w);
 }
 
-int exposition_render(const struct collection_result *res, const struct exporter_stats *st,
-		      struct buf *out)
+int exposition_render_body(const struct exposition_body *body, struct buf *out, const char **failed)
 {
-	struct metric_writer w;
+	struct metric_source src[5];
+	size_t n = 0;
 
-	metric_writer_init(&w, out);
-	if (res)
-		exposition_render_collection((void *)res, &w);
-	return exposition_render_self((void *)st, &w);
+	/* The renderers take void *ctx and only read it. */
+	if (body->collection)
+		src[n++] = (struct metric_source){"collection", exposition_render_collection,
+						  (void *)body->collection};
+	src[n++] = (struct metric_source){"exporter", exposition_render_self, (void *)body->stats};
+	if (body->suspects)
+		src[n++] = (struct metric_source){"suspects", metrics_suspects_render,
+						  (void *)body->suspects};
+	if (body->enforce)
+		src[n++] = (struct metric_source){"enforce", metrics_enforce_render,
+						  (void *)body->enforce};
+	if (body->proc_root)
+		src[n++] = (struct metric_source){"process", process_metrics_render,
+						  (void *)body->proc_root};
+	return metric_sources_render(src, n, out, failed);
 }

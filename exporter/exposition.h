@@ -35,10 +35,24 @@ struct metric_writer;
 int exposition_render_collection(void *ctx, struct metric_writer *w);
 /* ctx: a const struct exporter_stats: the self metrics and build info. */
 int exposition_render_self(void *ctx, struct metric_writer *w);
-/* Both into out: the collection's families (res may be NULL before the
- * first good collection: they are then omitted), then self metrics.
- * 0 or -ENOMEM. */
-int exposition_render(const struct collection_result *res, const struct exporter_stats *st,
-		      struct buf *out);
+/* The parts of the /metrics body. NULL parts are omitted: collection
+ * before the first good one; suspects, enforce and proc_root (the process
+ * metrics) where a test renders without them. */
+struct suspects;
+struct enforce;
+struct exposition_body {
+	const struct collection_result *collection; /* the last good one */
+	const struct exporter_stats *stats;	    /* required */
+	const struct suspects *suspects;
+	const struct enforce *enforce;
+	const char *proc_root; /* "/proc" */
+};
+
+/* The whole body, as the daemon publishes it (daemon.c's publish() and
+ * the tests take this one path): the collection's families, the self
+ * metrics, the suspects', enforce's and the process's, appended to out.
+ * 0 or the first error, with *failed (may be NULL) naming its source. */
+int exposition_render_body(const struct exposition_body *body, struct buf *out,
+			   const char **failed);
 
 #endif

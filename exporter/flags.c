@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "collectors/collector.h"
+#include "collectors/enforce.h"
 #include "config/config.h"
 #include "exporter/flags.h"
 #include "exporter/http.h"
@@ -38,6 +39,12 @@ static int check_telemetry_path(struct options *o, struct buf *why)
 		return -EINVAL;
 	}
 	return 0;
+}
+
+static int check_enforce_read_path(struct options *o, struct buf *why)
+{
+	(void)why; /* FLAG_CHOICE has refused other words already */
+	return enforce_read_path_parse(o->enforce_read_path, &o->read_path);
 }
 
 const struct flag flags_table[] = {
@@ -147,6 +154,17 @@ const struct flag flags_table[] = {
      .kind = FLAG_SWITCH,
      .help = "log what destroy_after would destroy and enforce would set; do neither",
      .offset = FIELD(remediation_dry_run)},
+    {.name = "enforce.read-path",
+     .kind = FLAG_CHOICE,
+     .arg = "PATH",
+     .def = "auto",
+     .choices = "auto|fields|getsockopt",
+     .help = "how enforce reads what an application chose: fields (CO-RE reads, Linux >= "
+	     "5.15; tells an explicit keepalive idle from the default), getsockopt "
+	     "(bpf_getsockopt, >= 6.1), or auto: fields where the kernel takes them; for "
+	     "tests and benchmarks (docs/remediation.md)",
+     .offset = FIELD(enforce_read_path),
+     .check = check_enforce_read_path},
     {.name = "runas.user",
      .kind = FLAG_STRING,
      .arg = "USER",

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "collectors/enforce.h"
 #include "common/buf.h"
 
 struct options {
@@ -24,8 +25,10 @@ struct options {
 	unsigned long max_requests;
 	const char *netns; /* --collector.netns: host or all */
 	bool netns_all;
-	bool sockets_page;	  /* --web.enable-sockets-page */
-	bool remediation_dry_run; /* --remediation.dry-run */
+	bool sockets_page;		  /* --web.enable-sockets-page */
+	bool remediation_dry_run;	  /* --remediation.dry-run */
+	const char *enforce_read_path;	  /* --enforce.read-path */
+	enum enforce_read_path read_path; /* the same, parsed */
 	bool pod_labels;
 	unsigned long max_series;
 	const char *procfs;

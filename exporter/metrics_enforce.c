@@ -32,8 +32,10 @@ static const struct enforce_family families[] = {
      "Failed bpf_getsockopt/bpf_setsockopt calls of enforce.", true,
      offsetof(struct enforce_counts, errors)},
     {"halfopen_enforce_own_choice_sockets", METRIC_GAUGE,
-     "ESTABLISHED sockets of the service, at the last pass, whose application had already set "
-     "the option: enforce keeps their values.",
+     "ESTABLISHED sockets of the service, at the last pass, whose application had already chosen "
+     "the option, so enforce keeps it: keepalive on with an idle time the application set "
+     "(keepalive at the sysctl's idle is no choice; on --enforce.read-path=getsockopt any "
+     "keepalive on counts), or a user timeout.",
      false, offsetof(struct enforce_counts, chosen)},
     {"halfopen_enforce_matched_sockets", METRIC_GAUGE,
      "ESTABLISHED sockets of the service the last enforce pass visited.", false, -1},
@@ -81,6 +83,12 @@ int metrics_enforce_render(void *ctx, struct metric_writer *w)
 			  "1 when --remediation.dry-run: enforce counts what it would set and sets "
 			  "nothing.",
 			  st.dry_run ? 1 : 0);
+	metric_family(w, "halfopen_enforce_info", METRIC_GAUGE,
+		      "Always 1. read_path: how enforce reads what an application chose, fields "
+		      "(CO-RE field reads) or getsockopt (bpf_getsockopt); --enforce.read-path.");
+	metric_sample(w, "halfopen_enforce_info");
+	metric_label(w, "read_path", enforce_read_path_name(st.read_path));
+	metric_value_u64(w, 1);
 	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++)
 		render_family(e, w, &families[i]);
 	metric_single_u64(w, "halfopen_enforce_passes_total", METRIC_COUNTER,

@@ -193,6 +193,41 @@ static void json_string_or_null(struct buf *out, const char *s)
 		buf_puts(out, "null");
 }
 
+/* The path classes, the keepalive as it takes effect and the user timeout,
+ * each with how it is known (docs/suspects.md): sock_diag shows the
+ * keepalive timer and the socket's silence, not its socket options. */
+static void json_timeouts(struct buf *out, const struct suspect_info *s)
+{
+	bool probing = s->flags & SC_KEEPALIVE_PROBING;
+
+	buf_printf(out, ",\"silent_ms\":%u,\"path\":[", s->silent_ms);
+	if (s->flags & SC_IDLE_PAST_PATH)
+		buf_printf(out, "\"idle_past_path_timeout\"%s",
+			   s->flags & SC_KEEPALIVE_SLOWER_THAN_PATH ? "," : "");
+	if (s->flags & SC_KEEPALIVE_SLOWER_THAN_PATH)
+		buf_puts(out, "\"keepalive_slower_than_path\"");
+	buf_puts(out, "],\"keepalive_effective\":");
+	if (!s->keepalive) {
+		buf_puts(out, "null");
+	} else {
+		if (s->keepalive_idle_ms)
+			buf_printf(out, "{\"idle_ms\":%u,\"idle_known\":\"inferred\"",
+				   s->keepalive_idle_ms);
+		else
+			buf_puts(out, "{\"idle_ms\":null,\"idle_known\":\"unknown\"");
+		if (probing)
+			buf_printf(out, ",\"interval_ms\":%u,\"interval_known\":\"at_least\"",
+				   s->keepalive_due_ms);
+		else
+			buf_puts(out, ",\"interval_ms\":null,\"interval_known\":\"unknown\"");
+		buf_printf(out,
+			   ",\"count\":null,\"count_known\":\"unknown\",\"probes_out\":%u"
+			   ",\"next_timer_ms\":%u}",
+			   probing ? (unsigned)s->retrans : 0u, s->keepalive_due_ms);
+	}
+	buf_puts(out, ",\"user_timeout\":{\"ms\":null,\"known\":\"unknown\"}");
+}
+
 static void json_socket(struct buf *out, const struct suspect_snapshot *snap,
 			const struct suspect_info *s)
 {
@@ -235,9 +270,11 @@ static void json_socket(struct buf *out, const struct suspect_snapshot *snap,
 	json_string_or_null(out, s->pod_namespace);
 	buf_puts(out, ",\"pod\":");
 	json_string_or_null(out, s->pod);
-	buf_printf(out, ",\"cookie\":\"%llu\",\"current\":%s,\"remediated\":%s}",
+	buf_printf(out, ",\"cookie\":\"%llu\",\"current\":%s,\"remediated\":%s",
 		   (unsigned long long)s->cookie, s->current ? "true" : "false",
 		   s->remediated ? "true" : "false");
+	json_timeouts(out, s);
+	buf_putc(out, '}');
 }
 
 static void render_json(const struct suspect_snapshot *snap, const struct sockets_page_query *q,
@@ -304,6 +341,30 @@ static const char html_head[] =
     "tr.old td{color:#999}.empty{padding:1em;color:#555}.d{color:#888;font-size:11px}\n"
     "</style></head><body>\n<h1>Suspect sockets</h1>\n";
 
+/* The Keepalive cell (after "<td"): what is known, with how in its title. */
+static void html_keepalive(struct buf *out, const struct suspect_info *s)
+{
+	if (!s->keepalive) {
+		buf_puts(out, " title=\"keepalive off (or another timer pending); user timeout "
+			      "unknown\">-");
+		return;
+	}
+	buf_puts(out, " title=\"idle inferred from the keepalive timer (docs/suspects.md); "
+		      "interval: at least the time to the next probe while probing; count and "
+		      "user timeout are not visible to sock_diag\">idle ");
+	if (s->keepalive_idle_ms)
+		html_duration(out, s->keepalive_idle_ms);
+	else
+		buf_putc(out, '?');
+	if (s->flags & SC_KEEPALIVE_PROBING) {
+		buf_puts(out, ", intvl &ge; ");
+		html_duration(out, s->keepalive_due_ms);
+		buf_printf(out, ", %u out", (unsigned)s->retrans);
+	}
+	if (s->flags & SC_KEEPALIVE_SLOWER_THAN_PATH)
+		buf_puts(out, " <span class=\"d\">slower than path</span>");
+}
+
 static void html_row(struct buf *out, const struct suspect_snapshot *snap,
 		     const struct suspect_info *s)
 {
@@ -331,12 +392,17 @@ static void html_row(struct buf *out, const struct suspect_snapshot *snap,
 	buf_puts(out, "</td><td class=\"n\">");
 	html_duration(out, s->idle_ms);
 	buf_puts(out, "</td><td class=\"n\">");
+	html_duration(out, s->silent_ms);
+	if (s->flags & SC_IDLE_PAST_PATH)
+		buf_puts(out, " <span class=\"d\">past path</span>");
+	buf_puts(out, "</td><td class=\"n\">");
 	html_duration(out, age_ms(snap, s->suspect_since_ms));
 	buf_printf(out,
 		   "</td><td class=\"n\">%u</td><td class=\"n\">%u</td><td class=\"n\">%u</td>"
-		   "<td class=\"n\">%u</td><td>%s</td><td class=\"n\">%u</td><td>",
-		   (unsigned)s->retrans, (unsigned)s->backoff, s->unacked, s->wqueue,
-		   s->keepalive ? "on" : "-", s->ns_index);
+		   "<td class=\"n\">%u</td><td",
+		   (unsigned)s->retrans, (unsigned)s->backoff, s->unacked, s->wqueue);
+	html_keepalive(out, s);
+	buf_printf(out, "</td><td class=\"n\">%u</td><td>", s->ns_index);
 	if (s->pod[0]) {
 		html_escape(out, s->pod_namespace);
 		buf_putc(out, '/');
@@ -367,7 +433,7 @@ static void render_html(const struct suspect_snapshot *snap, const struct socket
 	}
 	buf_puts(out, "<table>\n<thead><tr><th>Service</th><th>Local</th>"
 		      "<th>Peer</th><th>Class</th><th>State</th><th>Unanswered</th><th>Idle</th>"
-		      "<th>Suspect</th><th>Retrans</th><th>Backoff</th><th>Unacked</th>"
+		      "<th>Silent</th><th>Suspect</th><th>Retrans</th><th>Backoff</th><th>Unacked</th>"
 		      "<th>Send-Q</th><th>Keepalive</th><th>Netns</th><th>Pod</th></tr></thead>\n"
 		      "<tbody>\n");
 	for (size_t i = 0; i < n; i++)

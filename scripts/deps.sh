@@ -5,6 +5,7 @@
 #   scripts/deps.sh test     + everything the test suite uses
 #   scripts/deps.sh demo     + what scripts/dev demo plays the reproduction with
 #   scripts/deps.sh deb      + what scripts/dev deb builds and checks the package with
+#   scripts/deps.sh bench    + what tests/bench/run.sh measures and plots with
 set -euo pipefail
 
 pkgs=(gcc meson ninja-build pkg-config libmicrohttpd-dev libnl-3-dev libyaml-dev zlib1g-dev
@@ -12,17 +13,21 @@ pkgs=(gcc meson ninja-build pkg-config libmicrohttpd-dev libnl-3-dev libyaml-dev
       clang llvm libbpf-dev bpftool libelf-dev)  # the bpf feature: services[].enforce
 demo=(iptables netcat-openbsd curl)
 deb=(debhelper dpkg-dev lintian)
+# wrk: /metrics under load; node_exporter's tcpstat collector: the comparison
+# row and curl its scrape; matplotlib (Debian's python3): the plot. iproute2's ss is in pkgs.
+bench=(wrk prometheus-node-exporter python3 python3-matplotlib curl)
 case "${1:-}" in
 demo) pkgs+=("${demo[@]}");;
 deb) pkgs+=("${deb[@]}");;
+bench) pkgs+=("${bench[@]}");;
 test) pkgs+=("${demo[@]}" "${deb[@]}" adduser systemd);;
 esac
 if [ "${1:-}" = test ]; then
 	pkgs+=(iptables python3 python3-yaml prometheus prometheus-alertmanager curl valgrind clang libclang-rt-14-dev procps psmisc
 	       strace openssl redis-server python3-redis
-	       kubernetes-client buildah nodejs npm chromium
+	       kubernetes-client buildah podman runc catatonit busybox-static nodejs npm chromium
 	       postgresql python3-psycopg2 pgbouncer nginx conntrack
-	       qemu-system-x86 busybox-static cpio kmod xz-utils zstd)  # tests/kernels: Debian's kernels under TCG
+	       qemu-system-x86 cpio kmod xz-utils zstd)  # tests/kernels: Debian's kernels under TCG (+ busybox-static)
 fi
 
 missing=()

@@ -8,15 +8,31 @@
  * port matches: local port for inbound services, remote port for
  * outbound, as collectors/service_table.c decides it. The loader fills
  * inbound[port] and outbound[port] with the index of that first claimant
- * and policy[index] with what to do. What an application already chose
- * is read with bpf_getsockopt and kept. */
-#include "vmlinux.h"
+ * and policy[index] with what to do.
+ *
+ * What an application already chose is read, and kept. Two programs read
+ * it two ways; the loader (collectors/enforce.c) loads one, chosen by
+ * --enforce.read-path and by what the kernel accepts:
+ *   enforce_fields      CO-RE reads of the socket's fields (sk_flags'
+ *                       SOCK_KEEPOPEN, tcp_sock's keepalive_time/_intvl/
+ *                       _probes, icsk_user_timeout). Every kernel with
+ *                       iter/tcp + bpf_setsockopt (>= 5.15). Tells a
+ *                       value the application set from the sysctl
+ *                       default (field 0).
+ *   enforce_getsockopt  bpf_getsockopt(), which answers SO_KEEPALIVE and
+ *                       TCP_USER_TIMEOUT from iter/tcp only since 6.1,
+ *                       and cannot tell an explicit keepalive idle from
+ *                       the default: SO_KEEPALIVE on is kept as it is.
+ * Both write with bpf_setsockopt(). No sockhash anywhere: iter/tcp with a
+ * sockhash stalls RCU before 6.4. */
+#include "enforce_core.h"
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 
 #include "enforce_abi.h"
 
-/* From the UAPI headers, which do not mix with vmlinux.h. */
+/* From the UAPI headers, which do not mix with the kernel's types. */
 #define SOL_SOCKET	      1
 #define SO_KEEPALIVE	      9
 #define SOL_TCP		      6
@@ -70,24 +86,73 @@ static __u32 port_owner(void *map, __u32 port)
 	return v ? *v : ENFORCE_NO_SERVICE;
 }
 
-/* Keepalive for one socket. done: its cookie's flags, updated. */
-static void do_keepalive(struct tcp_sock *tp, const struct enforce_policy *p,
-			 struct enforce_stats *st, __u32 *done)
-{
-	int on = 0, v;
+/* What the socket's application chose, as far as the read path can
+ * tell. A zero field is "never set": the sysctl default applies. */
+struct chosen {
+	int keepalive_on;
+	__u32 idle, interval, count; /* fields path only; the getsockopt path: 0 */
+	__u32 user_timeout_ms;
+};
 
-	if (bpf_getsockopt(tp, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on))) {
-		st->keepalive_errors++;
-		return;
+static __always_inline int read_fields(struct tcp_sock *tp, struct chosen *c)
+{
+	unsigned long flags = tp->inet_conn.icsk_inet.sk.__sk_common.skc_flags;
+
+	c->keepalive_on = (flags >> bpf_core_enum_value(enum sock_flags, SOCK_KEEPOPEN)) & 1;
+	c->idle = tp->keepalive_time;
+	c->interval = tp->keepalive_intvl;
+	c->count = tp->keepalive_probes;
+	c->user_timeout_ms = tp->inet_conn.icsk_user_timeout;
+	return 0;
+}
+
+static __always_inline int read_getsockopt(struct tcp_sock *tp, const struct enforce_policy *p,
+					   struct chosen *c)
+{
+	int v = 0;
+
+	if (p->keepalive) {
+		if (bpf_getsockopt(tp, SOL_SOCKET, SO_KEEPALIVE, &v, sizeof(v)))
+			return -1;
+		c->keepalive_on = v;
+		/* Cannot tell an explicit idle from the default: an "on"
+		 * keepalive counts as the application's own. */
+		c->idle = c->keepalive_on;
 	}
+	if (p->user_timeout_ms) {
+		v = 0;
+		if (bpf_getsockopt(tp, SOL_TCP, TCP_USER_TIMEOUT, &v, sizeof(v)))
+			return -2;
+		c->user_timeout_ms = (__u32)v;
+	}
+	return 0;
+}
+
+static __always_inline int set_int(struct tcp_sock *tp, int level, int opt, __u32 val)
+{
+	int v = (int)val;
+
+	return bpf_setsockopt(tp, level, opt, &v, sizeof(v));
+}
+
+/* Keepalive for one socket. The application's own choice is keepalive on
+ * with an idle time it set (keepalive_time != 0): kept whole. Keepalive
+ * on at the sysctl's idle (PostgreSQL's backends, many clients), or off,
+ * gets it, with the service's idle, interval and count where the
+ * application set none: a value it set is never overwritten.
+ * done: its cookie's flags, updated. */
+static __always_inline void do_keepalive(struct tcp_sock *tp, const struct enforce_policy *p,
+					 const struct chosen *c, struct enforce_stats *st,
+					 __u32 *done)
+{
 	if (*done & ENFORCE_DONE_KEEPALIVE) {
-		if (!on && !(*done & ENFORCE_REVERTED_KEEPALIVE)) {
+		if (!c->keepalive_on && !(*done & ENFORCE_REVERTED_KEEPALIVE)) {
 			st->keepalive_reverted++;
 			*done |= ENFORCE_REVERTED_KEEPALIVE;
 		}
 		return;
 	}
-	if (on) {
+	if (c->keepalive_on && c->idle) {
 		st->keepalive_chosen++;
 		return;
 	}
@@ -98,18 +163,14 @@ static void do_keepalive(struct tcp_sock *tp, const struct enforce_policy *p,
 		return;
 	}
 	/* Timers first: SO_KEEPALIVE arms the timer with the idle time in
-	 * force at that moment. */
-	v = (int)p->idle_s;
-	if (bpf_setsockopt(tp, SOL_TCP, TCP_KEEPIDLE, &v, sizeof(v)))
+	 * force at that moment (and TCP_KEEPIDLE re-arms an armed one). */
+	if (!c->idle && set_int(tp, SOL_TCP, TCP_KEEPIDLE, p->idle_s))
 		goto fail;
-	v = (int)p->interval_s;
-	if (bpf_setsockopt(tp, SOL_TCP, TCP_KEEPINTVL, &v, sizeof(v)))
+	if (!c->interval && set_int(tp, SOL_TCP, TCP_KEEPINTVL, p->interval_s))
 		goto fail;
-	v = (int)p->count;
-	if (bpf_setsockopt(tp, SOL_TCP, TCP_KEEPCNT, &v, sizeof(v)))
+	if (!c->count && set_int(tp, SOL_TCP, TCP_KEEPCNT, p->count))
 		goto fail;
-	v = 1;
-	if (bpf_setsockopt(tp, SOL_SOCKET, SO_KEEPALIVE, &v, sizeof(v)))
+	if (!c->keepalive_on && set_int(tp, SOL_SOCKET, SO_KEEPALIVE, 1))
 		goto fail;
 	st->keepalive_set++;
 	*done |= ENFORCE_DONE_KEEPALIVE;
@@ -118,23 +179,18 @@ fail:
 	st->keepalive_errors++;
 }
 
-static void do_user_timeout(struct tcp_sock *tp, const struct enforce_policy *p,
-			    struct enforce_stats *st, __u32 *done)
+static __always_inline void do_user_timeout(struct tcp_sock *tp, const struct enforce_policy *p,
+					    const struct chosen *c, struct enforce_stats *st,
+					    __u32 *done)
 {
-	int ut = 0;
-
-	if (bpf_getsockopt(tp, SOL_TCP, TCP_USER_TIMEOUT, &ut, sizeof(ut))) {
-		st->user_timeout_errors++;
-		return;
-	}
 	if (*done & ENFORCE_DONE_USER_TIMEOUT) {
-		if (!ut && !(*done & ENFORCE_REVERTED_USER_TIMEOUT)) {
+		if (!c->user_timeout_ms && !(*done & ENFORCE_REVERTED_USER_TIMEOUT)) {
 			st->user_timeout_reverted++;
 			*done |= ENFORCE_REVERTED_USER_TIMEOUT;
 		}
 		return;
 	}
-	if (ut) {
+	if (c->user_timeout_ms) {
 		st->user_timeout_chosen++;
 		return;
 	}
@@ -144,8 +200,7 @@ static void do_user_timeout(struct tcp_sock *tp, const struct enforce_policy *p,
 		st->user_timeout_set++;
 		return;
 	}
-	ut = (int)p->user_timeout_ms;
-	if (bpf_setsockopt(tp, SOL_TCP, TCP_USER_TIMEOUT, &ut, sizeof(ut))) {
+	if (set_int(tp, SOL_TCP, TCP_USER_TIMEOUT, p->user_timeout_ms)) {
 		st->user_timeout_errors++;
 		return;
 	}
@@ -153,15 +208,17 @@ static void do_user_timeout(struct tcp_sock *tp, const struct enforce_policy *p,
 	*done |= ENFORCE_DONE_USER_TIMEOUT;
 }
 
-SEC("iter/tcp")
-int enforce(struct bpf_iter__tcp *ctx)
+/* One socket; fields: which read path (a constant in each program). */
+static __always_inline int visit(struct bpf_iter__tcp *ctx, const bool fields)
 {
 	struct sock_common *skc = ctx->sk_common;
+	struct chosen c = {0};
 	struct enforce_policy *p;
 	struct enforce_stats *st;
 	struct tcp_sock *tp;
 	__u32 a, b, idx, done = 0, *old;
 	__u64 cookie;
+	int r;
 
 	if (!skc)
 		return 0;
@@ -178,17 +235,37 @@ int enforce(struct bpf_iter__tcp *ctx)
 	if (!p || !st || p->kind != ENFORCE_KIND_ENFORCE)
 		return 0;
 	st->matched++;
+	r = fields ? read_fields(tp, &c) : read_getsockopt(tp, p, &c);
+	if (r) {
+		if (r == -1)
+			st->keepalive_errors++;
+		else
+			st->user_timeout_errors++;
+		return 0;
+	}
 	cookie = bpf_get_socket_cookie(tp);
 	old = bpf_map_lookup_elem(&cookies, &cookie);
 	if (old)
 		done = *old;
 	if (p->keepalive)
-		do_keepalive(tp, p, st, &done);
+		do_keepalive(tp, p, &c, st, &done);
 	if (p->user_timeout_ms)
-		do_user_timeout(tp, p, st, &done);
+		do_user_timeout(tp, p, &c, st, &done);
 	if (p->dry_run)
 		done |= ENFORCE_DONE_DRY;
 	if (!old || *old != done)
 		bpf_map_update_elem(&cookies, &cookie, &done, BPF_ANY);
 	return 0;
+}
+
+SEC("iter/tcp")
+int enforce_fields(struct bpf_iter__tcp *ctx)
+{
+	return visit(ctx, true);
+}
+
+SEC("iter/tcp")
+int enforce_getsockopt(struct bpf_iter__tcp *ctx)
+{
+	return visit(ctx, false);
 }

@@ -9,6 +9,9 @@ Conventions (checked by tests/grafana/test_rules.py):
   recording rules of grafana/alerts/halfopen.rules.yml, `up` and `ALERTS`.
 """
 
+import os
+import re
+
 DS = {"type": "prometheus", "uid": "${datasource}"}
 SCHEMA_VERSION = 39
 TAGS = ["halfopen", "tcp", "prometheus"]
@@ -16,6 +19,52 @@ TAGS = ["halfopen", "tcp", "prometheus"]
 # Label matchers of the template variables.
 EXP = 'job=~"$job", instance=~"$instance"'
 SVC = 'job=~"$job", instance=~"$instance", tcp_service=~"$tcp_service", direction=~"$direction"'
+
+SOCK_CLASSES_H = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir,
+                              "collectors", "sock_classes.h")
+
+
+def parse_sock_classes(text):
+    """The socket classes of sock_classes.h's SOCK_CLASSES X-macro, in declaration
+    order: [(field, rank)], rank None for a CLASS line, the severity rank for SUSPECT.
+    The exporter's families are halfopen_<field>_sockets."""
+    m = re.search(r"#define SOCK_CLASSES\(CLASS, SUSPECT\)((?:[^\n]*\\\n)*[^\n]*)", text)
+    if not m:
+        raise ValueError("sock_classes.h: no SOCK_CLASSES(CLASS, SUSPECT) X-macro")
+    out = [(field, int(rank) if kind == "SUSPECT" else None) for kind, field, rank in
+           re.findall(r"\b(CLASS|SUSPECT)\(\s*[A-Z_]+\s*,\s*([a-z_]+)\s*,\s*(?:(\d+)\s*,)?",
+                      m.group(1))]
+    if not out:
+        raise ValueError("sock_classes.h: SOCK_CLASSES declares no class")
+    return out
+
+
+with open(SOCK_CLASSES_H) as _f:
+    SOCK_CLASSES = parse_sock_classes(_f.read())
+
+# How panels name a class: its field with spaces, but for these.
+CLASS_LEGEND = {"keepalive": "with keepalive", "close_wait": "CLOSE_WAIT"}
+
+
+def class_legend(field):
+    unknown = set(CLASS_LEGEND) - {f for f, _ in SOCK_CLASSES}
+    if unknown:
+        raise ValueError("CLASS_LEGEND names classes sock_classes.h does not have: %s"
+                         % ", ".join(sorted(unknown)))
+    return CLASS_LEGEND.get(field, field.replace("_", " "))
+
+
+def all_classes():
+    """Every class: the plain ones, then the suspect ones, each in declaration order."""
+    return ([f for f, rank in SOCK_CLASSES if rank is None]
+            + [f for f, rank in SOCK_CLASSES if rank is not None])
+
+
+def suspect_classes():
+    """The suspect classes, worst first (their rank: the /sockets page's order)."""
+    return [f for f, rank in sorted((c for c in SOCK_CLASSES if c[1] is not None),
+                                    key=lambda c: c[1])]
+
 
 BY_SVC = "instance, tcp_service, direction"
 LEGEND_SVC = "{{instance}} {{tcp_service}} ({{direction}})"
@@ -232,6 +281,26 @@ ALERTS_TABLE_COLUMNS = {
 }
 
 
+# ---------------------------------------------------------------- the path's idle timeout
+
+def _path_timeseries(pid, by, legend, pos):
+    """Both path_idle_timeout families, grouped by `by`."""
+    return _timeseries(pid, "Idle past the path's timeout / keepalive slower than the path",
+                       "ESTABLISHED sockets silent in both directions for longer than the service's "
+                       "path_idle_timeout with no faster keepalive (halfopen_idle_past_path_timeout_sockets): the "
+                       "NAT or load balancer has likely forgotten them and the next request will hang; and sockets "
+                       "whose keepalive idle time is at least the path's timeout "
+                       "(halfopen_keepalive_slower_than_path_sockets). Both 0 unless path_idle_timeout is set. "
+                       "Outbound ones fire HalfOpenIdlePastPathTimeout and HalfOpenKeepaliveSlowerThanPath; an "
+                       "inbound socket kept alive by its client's keepalive reads silent (docs/metrics.md).",
+                       "short", [
+                           _target(f"sum by ({by}) (halfopen_idle_past_path_timeout_sockets{{{SVC}}})",
+                                   legend + " idle past path", "A"),
+                           _target(f"sum by ({by}) (halfopen_keepalive_slower_than_path_sockets{{{SVC}}})",
+                                   legend + " keepalive slower", "B"),
+                       ], pos)
+
+
 # ---------------------------------------------------------------- enforce (keepalive retrofit)
 # Services with `enforce` (docs/remediation.md#enforce). The per-service enforce families exist only
 # for services that enforce; the pass families (passes, pass errors, last pass, dry run) once per
@@ -321,11 +390,8 @@ def overview():
                          "now. Stale: ESTABLISHED but silent for stale_after. Zero window: the peer stopped reading. "
                          "CLOSE_WAIT: the application does not close.",
                          "short", [
-                             _target(f"sum(halfopen_retransmitting_sockets{{{S}}})", "retransmitting", "A"),
-                             _target(f"sum(halfopen_keepalive_probing_sockets{{{S}}})", "keepalive probing", "B"),
-                             _target(f"sum(halfopen_stale_sockets{{{S}}})", "stale", "C"),
-                             _target(f"sum(halfopen_zero_window_sockets{{{S}}})", "zero window", "D"),
-                             _target(f"sum(halfopen_close_wait_sockets{{{S}}})", "CLOSE_WAIT", "E"),
+                             _target(f"sum(halfopen_{c}_sockets{{{S}}})", class_legend(c), chr(ord("A") + i))
+                             for i, c in enumerate(suspect_classes())
                          ], (0, 4, 12, 8)))
     p.append(_table(8, "Firing half-open alerts",
                     "Alerts of the halfopen rules (grafana/alerts/halfopen.rules.yml) firing now for the selected "
@@ -413,9 +479,9 @@ def overview():
                    (16, 54, 4, 4), thresholds=ORANGE_AT(1), decimals=0))
     p.append(_enforce_dry_run_stat(20, (20, 54, 4, 4)))
     p.append(_stat(21, "Enforce: own choice",
-                   "ESTABLISHED sockets of enforcing services, at the last pass, whose application had set "
-                   "keepalive or a user timeout itself (halfopen_enforce_own_choice_sockets, both options): "
-                   "enforce keeps their values.",
+                   "ESTABLISHED sockets of enforcing services, at the last pass, whose application had chosen "
+                   "keepalive with its own idle time, or a user timeout (halfopen_enforce_own_choice_sockets, "
+                   "both options): enforce keeps their values. Keepalive left at the sysctl's idle is no choice.",
                    "short", f"sum(halfopen_enforce_own_choice_sockets{{{S}}})", (12, 58, 4, 4), decimals=0))
     p.append(_enforce_visited_stat(22, "enforcing services", (16, 58, 4, 4)))
     p.append(_stat(23, "Enforce pass / interval",
@@ -425,6 +491,7 @@ def overview():
                    "percentunit",
                    f"max(halfopen_enforce_last_pass_seconds{{{EXP}}} / halfopen_collection_interval_seconds{{{EXP}}})",
                    (20, 58, 4, 4), thresholds=_thresholds(GREEN, (0.25, "orange"), (0.5, "red"))))
+    p.append(_path_timeseries(24, BY_SVC, LEGEND_SVC, (0, 62, 24, 8)))
     return _dashboard(
         "halfopen-overview", "Half-open TCP / Overview",
         "Half-open TCP connections across nodes and services: hanging (retransmitting, keepalive-probing) sockets, "
@@ -466,13 +533,9 @@ def service():
                          "keepalive and hanging are subsets of established (hanging may also include closing "
                          "states).",
                          "short", [
-                             _target(f"sum by (direction) (halfopen_established_sockets{{{S}}})", "established {{direction}}", "A"),
-                             _target(f"sum by (direction) (halfopen_keepalive_sockets{{{S}}})", "with keepalive {{direction}}", "B"),
-                             _target(f"sum by (direction) (halfopen_stale_sockets{{{S}}})", "stale {{direction}}", "C"),
-                             _target(f"sum by (direction) (halfopen_retransmitting_sockets{{{S}}})", "retransmitting {{direction}}", "D"),
-                             _target(f"sum by (direction) (halfopen_keepalive_probing_sockets{{{S}}})", "keepalive probing {{direction}}", "E"),
-                             _target(f"sum by (direction) (halfopen_zero_window_sockets{{{S}}})", "zero window {{direction}}", "F"),
-                             _target(f"sum by (direction) (halfopen_close_wait_sockets{{{S}}})", "CLOSE_WAIT {{direction}}", "G"),
+                             _target(f"sum by (direction) (halfopen_{c}_sockets{{{S}}})",
+                                     class_legend(c) + " {{direction}}", chr(ord("A") + i))
+                             for i, c in enumerate(all_classes())
                          ], (0, 4, 24, 9)))
     p.append(_timeseries(8, "Longest hang by node",
                          "Per node, the age of the oldest hang on this service (halfopen_longest_hanging_seconds). "
@@ -559,7 +622,7 @@ def service():
     p.append(_enforce_errors_stat(18, (4, 59, 4, 4)))
     p.append(_enforce_visited_stat(19, "the service", (8, 59, 4, 4)))
     p.append(_stat(20, "Keepalive by own choice",
-                   "Share of the visited sockets whose application had turned keepalive on itself "
+                   "Share of the visited sockets whose application had turned keepalive on with its own idle time "
                    "(halfopen_enforce_own_choice_sockets{option=\"keepalive\"} / halfopen_enforce_matched_sockets): "
                    "the coverage the service would have without enforce. Compare with Keepalive coverage at the top, "
                    "what the kernel reports now.",
@@ -574,7 +637,7 @@ def service():
     p.append(_enforced_rate_timeseries(22, BY_NODE, LEGEND_NODE, (0, 63, 12, 8)))
     p.append(_timeseries(23, "Enforce: keepalive coverage before / after",
                          "Per node: \"before\" is the share of visited sockets whose application turned keepalive on "
-                         "itself (halfopen_enforce_own_choice_sockets{option=\"keepalive\"} / "
+                         "with its own idle time (halfopen_enforce_own_choice_sockets{option=\"keepalive\"} / "
                          "halfopen_enforce_matched_sockets); \"after\" is the keepalive coverage the kernel reports "
                          "(halfopen_keepalive_sockets / halfopen_established_sockets). The gap is what enforce adds. "
                          "After well below 100%: sockets reverted by their application, errors, or a dry run. The red "
@@ -590,7 +653,7 @@ def service():
                          threshold_style="line", minv=0, maxv=1))
     p.append(_timeseries(24, "Enforce: sockets that chose their own options",
                          "Per node and option, ESTABLISHED sockets of the service whose application had set keepalive "
-                         "or a user timeout itself at the last pass (halfopen_enforce_own_choice_sockets): enforce "
+                         "with its own idle time, or a user timeout, at the last pass (halfopen_enforce_own_choice_sockets): enforce "
                          "keeps their values. Next to them, all sockets the pass visited "
                          "(halfopen_enforce_matched_sockets).",
                          "short", [
@@ -623,6 +686,7 @@ def service():
                              _target(f"max by (instance) (halfopen_collection_interval_seconds{{{EXP}}})",
                                      "{{instance}} interval", "B"),
                          ], (0, 79, 24, 8)))
+    p.append(_path_timeseries(27, BY_NODE, LEGEND_NODE, (0, 87, 24, 8)))
     return _dashboard(
         "halfopen-service", "Half-open TCP / Service",
         "One service (tcp_service) in detail: every socket class over time and per node, the age of the oldest "

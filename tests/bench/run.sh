@@ -8,8 +8,11 @@
 # tests/bench/run.py, which writes BENCHMARKS.md, docs/benchmarks/
 # collection_time.png and docs/benchmarks/results.json. Sizes are
 # established loopback connections (2 sockets each). Not part of meson test.
+# What it needs beyond the build: scripts/deps.sh bench (run here first).
 set -eu
 cd "$(dirname "$0")/../.."
+# wrk, prometheus-node-exporter, python3-matplotlib (quiet when present).
+scripts/deps.sh bench
 BUILD=${BENCH_BUILD:-build-bench}
 if [ ! -f "$BUILD/build.ninja" ]; then
 	# werror off: a release-only warning in a file being edited must not stop a benchmark.

@@ -4,7 +4,7 @@ Ctrl-C: it must show the seed (the client stale, then retransmitting, with
 the hang's age) and leave nothing behind either way: no namespace, no
 process it started.
 
-Needs root (network namespaces, iptables); exits 77 without it."""
+Needs root (network namespaces, iptables); without it, testlib.skip()."""
 import os
 import re
 import signal
@@ -13,6 +13,8 @@ import sys
 import time
 
 SOURCE_ROOT = os.environ["HALFOPEN_SOURCE_ROOT"]
+sys.path.insert(0, os.path.join(SOURCE_ROOT, "tests", "scenario"))
+import testlib  # noqa: E402
 failures = []
 
 
@@ -90,9 +92,7 @@ def interrupted_run():
 
 
 def main():
-    if os.geteuid() != 0:
-        print("SKIP: the demo needs root (network namespaces, iptables)")
-        return 77
+    testlib.require_root("network namespaces, iptables")
     full_run()
     interrupted_run()
     print("FAILED: %d" % len(failures) if failures else "ok: the demo shows the seed and cleans up")

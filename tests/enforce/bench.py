@@ -1,20 +1,36 @@
 #!/usr/bin/env python3
-"""Cost of one enforce pass per 100k sockets: a benchmark that prints
-figures (not a test; root, by hand, after ninja -C build).
+"""Cost of a steady enforce pass against the sock_diag floor, for both
+read paths, side by side in one run: a benchmark that prints figures (not
+a test; root, by hand, after ninja -C build).
 
-    python3 tests/enforce/bench.py [--conns 100000]
+    python3 tests/enforce/bench.py [--conns 100000] [--rounds 2]
+                                   [--paths none,fields,getsockopt] [--unmatched]
 
 In a namespace of its own, tests/bench/loadgen holds --conns loopback
-connections (every 4th client socket with SO_KEEPALIVE already, the
-server ends in accept queues); the exporter runs there with
-enforce.keepalive on the loadgen's listener ports. Prints the first pass
-(sets keepalive on 3/4 of the client sockets) and the steady passes
-(reads the options, finds each cookie), per pass and per 100k sockets
-visited, next to the sock_diag collection of the same sockets.
+connections (2 x conns sockets; every 4th client socket with SO_KEEPALIVE
+already, at the sysctl's idle); the exporter runs there, once per path
+and round on the same sockets, with enforce.keepalive on the loadgen's
+listener ports (none: the same service without enforce, the floor
+alone). Per run it prints each pass (the first sets keepalive, the steady
+ones read the options and find each cookie) and, at the end, per path:
+
+- CPU: the collector thread's CPU time per collection (schedstat, exact
+  to the ns, and not inflated by waiting for a CPU as wall time is on a
+  busy machine). none = the floor (sock_diag dump + classification); a
+  path's steady pass = its CPU per collection - the floor's.
+- wall: the median steady pass (halfopen_enforce_last_pass_seconds) and
+  the floor in the same collections (collection duration - pass).
+- the BPF program's own time per socket visited (the kernel's run-time
+  stats, on through BPF_ENABLE_STATS while this runs): what differs
+  between the read paths; the iterator's walk around it is the same.
+
+Target: a steady pass <= 0.5 x the floor, for both read paths.
 """
 import argparse
+import ctypes
+import json
 import os
-import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -25,25 +41,119 @@ from testlib import Exporter, Netns, install_signal_handlers  # noqa: E402
 
 BUILD = os.environ.get("HALFOPEN_BUILD_ROOT") or os.path.join(os.path.dirname(os.path.dirname(HERE)),
                                                               "build")
+SYS_BPF, BPF_ENABLE_STATS = 321, 32  # x86_64
+CONFIG = """\
+defaults: {stale_after: 1h}
+services:
+  - name: load
+    direction: outbound
+    ports: [%s]
+%s"""
+ENFORCE = "    enforce:\n      keepalive: {idle: 3600s, interval: 60s, count: 5}\n"
+
+
+def enable_bpf_stats():
+    """An fd that keeps the kernel's BPF run-time stats on while open."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    attr = ctypes.create_string_buffer(16)  # enable_stats.type = BPF_STATS_RUN_TIME (0)
+    fd = libc.syscall(SYS_BPF, BPF_ENABLE_STATS, attr, ctypes.sizeof(attr))
+    if fd < 0:
+        print("BPF_ENABLE_STATS failed: %s; no per-socket program time" %
+              os.strerror(ctypes.get_errno()))
+    return fd
+
+
+def prog_stats(path):
+    """(run_time_ns, run_cnt) of the newest loaded enforce program of path
+    (the kernel truncates program names to 15 characters)."""
+    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True).stdout
+    progs = [p for p in json.loads(out or "[]")
+             if p.get("name", "").startswith("enforce_") and ("enforce_" + path).startswith(p["name"])]
+    if not progs:
+        return None
+    p = max(progs, key=lambda p: p["id"])
+    return p.get("run_time_ns", 0), p.get("run_cnt", 0)
+
+
+def thread_cpu_ns(pid):
+    """CPU time of the exporter's main thread (it collects and runs the
+    passes; HTTP has threads of its own)."""
+    with open("/proc/%d/task/%d/schedstat" % (pid, pid)) as f:
+        return int(f.read().split()[0])
+
+
+def run(exp, a, path, res):
+    """a.passes collections of exp; the steady ones (all but the first)
+    recorded in res."""
+    last = 0
+    first_cpu = first_prog = None
+    for i in range(a.passes):
+        s = exp.wait_for(lambda s: (s.value("halfopen_collections_total") or 0) > last,
+                         30, "collection %d" % (i + 1), poll=0.2)
+        last = s.value("halfopen_collections_total")
+        cpu = thread_cpu_ns(exp.proc.pid)
+        coll = s.value("halfopen_collection_duration_seconds") or -1
+        sec = s.value("halfopen_enforce_last_pass_seconds") or 0.0
+        vis = s.value("halfopen_enforce_matched_sockets", tcp_service="load",
+                      direction="outbound") or 0
+        print("  collection %d: %.3f s, of which the pass %.3f s (visited %d client sockets; "
+              "enforced total %d, own choice %d)" % (
+                  i + 1, coll, sec, vis,
+                  s.value("halfopen_enforced_sockets_total", tcp_service="load",
+                          direction="outbound", option="keepalive") or 0,
+                  s.value("halfopen_enforce_own_choice_sockets", tcp_service="load",
+                          direction="outbound", option="keepalive") or 0))
+        if i == 0:
+            first_cpu, first_last = cpu, last
+            first_prog = prog_stats(path) if path != "none" else None
+            continue
+        res["wall_pass"].append(sec)
+        res["wall_floor"].append(coll - sec)
+    res["cpu"].append((cpu - first_cpu) / 1e9 / (last - first_last))
+    print("  collector thread: %.3f s CPU per steady collection" % res["cpu"][-1])
+    end_prog = prog_stats(path) if path != "none" else None
+    if first_prog and end_prog and end_prog[1] > first_prog[1]:
+        res["prog_ns"].append((end_prog[0] - first_prog[0]) / (end_prog[1] - first_prog[1]))
+        print("  BPF program: %.0f ns per socket visited (%d visits)"
+              % (res["prog_ns"][-1], end_prog[1] - first_prog[1]))
+
+
+def summary(results):
+    med = statistics.median
+    print("summary (medians; steady passes only):")
+    floor_cpu = med(results["none"]["cpu"]) if results.get("none", {}).get("cpu") else None
+    if floor_cpu:
+        print("  floor (no enforce): %.3f s CPU per collection (%s)"
+              % (floor_cpu, ", ".join("%.3f" % c for c in results["none"]["cpu"])))
+    for path, r in results.items():
+        if path == "none" or not r["cpu"]:
+            continue
+        line = "  %-10s" % path
+        if floor_cpu:
+            pass_cpu = med(r["cpu"]) - floor_cpu
+            line += " pass CPU %.3f s = %.2fx the floor's CPU;" % (pass_cpu, pass_cpu / floor_cpu)
+        wp, wf = med(r["wall_pass"]), med(r["wall_floor"])
+        line += " wall: pass %.3f s (%.3f-%.3f), floor %.3f s (%.3f-%.3f) = %.2fx" % (
+            wp, min(r["wall_pass"]), max(r["wall_pass"]), wf, min(r["wall_floor"]),
+            max(r["wall_floor"]), wp / wf)
+        if r["prog_ns"]:
+            line += "; program %s ns per socket visited" % "/".join("%.0f" % n for n in r["prog_ns"])
+        print(line)
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--conns", type=int, default=100000)
     ap.add_argument("--passes", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--paths", default="none,fields,getsockopt")
     ap.add_argument("--unmatched", action="store_true",
                     help="enforce on another port: the walk alone, no socket matched")
     a = ap.parse_args()
     install_signal_handlers()
-    cfg = """\
-defaults: {stale_after: 1h}
-services:
-  - name: load
-    direction: outbound
-    ports: [%s]
-    enforce:
-      keepalive: {idle: 3600s, interval: 60s, count: 5}
-""" % ('"1-2"' if a.unmatched else '"61000-61010"')
+    ports = '"1-2"' if a.unmatched else '"61000-61010"'
+    results = {p: {"cpu": [], "wall_pass": [], "wall_floor": [], "prog_ns": []}
+               for p in a.paths.split(",")}
     with Netns("enfbench") as ns:
         for k, v in [("net.core.somaxconn", "70000"), ("net.ipv4.tcp_max_syn_backlog", "70000")]:
             ns.exec(["sysctl", "-qw", "%s=%s" % (k, v)])
@@ -54,27 +164,22 @@ services:
         lg.stdin.write("grow %d\n" % a.conns)
         lg.stdin.flush()
         print("loadgen:", lg.stdout.readline().strip(), "in %.1fs" % (time.monotonic() - t))
-        with Exporter(ns, cfg, interval="10s", ready_timeout=60) as exp:
-            last = 0
-            for i in range(a.passes):
-                s = exp.wait_for(lambda s: (s.value("halfopen_enforce_passes_total") or 0) > last,
-                                 30, "pass %d" % (i + 1), poll=0.5)
-                last = s.value("halfopen_enforce_passes_total")
-                sec = s.value("halfopen_enforce_last_pass_seconds")
-                vis = s.value("halfopen_enforce_matched_sockets", tcp_service="load",
-                              direction="outbound") or 0
-                print("pass %d: %.3f s, visited %d client sockets of %d established "
-                      "(%.3f s per 100k visited); enforced total %d, own choice %d; "
-                      "collection %.3f s" % (
-                          i + 1, sec, vis,
-                          s.value("halfopen_established_sockets", tcp_service="load",
-                                  direction="outbound") or 0,
-                          sec * 100000 / max(vis or a.conns, 1),
-                          s.value("halfopen_enforced_sockets_total", tcp_service="load",
-                                  direction="outbound", option="keepalive") or 0,
-                          s.value("halfopen_enforce_own_choice_sockets", tcp_service="load",
-                                  direction="outbound", option="keepalive") or 0,
-                          s.value("halfopen_collection_duration_seconds") or -1))
+        stats_fd = enable_bpf_stats()
+        try:
+            for rnd in range(a.rounds):
+                for path in results:
+                    print("round %d, %s; load average %s" % (
+                        rnd + 1, "no enforce (the floor)" if path == "none" else
+                        "--enforce.read-path=" + path, open("/proc/loadavg").read().split()[0]))
+                    cfg = CONFIG % (ports, "" if path == "none" else ENFORCE)
+                    args = [] if path == "none" else ["--enforce.read-path=" + path]
+                    with Exporter(ns, cfg, interval="10s", ready_timeout=60,
+                                  extra_args=args) as exp:
+                        run(exp, a, path, results[path])
+        finally:
+            if stats_fd >= 0:
+                os.close(stats_fd)
+        summary(results)
         lg.stdin.write("quit\n")
         lg.stdin.flush()
         lg.wait(timeout=60)

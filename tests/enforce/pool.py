@@ -2,7 +2,12 @@
 """A connection pool that never sets keepalive or a user timeout, as most
 applications: the client the enforce tests retrofit. Run in a namespace:
 
-    pool.py --addr A --port P --conns N
+    pool.py --addr A --port P --conns N [--keepalive off|default|SECONDS|idle-only:SECONDS]
+
+--keepalive default: SO_KEEPALIVE on, idle left at the sysctl's (as
+PostgreSQL's backends and many clients); SECONDS: on with that
+TCP_KEEPIDLE (the application's own choice); idle-only:SECONDS: that
+TCP_KEEPIDLE, SO_KEEPALIVE left off. Off by default.
 
 Prints, one line each, flushed:
     CONNECTED local=<port>
@@ -49,12 +54,18 @@ def main():
     ap.add_argument("--addr", required=True)
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--conns", type=int, default=1)
+    ap.add_argument("--keepalive", default="off")
     a = ap.parse_args()
     fam = socket.AF_INET6 if ":" in a.addr else socket.AF_INET
     socks = []
     for _ in range(a.conns):
         s = socket.socket(fam, socket.SOCK_STREAM)
         s.connect((a.addr, a.port))
+        if a.keepalive not in ("off",) and not a.keepalive.startswith("idle-only:"):
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        if a.keepalive not in ("off", "default"):
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE,
+                         int(a.keepalive.split(":")[-1]))
         port = s.getsockname()[1]
         socks.append((s, port))
         threading.Thread(target=reader, args=(s, port), daemon=True).start()

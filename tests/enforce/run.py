@@ -34,11 +34,27 @@ port in B, both ways, then SIGKILL of the server (its RST is dropped too).
   netns_all       --collector.netns=all: the pool lives in another namespace
                   (found through a --path.procfs holding only it); the pass
                   enters it and arms keepalive there
+  keepalive_default  the policy on what an application chose: pool
+                  sockets with SO_KEEPALIVE on at the sysctl's idle get
+                  the service's idle (fields path; the getsockopt path
+                  cannot tell and keeps them), a socket with its own
+                  TCP_KEEPIDLE keeps it on both paths
+  postgres        Debian's PostgreSQL (SO_KEEPALIVE on, idle at the
+                  sysctl's 2 h) and psycopg2 clients whose host dies
+                  (DROP, then SIGKILL: no FIN): enforce keepalive on the
+                  inbound service removes the backends from
+                  pg_stat_activity within idle + count x interval + two
+                  collection intervals; a backend whose client set
+                  tcp_keepalives_idle keeps it and stays
   redis           redis-py (Debian python3-redis, default: no timeouts)
                   pools against two redis-servers whose host vanishes: the
                   pool of the service with enforce is reset by keepalive,
                   so the application's next GET fails at once (it can fail
                   over); the other pool's GET hangs, retransmitting
+
+HALFOPEN_ENFORCE_READ_PATH=fields|getsockopt runs the exporter with
+--enforce.read-path set to it (default: auto, which must load fields
+here); every scenario checks halfopen_enforce_info's read_path.
 
 The last line is "1 passed, 0 failed" or "0 passed, 1 failed".
 """
@@ -53,9 +69,36 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "scenario"))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "lab"))
+import servers as lab_servers  # noqa: E402
 import testlib  # noqa: E402
-from testlib import (VETH_V4, Exporter, Netns, Peer, ScenarioFailure,  # noqa: E402
+from testlib import (VETH_V4, Netns, Peer, ScenarioFailure,  # noqa: E402
                      main_scenarios, ss, wait_until)
+
+READ_PATH = os.environ.get("HALFOPEN_ENFORCE_READ_PATH", "auto")
+# What auto must load on every kernel the iterator runs on.
+WANT_PATH = "fields" if READ_PATH == "auto" else READ_PATH
+
+
+class Exporter(testlib.Exporter):
+    """The exporter with --enforce.read-path=READ_PATH; once ready with a
+    config that enforces, it must show the read path wanted."""
+
+    def __init__(self, ns, config_text, *args, extra_args=(), **kw):
+        self.enforces = bool(config_text) and "enforce:" in config_text
+        super().__init__(ns, config_text, *args,
+                         extra_args=list(extra_args) + ["--enforce.read-path=" + READ_PATH], **kw)
+
+    def __enter__(self):
+        super().__enter__()
+        if self.enforces and self.samples().value("halfopen_enforce_info",
+                                                  read_path=WANT_PATH) != 1:
+            text = self.scrape()
+            self.__exit__(None, None, None)
+            raise ScenarioFailure("want halfopen_enforce_info{read_path=%s} 1:\n%s"
+                                  % (WANT_PATH, text))
+        return self
+
 
 SCENARIO_TIMEOUT = 90
 POOL_PY = os.path.join(HERE, "pool.py")
@@ -90,9 +133,9 @@ def counter(s, name, service="pool", option="keepalive"):
     return s.value(name, tcp_service=service, direction="outbound", option=option) or 0
 
 
-def pool(ns, port, conns=N):
+def pool(ns, port, conns=N, keepalive="off"):
     p = Peer(ns, [sys.executable, POOL_PY, "--addr", SRV, "--port", str(port), "--conns",
-                  str(conns)])
+                  str(conns), "--keepalive", keepalive])
     return p, [int(p.expect("CONNECTED")["local"]) for _ in range(conns)]
 
 
@@ -166,6 +209,130 @@ def keepalive_dead():
             ocli.send("opts")
             o = ocli.expect("OPTS")
             want(o["keepalive"] == "0", "plain socket got keepalive: %r" % o)
+
+
+def keepalive_default():
+    """SO_KEEPALIVE on at the sysctl's idle is no choice (fields path); an
+    idle the application set is (both paths). An idle set with keepalive
+    left off is kept when enforce turns keepalive on (fields path)."""
+    own_idle, idle_only = 600, 900
+    with Netns("enfk", veth=True) as ns:
+        port, other = 23481, 23482
+        servers(ns, port, other)
+        cli, _ = pool(ns, port, keepalive="default")
+        own, _ = pool(ns, port, 1, keepalive=str(own_idle))
+        half, _ = pool(ns, port, 1, keepalive="idle-only:%d" % idle_only)
+        fields = WANT_PATH == "fields"
+        with Exporter(ns, config(port, other, "{keepalive: %s}" % KEEPALIVE)) as exp:
+            s = exp.wait_for(lambda s: s.value("halfopen_enforce_matched_sockets",
+                                               tcp_service="pool", direction="outbound") == N + 2 and
+                             counter(s, "halfopen_enforce_own_choice_sockets") ==
+                             (1 if fields else N + 1), 10, "the own choices counted")
+            passes = s.value("halfopen_enforce_passes_total")
+            s = exp.wait_for(lambda s: s.value("halfopen_enforce_passes_total") >= passes + 2, 6,
+                             "two more passes")
+            want(counter(s, "halfopen_enforced_sockets_total") == (N + 1 if fields else 1),
+                 "enforced: %s" % s.report())
+            want(s.value("halfopen_enforce_errors_total", tcp_service="pool", direction="outbound",
+                         option="keepalive") == 0, s.report())
+            cli.send("opts")
+            got = [cli.expect("OPTS") for _ in range(N)]
+            sysctl_idle = int(ns.exec(["sysctl", "-n", "net.ipv4.tcp_keepalive_time"]).stdout)
+            want(all(o["keepalive"] == "1" and o["idle"] == str(IDLE if fields else sysctl_idle)
+                     for o in got), "the pool at the sysctl's idle reads %r" % got)
+            own.send("opts")
+            o = own.expect("OPTS")
+            want(o["keepalive"] == "1" and o["idle"] == str(own_idle),
+                 "the application's own idle must stay: %r" % o)
+            half.send("opts")
+            o = half.expect("OPTS")
+            want(o["keepalive"] == "1" and o["idle"] == str(idle_only if fields else IDLE),
+                 "keepalive given, at the application's own idle on fields: %r" % o)
+            print("%s path: %d sockets at the sysctl's idle (%ds) %s, the one with its own "
+                  "idle (%ds) kept, the one with its idle (%ds) but keepalive off given keepalive "
+                  "at idle %s" % (WANT_PATH, N, sysctl_idle,
+                                  "given idle %ds" % IDLE if fields else "kept", own_idle,
+                                  idle_only, o["idle"]))
+
+
+PG_CLIENT = r"""
+import sys, time, psycopg2
+addr, n = sys.argv[1], int(sys.argv[2])
+# n pooled connections as psycopg2 opens them, and one whose backend the
+# application asked for its own keepalive idle (tcp_keepalives_idle).
+conns = [psycopg2.connect(host=addr, user="postgres", dbname="postgres",
+                          application_name="pool") for _ in range(n)]
+conns.append(psycopg2.connect(host=addr, user="postgres", dbname="postgres",
+                              application_name="own", options="-c tcp_keepalives_idle=600"))
+for c in conns:
+    c.autocommit = True
+    c.cursor().execute("select 1")
+print("READY", flush=True)
+time.sleep(3600)
+"""
+PG_IDLE, PG_INTVL, PG_CNT = 2, 1, 2
+
+
+def pg_backends(pg, client_addr):
+    """{application_name: backends} of client_addr, from pg_stat_activity
+    over the server's unix socket."""
+    cp = subprocess.run(["psql", "-h", pg.dir, "-U", "postgres", "-d", "postgres", "-Atc",
+                         "select application_name, count(*) from pg_stat_activity where "
+                         "client_addr = '%s' group by 1" % client_addr],
+                        capture_output=True, text=True, timeout=10)
+    want(cp.returncode == 0, "psql: %s" % cp.stderr)
+    return {l.split("|")[0]: int(l.split("|")[1]) for l in cp.stdout.split()}
+
+
+def postgres():
+    """The application host (ns: psycopg2) dies; the database host
+    (ns.peer_ns: PostgreSQL 15 and the exporter, inbound service)."""
+    with tempfile.TemporaryDirectory(prefix="ho-enfpg-") as d, Netns("enfpg", veth=True) as ns:
+        app_addr = VETH_V4[0]
+        pg = lab_servers.Postgres(ns.peer_ns, SRV, os.path.join(d, "pg"), lab_servers.pg_template(d))
+        pg.start()
+        lab_servers.wait_listen(ns, SRV, lab_servers.Postgres.port, pg)
+        cli = Peer(ns, [DEBIAN_PYTHON, "-c", PG_CLIENT, SRV, str(N)])
+        cli.expect("READY", timeout=20)
+        want(pg_backends(pg, app_addr) == {"pool": N, "own": 1}, pg_backends(pg, app_addr))
+        cfg = """\
+defaults: {stale_after: 1h}
+services:
+  - name: postgres
+    direction: inbound
+    ports: [%d]
+    enforce: {keepalive: {idle: %ds, interval: %ds, count: %d}}
+""" % (lab_servers.Postgres.port, PG_IDLE, PG_INTVL, PG_CNT)
+        with Exporter(ns.peer_ns, cfg) as exp:
+            def c(s, name):
+                return s.value(name, tcp_service="postgres", direction="inbound",
+                               option="keepalive") or 0
+            s = exp.wait_for(lambda s: c(s, "halfopen_enforced_sockets_total") == N and
+                             c(s, "halfopen_enforce_own_choice_sockets") == 1, 10,
+                             "keepalive given to the %d backends at the sysctl's idle, "
+                             "the one with its own idle kept" % N)
+            print("backends: enforced %d, own choice %d" % (
+                c(s, "halfopen_enforced_sockets_total"),
+                c(s, "halfopen_enforce_own_choice_sockets")))
+            # The application host dies: nothing leaves or reaches it,
+            # then its process is killed (its FINs dropped too).
+            ns.iptables("-A", "INPUT", "-i", "veth0", "-j", "DROP")
+            ns.iptables("-A", "OUTPUT", "-o", "veth0", "-j", "DROP")
+            cli.kill()
+            t0 = time.monotonic()
+            bound = PG_IDLE + PG_CNT * PG_INTVL + 2 * INTERVAL
+            left = pg_backends(pg, app_addr)
+            while left.get("pool") and time.monotonic() < t0 + bound + 5:
+                time.sleep(0.2)
+                left = pg_backends(pg, app_addr)
+            took = time.monotonic() - t0
+            want(not left.get("pool"), "backends of the dead host still in pg_stat_activity "
+                 "%.1fs after it died (bound %.1fs): %r\n%s" % (took, bound, left, pg.log_tail()))
+            print("the dead host's %d backends left pg_stat_activity %.2fs after it died "
+                  "(bound idle + count x interval + 2 intervals = %.1fs)" % (N, took, bound))
+            want(took <= bound, "too slow: %.2fs > %.1fs" % (took, bound))
+            want(left == {"own": 1}, "the backend with its own keepalive idle (600s) must stay "
+                 "within the bound: %r" % left)
 
 
 def capabilities(pid):
@@ -267,7 +434,7 @@ def dry_run():
                 want(o["keepalive"] == "0" and o["user_timeout"] == "0", "dry run set %r" % o)
             want("Would enforce" in exp.stderr_text(40), exp.stderr_text(20))
             text = exp.scrape()
-            want(text.count("# TYPE halfopen_enforce") == 9, text)
+            want(text.count("# TYPE halfopen_enforce") == 10, text)
             promtool = shutil.which("promtool")
             want(promtool, "promtool not installed (scripts/deps.sh test)")
             cp = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True,
@@ -476,11 +643,34 @@ def redis():
                   "(retransmitting; ~15 min with tcp_retries2=15)")
 
 
+def on_read_path(path, scenario):
+    """scenario with the exporter forced to --enforce.read-path=path."""
+    def run():
+        global READ_PATH, WANT_PATH
+        READ_PATH = WANT_PATH = path
+        scenario()
+    return run
+
+
+def postgres_missing():
+    """Why the postgres scenario cannot run here, or None."""
+    if not os.path.isdir("/usr/lib/postgresql"):
+        return "postgresql not installed"
+    if subprocess.run([DEBIAN_PYTHON, "-c", "import psycopg2"], capture_output=True).returncode:
+        return "python3-psycopg2 not installed for " + DEBIAN_PYTHON
+    return None
+
+
 SCENARIOS = {f.__name__: f for f in (keepalive_dead, keepalive_live, user_timeout, dry_run, no_cap,
-                                     reload, netns_all, redis)}
+                                     reload, netns_all, redis, keepalive_default, postgres)}
+# The scenarios whose outcome depends on how the options are read, again
+# on the other read path (this kernel has both; auto loads fields).
+for _f in (keepalive_dead, keepalive_live, user_timeout, keepalive_default):
+    SCENARIOS[_f.__name__ + "_getsockopt"] = on_read_path("getsockopt", _f)
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["redis"] and redis_missing():
-        print("SKIP redis:", redis_missing())
-        sys.exit(77)
+        testlib.skip("redis: " + redis_missing())
+    if sys.argv[1:] == ["postgres"] and postgres_missing():
+        testlib.skip("postgres: " + postgres_missing())
     sys.exit(main_scenarios(SCENARIOS, SCENARIO_TIMEOUT))

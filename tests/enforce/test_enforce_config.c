@@ -1,6 +1,8 @@
 /* services[].enforce: parsing, validation and the errors' places; and
- * the metrics of enforce.c's userspace half render promtool-clean names
- * for the services that enforce only. */
+ * the metrics of enforce.c's userspace half: nothing without the program,
+ * and with it (root, a BPF build) one series per service that enforces
+ * and per option it enforces, none for the others. tests/enforce/run.py
+ * checks the live families against the kernel and promtool. */
 #include "unit/testing.h"
 
 #include "collectors/enforce.h"
@@ -11,6 +13,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 static struct config_error err;
 
@@ -121,10 +124,87 @@ DEF_TEST(render_null)
 	return 0;
 }
 
+/* --enforce.read-path's words and the names the log and the info metric
+ * show are one table. */
+DEF_TEST(read_path_names)
+{
+	static const char *const words[] = {"auto", "fields", "getsockopt"};
+	enum enforce_read_path p;
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		CHECK(enforce_read_path_parse(words[i], &p) == 0);
+		CHECK(strcmp(enforce_read_path_name(p), words[i]) == 0);
+	}
+	CHECK(enforce_read_path_parse("field", &p) == -EINVAL);
+	CHECK(enforce_read_path_parse("", &p) == -EINVAL);
+	return 0;
+}
+
+static bool has(const struct buf *b, const char *needle)
+{
+	if (strstr(b->data, needle))
+		return true;
+	printf("  missing: %s\n", needle);
+	return false;
+}
+
+DEF_TEST(render_enforcing_services_only)
+{
+	struct enforce *e = NULL;
+	struct config *cfg = NULL;
+	char why[640] = "";
+	struct buf b;
+	int r;
+
+#ifndef HALFOPEN_HAVE_BPF
+	/* A build without BPF refuses at open, so nothing is ever rendered. */
+	CHECK_EQ_INT(-EOPNOTSUPP, enforce_open(&e, ENFORCE_READ_AUTO, why, sizeof(why)));
+	return 0;
+#endif
+	if (geteuid() != 0)
+		SKIP_TEST("loading the BPF program needs root");
+	CHECK_EQ_INT(0,
+		     load("services:\n"
+			  "  - {name: pg, direction: outbound, ports: [5432], enforce: "
+			  "{keepalive: {idle: 1m, interval: 10s, count: 6}, user_timeout: 30s}}\n"
+			  "  - {name: web, direction: inbound, ports: [80]}\n"
+			  "  - {name: r, direction: outbound, ports: [6379], enforce: "
+			  "{user_timeout: 1500ms}}\n",
+			  &cfg));
+	r = enforce_open(&e, ENFORCE_READ_AUTO, why, sizeof(why));
+	if (r < 0)
+		printf("  enforce_open: %s\n", why);
+	CHECK_EQ_INT(0, r);
+	CHECK_EQ_INT(0, enforce_configure(e, cfg, true));
+	config_free(cfg);
+	buf_init(&b);
+	CHECK_EQ_INT(0, metric_render(metrics_enforce_render, e, &b));
+	CHECK(!buf_error(&b) && b.len > 0);
+	CHECK(has(&b, "# TYPE halfopen_enforced_sockets_total counter\n"));
+	CHECK(has(&b, "halfopen_enforced_sockets_total{tcp_service=\"pg\",direction=\"outbound\","
+		      "option=\"keepalive\"} 0\n"));
+	CHECK(has(&b, "halfopen_enforced_sockets_total{tcp_service=\"pg\",direction=\"outbound\","
+		      "option=\"user_timeout\"} 0\n"));
+	CHECK(has(&b, "halfopen_enforce_errors_total{tcp_service=\"r\",direction=\"outbound\","
+		      "option=\"user_timeout\"} 0\n"));
+	CHECK(has(&b, "halfopen_enforce_matched_sockets{tcp_service=\"r\",direction=\"outbound\"} "
+		      "0\n"));
+	CHECK(has(&b, "# TYPE halfopen_enforce_own_choice_sockets gauge\n"));
+	CHECK(has(&b, "halfopen_enforce_dry_run 1\n"));
+	/* r enforces no keepalive; web enforces nothing. */
+	CHECK(!strstr(b.data, "tcp_service=\"r\",direction=\"outbound\",option=\"keepalive\""));
+	CHECK(!strstr(b.data, "tcp_service=\"web\""));
+	buf_free(&b);
+	enforce_free(e);
+	return 0;
+}
+
 int main(void)
 {
 	RUN_TEST(good);
 	RUN_TEST(errors);
 	RUN_TEST(render_null);
+	RUN_TEST(read_path_names);
+	RUN_TEST(render_enforcing_services_only);
 	END_TEST;
 }

@@ -8,6 +8,9 @@ import sys
 import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "scenario"))
+import testlib  # noqa: E402,F401 - refuses to run under python3 -O (the asserts)
+
 ROOT = os.environ.get("HALFOPEN_SOURCE_ROOT") or os.path.normpath(os.path.join(HERE, "..", ".."))
 GRAFANA = os.path.join(ROOT, "grafana")
 RULES = os.path.join(GRAFANA, "alerts", "halfopen.rules.yml")

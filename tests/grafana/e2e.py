@@ -912,8 +912,6 @@ class E2E:
 
 
 def preflight():
-    if os.geteuid() != 0:
-        raise AssertionError("needs root (ip netns, iptables)")
     for tool in (common.PROMETHEUS, common.PROMTOOL, common.ALERTMANAGER, "ip", "iptables", "ss"):
         if not shutil.which(tool):
             raise AssertionError(f"{tool} not found (scripts/deps.sh test: prometheus prometheus-alertmanager "
@@ -925,6 +923,7 @@ def preflight():
 
 def main():
     testlib.install_signal_handlers()
+    testlib.require_root("ip netns, iptables")
     r = Runner()
     e = E2E(r)
     if r.check("preflight (root, prometheus, promtool, exporter binary)", preflight):

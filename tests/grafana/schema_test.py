@@ -27,7 +27,6 @@ import common  # noqa: E402
 import testlib  # noqa: E402
 
 BUILD_ROOT = os.environ.get("HALFOPEN_BUILD_ROOT") or os.path.join(common.ROOT, "build")
-SKIP = 77
 
 
 def first(d, type_):
@@ -59,16 +58,12 @@ MUTANTS = [
 def main():
     for tool in ("node", "npm"):
         if not shutil.which(tool):
-            print("SKIP: %s not installed (scripts/deps.sh test installs it)" % tool)
-            print("0 passed, 0 failed")
-            return SKIP
+            testlib.skip("%s not installed (scripts/deps.sh test installs it)" % tool)
     prefix = os.path.join(BUILD_ROOT, "grafana-schema")
     try:
         testlib.npm_ci(HERE, prefix)
     except testlib.NpmUnreachable as e:
-        print("SKIP: npm ci cannot reach the registry: %s" % e)
-        print("0 passed, 0 failed")
-        return SKIP
+        testlib.skip("npm ci cannot reach the registry: %s" % e)
     shutil.copy(os.path.join(HERE, "check_dashboards.mjs"), os.path.join(prefix, "check_dashboards.mjs"))
     dashboards = common.dashboard_files()
     passed = failed = 0

@@ -23,6 +23,8 @@ class Runner:
     """One line per check, then 'N passed, M failed'; exit status 1 on any failure."""
 
     def __init__(self):
+        # Every hardening test runs the exporter in namespaces it makes.
+        testlib.require_root("network namespaces")
         self.passed = 0
         self.failed = 0
 

@@ -47,7 +47,6 @@ def load(rel, name):
 scenario_run = load("tests/scenario/run.py", "scenario_run")
 enforce_run = load("tests/enforce/run.py", "enforce_run")
 suspects_run = load("tests/suspects/run.py", "suspects_run")
-REAL_EXPORTER = testlib.exporter_binary()
 
 # A peer's first line waits for python3 to start: ~1 s on the host, up to
 # ~10 s under TCG on a busy machine. Only that first wait is stretched; every
@@ -87,16 +86,14 @@ def want(cond, msg):
 
 
 def with_read_path(path):
-    """Point testlib at the exporter with --enforce.read-path=path (None:
-    the default)."""
-    if path is None:
-        testlib.exporter_binary = lambda: REAL_EXPORTER
+    """tests/enforce's exporter with --enforce.read-path=path, and the
+    path halfopen_enforce_info must then show (None: the default, auto,
+    which must load fields wherever the iterator runs). Exporters without
+    the flag: nothing to set."""
+    if not hasattr(enforce_run, "READ_PATH"):
         return
-    wrapper = os.path.join(tempfile.mkdtemp(prefix="ho-rp-"), "halfopen_exporter")
-    with open(wrapper, "w") as f:
-        f.write('#!/bin/sh\nexec %s --enforce.read-path=%s "$@"\n' % (REAL_EXPORTER, path))
-    os.chmod(wrapper, 0o755)
-    testlib.exporter_binary = lambda: wrapper
+    enforce_run.READ_PATH = path or "auto"
+    enforce_run.WANT_PATH = path or "fields"
 
 
 # ------------------------------------------------------------------ checks
@@ -171,7 +168,7 @@ def enforce_refused():
     """A config with enforce is refused at start, with the exporter's reason."""
     with Netns("kenr", veth=True) as ns:
         cfg = enforce_run.config(23491, 23492, "{keepalive: %s}" % enforce_run.KEEPALIVE)
-        exp = Exporter(ns, cfg, wait_ready=False)
+        exp = getattr(enforce_run, "Exporter", Exporter)(ns, cfg, wait_ready=False)
         exp.start()
         try:
             rc = exp.proc.wait(timeout=60)

@@ -22,8 +22,9 @@ exporter's view of it):
     cannot do must be refused at start). The explicit paths run on 6.1, the
     oldest Debian kernel where both exist; other kernels run the default.
 Prints each check with its time and the kernel's boot/total times; the last
-line is "1 passed, 0 failed" or "0 passed, 1 failed"; exit 77 when the
-kernel cannot be fetched (no archive, nothing cached) or qemu is missing.
+line is "1 passed, 0 failed" or "0 passed, 1 failed"; exit 77 (1 under
+CI=true, testlib.skip) when the kernel cannot be fetched (no archive,
+nothing cached), qemu is missing or not root.
 """
 import os
 import shutil
@@ -34,6 +35,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "scenario"))
+import testlib  # noqa: E402
 import vm  # noqa: E402
 
 SOURCE_ROOT = os.environ.get("HALFOPEN_SOURCE_ROOT") or os.path.dirname(os.path.dirname(HERE))
@@ -82,23 +85,18 @@ def main():
     # (it runs in its own session).
     for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
         signal.signal(sig, lambda n, _f: sys.exit("killed by signal %d" % n))
-    if os.geteuid() != 0:
-        print("SKIP: needs root (qemu's 9p export of /, namespaces in the guest)")
-        return 77
+    testlib.require_root("qemu's 9p export of /, namespaces in the guest")
     for tool in ("qemu-system-x86_64", "apt-get", "dpkg-deb", "depmod", "cpio"):
         if not shutil.which(tool):
-            print("SKIP: %s not installed (scripts/deps.sh test)" % tool)
-            return 77
+            testlib.skip("%s not installed (scripts/deps.sh test)" % tool)
     if not os.path.exists("/bin/busybox"):
-        print("SKIP: busybox-static not installed (scripts/deps.sh test)")
-        return 77
+        testlib.skip("busybox-static not installed (scripts/deps.sh test)")
     exe = exporter()
     t0 = time.monotonic()
     try:
         k = vm.prepare(name)
     except vm.KernelUnavailable as e:
-        print("SKIP: kernel %s: %s" % (name, e))
-        return 77
+        testlib.skip("kernel %s: %s" % (name, e))
     t_fetch = time.monotonic() - t0
     version = vm.version_of(k["release"])
     read_path_flag = has_read_path_flag(exe)

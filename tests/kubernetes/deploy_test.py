@@ -49,7 +49,6 @@ BUILD_ROOT = os.environ.get("HALFOPEN_BUILD_ROOT") or os.path.join(SOURCE_ROOT, 
 DEPLOY = os.path.join(SOURCE_ROOT, "deploy")
 K8S = os.path.join(DEPLOY, "kubernetes")
 NAMESPACE = "halfopen-exporter"
-SKIP = 77
 
 class Skip(Exception):
     """The check cannot run here (str: why)."""
@@ -142,6 +141,10 @@ def kustomize(path):
                         timeout=60, env=env)
     return cp
 
+
+# The DaemonSet's probes: /-/healthy answers as soon as the server runs,
+# /-/ready only once the first collection is published (503 before).
+PROBE_PATHS = {"livenessProbe": "/-/healthy", "readinessProbe": "/-/ready"}
 
 VARIANTS = [("base", K8S, "ServiceMonitor"),
             ("podmonitor", os.path.join(K8S, "overlays", "podmonitor"), "PodMonitor")]
@@ -391,10 +394,12 @@ def cmd_security():
     listen = [a.split("=", 1)[1] for a in ctr.get("args", []) if a.startswith("--web.listen-address=")]
     c.check("listens on the metrics port", listen and ports.get("metrics") and
             listen[0].endswith(":%d" % ports["metrics"]), "%s vs %s" % (listen, ports))
-    for probe in ("livenessProbe", "readinessProbe"):
+    # Liveness must not wait for a collection (a slow dump would get the
+    # pod killed); readiness must (a pod is ready once it has numbers).
+    for probe, path in PROBE_PATHS.items():
         g = ctr.get(probe, {}).get("httpGet", {})
-        c.check("%s: GET / on the metrics port" % probe,
-                g.get("path") == "/" and g.get("port") in ("metrics", ports.get("metrics")), str(g))
+        c.check("%s: GET %s on the metrics port" % (probe, path),
+                g.get("path") == path and g.get("port") in ("metrics", ports.get("metrics")), str(g))
     res = ctr.get("resources", {})
     for kind in ("cpu", "memory"):
         req, lim = res.get("requests", {}).get(kind), res.get("limits", {}).get(kind)
@@ -529,12 +534,14 @@ def cmd_image():
                 "status %s; log:\n%s" % (status, log.read()[-1500:]))
         c.check("buildah run: build_info names version %s" % version,
                 'version="%s"' % version in body)
-        try:
-            with urllib.request.urlopen("http://127.0.0.1:%d/" % port, timeout=2) as r:
-                root_status = r.status
-        except OSError as e:
-            root_status = str(e)
-        c.check("buildah run: GET / (the probes' path) is 200", root_status == 200, str(root_status))
+        for probe, path in PROBE_PATHS.items():
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=2) as r:
+                    probe_status = r.status
+            except OSError as e:
+                probe_status = str(e)
+            c.check("buildah run: GET %s (the %s's path) is 200 after a collection" % (path, probe),
+                    probe_status == 200, str(probe_status))
         uids = []
         for pid in children(proc.pid):
             try:
@@ -631,9 +638,7 @@ def main():
     try:
         return COMMANDS[sys.argv[1]]()
     except Skip as e:
-        print("SKIP: %s" % e)
-        print("0 passed, 0 failed")
-        return SKIP
+        testlib.skip(str(e))
     except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
         print("FAIL %s: %s" % (sys.argv[1], e))
         print("0 passed, 1 failed")

@@ -44,6 +44,7 @@ import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "scenario"))
+import testlib  # noqa: E402
 from testlib import (VETH_V4, Exporter, Netns, ScenarioFailure,  # noqa: E402
                      install_signal_handlers, kill_groups, run, wait_until)
 
@@ -66,7 +67,6 @@ services:
   - {name: apiserver, direction: outbound, ports: [%d]}
 """ % (BACKEND_PORT, QUEUE_PORT, CACHE_PORT, ORPHAN_PORT, HOSTNET_PORT)
 
-SKIP = 77
 
 
 class HostNs:
@@ -481,10 +481,7 @@ def measure_cost(exp):
 
 def main():
     cost = "--no-cost" not in sys.argv[1:]
-    if os.geteuid() != 0:
-        print("SKIP: needs root (network namespaces, cgroup2 mount)")
-        print("0 passed, 0 failed")
-        return SKIP
+    testlib.require_root("network namespaces, cgroup2 mount")
     install_signal_handlers()
     res = Result()
     try:

@@ -613,10 +613,8 @@ static void on_signal(int sig)
 
 int main(void)
 {
-	if (geteuid() != 0) {
-		printf("SKIP: needs root (setns, mount, cgroup2)\n");
-		return 77;
-	}
+	if (geteuid() != 0)
+		SKIP_MAIN("needs root (setns, mount, cgroup2)");
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_netns.XXXXXX");

@@ -37,20 +37,25 @@ def out(line):
     sys.stdout.flush()
 
 
+def fill_redis_pool(pool, n=2):
+    """Open n connections in a redis-py pool (a PING on each) and return
+    them to it; the next requests reuse the last one returned."""
+    held = [pool.get_connection("PING") for _ in range(n)]
+    for c in held:
+        c.send_command("PING")
+        c.read_response()
+    for c in held:
+        pool.release(c)
+
+
 def redis_client(a):
     import redis
     # socket_keepalive: SO_KEEPALIVE with the namespace's sysctl timers.
     pool = redis.ConnectionPool(host=a.host, port=a.port, max_connections=4, socket_keepalive=True,
                                 socket_timeout=a.timeout)
     r = redis.Redis(connection_pool=pool)
-    # Two connections in the pool; the next requests reuse the last one
-    # returned, the other stays idle.
-    held = [pool.get_connection("PING") for _ in range(2)]
-    for c in held:
-        c.send_command("PING")
-        c.read_response()
-    for c in held:
-        pool.release(c)
+    # Two connections in the pool; the other stays idle.
+    fill_redis_pool(pool)
     return lambda body: r.set("lab", body)
 
 

@@ -91,6 +91,17 @@ class Leg:
         raise ValueError(f)
 
 
+def nat_idle_timeout(leg, seconds):
+    """The "NAT idle timeout" fault on a NAT leg (path_idle.py): the router
+    forgets a TCP flow idle for `seconds` (its
+    nf_conntrack_tcp_timeout_established), as a cloud NAT gateway does after
+    350 s; with strict tracking the flow's next segment is INVALID and
+    dropped. Set before the pools connect: nothing is injected later, the
+    pools only have to stay idle."""
+    leg.router.exec(["sysctl", "-qw", "net.netfilter.nf_conntrack_tcp_timeout_established=%d" % seconds])
+    return "nf_conntrack_tcp_timeout_established=%d on the router" % seconds
+
+
 def _veth(ns_a, dev_a, addr_a, ns_b, dev_b, addr_b):
     run(["ip", "-n", ns_a, "link", "add", dev_a, "type", "veth", "peer", "name", dev_b, "netns", ns_b])
     for ns, dev, addr in ((ns_a, dev_a, addr_a), (ns_b, dev_b, addr_b)):

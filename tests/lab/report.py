@@ -86,6 +86,7 @@ measured here; the live Alertmanager e2e measures alert delivery):
 | host crash, link down, NAT forgets flow | `HalfOpenPoolHanging` (`halfopen_longest_hanging_seconds > 60`, `for: 2m`) | 3 min after the fault (60 s + 2 m + one evaluation), as long as the request still hangs: it does for ~15 min with the default `tcp_retries2` |
 | peer stops reading | `HalfOpenZeroWindow` (`for: 10m`) | 10 min after the fault, while the peer stays stopped |
 | peer reboot | none | nothing persists: the RST ends every old connection at its next segment |
+| NAT idle timeout, idle pool | `HalfOpenIdlePastPathTimeout` (outbound, `for: 5m`); `HalfOpenKeepaliveSlowerThanPath` (outbound, `for: 30m` over a 10-minute `max_over_time`) | 5 min after the path's timeout has passed, before any request; 30 min after a pool with a slow keepalive connected |
 
 What the runs show:
 
@@ -152,6 +153,69 @@ def rows(results):
     return "\n".join(out) + "\n"
 
 
+def path_idle_rows(res):
+    """Rows of the main table for tests/lab/path_idle.py's run (the NAT idle
+    timeout fault on idle pools): times from the moment each pool went
+    idle; the router forgets its flows at res["path_s"]."""
+    if not res:
+        return ""
+    path = res["path_s"]
+    ctl = sum(int(v) for n in ("appkeep", "enforced") if n in res["max"] for v in res["max"][n].values())
+    keep = {"nokeep": "no keepalive", "slowkeep": "keepalive idle %d s (the application's)" % (3 * path)}
+    out = []
+    for n in ("nokeep", "slowkeep"):
+        first = res["first"][n]
+        seen = ", ".join("%s %.1f" % (c, first[c]) for c in sorted(first, key=first.get))
+        req = res["requests"][n].split()
+        app = ("no request before detection; the first one, sent then, hangs > %s s (retransmitting "
+               "seen %.1f s after it; the kernel gives up after tcp_retries2, ~15 min)" % (
+                   req[2].split("=")[1] if req[0] == "HANG" else "?",
+                   res["retransmitting_after_request"].get(n, float("nan"))))
+        out.append("| redis, idle pool | NAT idle timeout (%d s), %s | %s (the NAT forgot at %d) | 2, unchanged "
+                   "| - | - | %s | %s |" % (path, keep[n], seen or "nothing", path, app,
+                                            ctl if n == "nokeep" else ""))
+    return "\n".join(out) + "\n"
+
+
+PATH_IDLE_TEXT = """
+**NAT idle timeout** (`tests/lab/path_idle.py`, test `lab_nat_idle_timeout`; the last rows above,
+{seconds:g} s): idle redis-py pools (2 connections each, filled with a PING and then left idle,
+no request) behind a router namespace that masquerades with strict tracking and forgets a flow
+idle {path} s (`nf_conntrack_tcp_timeout_established={path}`), each behind its own redis-server.
+The services' `path_idle_timeout` matches ({path}s). Times from the moment the pool went idle.
+`keepalive_slower_than_path` shows on the first collections, long before the NAT forgets;
+`idle_past_path_timeout` about one collection after it, before any request. The controls on the
+same router, {controls}, raised nothing in any class and answered their request at once: their
+keepalive kept the flows alive.
+
+The servers' side, watched through `--collector.netns=all` with `path_idle_timeout: conntrack`
+(the server namespace's conntrack timeout set to {path} s, the client's left at the default
+432000 s, so only a read inside the server namespace judges them): the server sockets of the
+pool without keepalive were counted in `idle_past_path_timeout` at {srv_nokeep}, and so were
+those of the pool kept alive by its client's keepalive, at {srv_appkeep}: the client's probes
+are never stamped on the server's sockets, which is why the alerts page on outbound sockets only.
+redis-server's own keepalive (`tcp-keepalive 300`) put them in `keepalive_slower_than_path` at
+{srv_slower}.
+"""
+
+
+def path_idle_text(res):
+    if not res:
+        return ""
+    names = {"appkeep": "a pool whose application sets keepalive 1 s / 1 s / 3",
+             "enforced": "a pool without keepalive given it by `enforce` with `idle` left out (half the "
+                         "path's timeout, 2 s; it is kept busy until enforce has acted, since on a 4 s path "
+                         "enforce's first collection may come too late, and left idle from then)"}
+    controls = " and ".join(names[n] for n in ("appkeep", "enforced") if n in res["pools"])
+    def at(svc, cls):
+        t = res["first"].get(svc, {}).get(cls)
+        return "%.1f s" % t if t is not None else "never"
+    return PATH_IDLE_TEXT.format(seconds=res["seconds"], path=res["path_s"], controls=controls,
+                                 srv_nokeep=at("nokeep-srv", "idle_past_path_timeout"),
+                                 srv_appkeep=at("appkeep-srv", "idle_past_path_timeout"),
+                                 srv_slower=at("nokeep-srv", "keepalive_slower_than_path"))
+
+
 def failures(results):
     """The checks that failed, each with its software; "" when none did."""
     bad = ["- %s: %s" % (res["software"], line) for res in results for line in res.get("failures", [])]
@@ -161,12 +225,12 @@ def failures(results):
             "fixed):\n\n" + "\n".join(bad) + "\n")
 
 
-def render(results, observe, cap, upload, slack, detect):
+def render(results, observe, cap, upload, slack, detect, path_idle=None):
     head = HEAD.format(observe=observe, cap=cap, upload=upload >> 20, slack=slack, detect=detect,
                        when=time.strftime("%Y-%m-%d", time.gmtime()))
     false = sum(r["control_false_suspects"] for r in results)
-    return (head + rows(results) + failures(results)
-            + TAIL.format(false=false, runs=len(results), cap=cap))
+    return (head + rows(results) + path_idle_rows(path_idle) + path_idle_text(path_idle)
+            + failures(results) + TAIL.format(false=false, runs=len(results), cap=cap))
 
 
 def write_docs(source_root, run_py, softwares, observe, cap, upload, slack, detect):
@@ -184,8 +248,17 @@ def write_docs(source_root, run_py, softwares, observe, cap, upload, slack, dete
                 return 1
             with open(path) as f:
                 results.append(json.load(f))
+        path_idle = None
+        path = os.path.join(tmp, "nat_idle_timeout.json")
+        cp = subprocess.run([sys.executable, os.path.join(os.path.dirname(run_py), "path_idle.py"),
+                             "--enforce", "--json", path])
+        if cp.returncode != 0 or not os.path.exists(path):
+            print("lab: path_idle.py exited %d; docs/lab.md not written" % cp.returncode, file=sys.stderr)
+            return 1
+        with open(path) as f:
+            path_idle = json.load(f)
     doc = os.path.join(source_root, "docs", "lab.md")
     with open(doc, "w") as f:
-        f.write(render(results, observe, cap, upload, slack, detect))
+        f.write(render(results, observe, cap, upload, slack, detect, path_idle))
     print("wrote %s%s" % (doc, "" if rc == 0 else " (some runs failed: see above)"), file=sys.stderr)
     return rc

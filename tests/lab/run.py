@@ -32,6 +32,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "scenario"))
 sys.path.insert(0, HERE)
+import testlib  # noqa: E402
 from testlib import (Exporter, Netns, Peer, ScenarioFailure, SOURCE_ROOT,  # noqa: E402
                      install_signal_handlers, ss)
 import net  # noqa: E402
@@ -381,8 +382,7 @@ def main_one(sw, json_path):
             raise Skip("needs root (ip netns, iptables)")
         res = run_software(sw)
     except Skip as e:
-        print("SKIP %s: %s" % (sw, e))
-        return 77
+        testlib.skip("%s: %s" % (sw, e))
     except ScenarioFailure as e:
         print("FAIL %s: %s" % (sw, e))
         print("0 passed, 1 failed")

@@ -27,6 +27,7 @@ Each case:
 """
 
 HANGING = ("retransmitting", "keepalive_probing")
+PATH_CASES = ("pathidle", "kaslow")  # services with path_idle_timeout: 2s
 
 CASES = [
     dict(name="synsent", state="SYN-SENT", timer="on", subject="client",
@@ -52,6 +53,14 @@ CASES = [
     dict(name="keepalive", state="ESTAB", timer="keepalive", subject="client",
          how="SO_KEEPALIVE, idle 60 s before the first probe",
          classes=["established", "keepalive"], unanswered="", retrans=False),
+    dict(name="pathidle", state="ESTAB", timer="off", subject="client",
+         how="an idle connection silent both ways for longer than its path_idle_timeout (2 s)",
+         classes=["established", "idle_past_path_timeout"], unanswered="", retrans=False,
+         before="the family did not exist (issue 19)"),
+    dict(name="kaslow", state="ESTAB", timer="keepalive", subject="client",
+         how="SO_KEEPALIVE idle 60 s, path_idle_timeout 2 s: idle read back from the timer, then silent past the path",
+         classes=["established", "keepalive", "keepalive_slower_than_path", "idle_past_path_timeout"],
+         unanswered="", retrans=False, before="the path families did not exist (issue 19)"),
     dict(name="kaprobe", state="ESTAB", timer="keepalive", subject="client",
          how="SO_KEEPALIVE idle 1 s, interval 1 s; the server's answers dropped",
          classes=["established", "keepalive", "keepalive_probing"], unanswered="lastack", retrans=True),
@@ -126,6 +135,10 @@ def services_config(ports, orphan_port):
         if c["name"] == "orphan":
             continue
         st = "2s" if c["name"] == "stale" else "1h"
+        # path_idle_timeout only where judged: every other case, silent or
+        # not, must read 0 in both path families.
+        if c["name"] in PATH_CASES:
+            st += ", path_idle_timeout: 2s"
         p = ports[c["name"]]
         lines.append("  - {name: %s-c, direction: outbound, ports: [%d], stale_after: %s}" % (c["name"], p, st))
         lines.append("  - {name: %s-s, direction: inbound, ports: [%d], stale_after: %s}" % (c["name"], p, st))

@@ -36,7 +36,7 @@ import testlib  # noqa: E402
 from cases import CASES, HANGING, service_of, services_config  # noqa: E402
 
 CLASSES = ["established", "stale", "retransmitting", "keepalive_probing", "zero_window", "close_wait",
-           "keepalive"]
+           "keepalive", "idle_past_path_timeout", "keepalive_slower_than_path"]
 SUSPECT = {"stale", "retransmitting", "keepalive_probing", "zero_window", "close_wait"}
 TLP_ADDR = "127.0.0.2"  # routed with rto_min 15s
 INTERVAL = 1.0
@@ -135,7 +135,7 @@ class Matrix:
             self.ns.iptables("-A", "INPUT", "-p", "tcp", "--sport", str(case.port), "--tcp-flags", "SYN,ACK",
                              "SYN,ACK", "-j", "DROP")
             self.start_connect(case)
-        elif n in ("estab", "stale"):
+        elif n in ("estab", "stale", "pathidle"):
             self.pair(case)
         elif n in ("rto", "tlp"):
             addr = TLP_ADDR if n == "tlp" else "127.0.0.1"
@@ -143,7 +143,7 @@ class Matrix:
             self.drop_to(case.cport, addr)
             c.send(b"r" * 100)
             case.t_hang = time.monotonic()
-        elif n == "keepalive":
+        elif n in ("keepalive", "kaslow"):
             self.pair(case, client_opts=[ka, (socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 60)])
         elif n == "kaprobe":
             self.pair(case, client_opts=[ka, (socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 1),
@@ -396,13 +396,10 @@ class Matrix:
 
 def main():
     testlib.install_signal_handlers()
-    if os.geteuid() != 0:
-        print("SKIP: needs root (ip netns, iptables)")
-        return 77
+    testlib.require_root("ip netns, iptables")
     for tool in ("ip", "iptables", "ss"):
         if not shutil.which(tool):
-            print("SKIP: %s not installed" % tool)
-            return 77
+            testlib.skip("%s not installed" % tool)
     with testlib.Netns("mx") as ns:
         ok = Matrix(ns).run()
     print("matrix: %s" % ("ok" if ok else "FAILED"))

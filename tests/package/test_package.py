@@ -21,6 +21,7 @@ import urllib.request
 
 SOURCE_ROOT = os.environ["HALFOPEN_SOURCE_ROOT"]
 sys.path.insert(0, os.path.join(SOURCE_ROOT, "tests", "scenario"))
+import testlib  # noqa: E402
 from testlib import stop_process  # noqa: E402
 DIST = os.environ["HALFOPEN_DIST"]
 PKG = "halfopen-exporter"
@@ -177,12 +178,9 @@ def check_purged(files):
 
 
 def main():
-    if os.geteuid() != 0:
-        print("SKIP: installing a package needs root")
-        return 77
+    testlib.require_root("installing a package")
     if installed() or user_exists(USER):
-        print("SKIP: %s or the user %s exist already; not ours to purge" % (PKG, USER))
-        return 77
+        testlib.skip("%s or the user %s exist already; not ours to purge" % (PKG, USER))
     deb = build()
     if deb:
         check_lintian(deb)

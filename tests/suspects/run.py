@@ -69,6 +69,7 @@ SOCKET_KEYS = {
     "peer_port", "state", "class", "keepalive", "timer", "idle_ms", "unanswered_ms",
     "suspect_ms", "condition_ms", "retransmits", "total_retransmits", "backoff", "unacked",
     "recv_q", "send_q", "netns", "pod_namespace", "pod", "cookie", "current", "remediated",
+    "silent_ms", "path", "keepalive_effective", "user_timeout",
 }
 TOP_KEYS = {"schema", "collected", "collection_time", "total", "shown", "limit", "truncated",
             "dropped_total", "sockets"}

@@ -179,21 +179,71 @@ DEF_TEST(add_counts_each_class)
 	cls.flags = SC_CLOSE_WAIT;
 	cls.unanswered_ms = 0;
 	service_counts_add(&n, &cls);
+	cls.flags = SC_ESTABLISHED | SC_IDLE_PAST_PATH | SC_KEEPALIVE_SLOWER_THAN_PATH;
+	service_counts_add(&n, &cls);
 	/* longest_unanswered is the max, not the last. */
-	CHECK(same_counts((struct service_counts){2, 1, 1, 1, 1, 1, 1, 7000}, n));
+	CHECK(same_counts((struct service_counts){.established = 3,
+						  .stale = 1,
+						  .retransmitting = 1,
+						  .keepalive_probing = 1,
+						  .zero_window = 1,
+						  .close_wait = 1,
+						  .keepalive = 1,
+						  .idle_past_path_timeout = 1,
+						  .keepalive_slower_than_path = 1,
+						  .longest_unanswered_ms = 7000},
+			  n));
 	return 0;
 }
 
 DEF_TEST(merge_sums_and_keeps_longest)
 {
-	struct service_counts a = {1, 2, 3, 4, 5, 6, 7, 900};
-	struct service_counts b = {10, 20, 30, 40, 50, 60, 70, 500};
-	struct service_counts d = {0, 0, 0, 0, 0, 0, 0, 1200};
+	struct service_counts a = {.established = 1,
+				   .stale = 2,
+				   .retransmitting = 3,
+				   .keepalive_probing = 4,
+				   .zero_window = 5,
+				   .close_wait = 6,
+				   .keepalive = 7,
+				   .idle_past_path_timeout = 8,
+				   .keepalive_slower_than_path = 9,
+				   .longest_unanswered_ms = 900};
+	struct service_counts b = {.established = 10,
+				   .stale = 20,
+				   .retransmitting = 30,
+				   .keepalive_probing = 40,
+				   .zero_window = 50,
+				   .close_wait = 60,
+				   .keepalive = 70,
+				   .idle_past_path_timeout = 80,
+				   .keepalive_slower_than_path = 90,
+				   .longest_unanswered_ms = 500};
+	struct service_counts d = {.longest_unanswered_ms = 1200};
 
 	service_counts_merge(&a, &b);
-	CHECK(same_counts((struct service_counts){11, 22, 33, 44, 55, 66, 77, 900}, a));
+	CHECK(same_counts((struct service_counts){.established = 11,
+						  .stale = 22,
+						  .retransmitting = 33,
+						  .keepalive_probing = 44,
+						  .zero_window = 55,
+						  .close_wait = 66,
+						  .keepalive = 77,
+						  .idle_past_path_timeout = 88,
+						  .keepalive_slower_than_path = 99,
+						  .longest_unanswered_ms = 900},
+			  a));
 	service_counts_merge(&a, &d);
-	CHECK(same_counts((struct service_counts){11, 22, 33, 44, 55, 66, 77, 1200}, a));
+	CHECK(same_counts((struct service_counts){.established = 11,
+						  .stale = 22,
+						  .retransmitting = 33,
+						  .keepalive_probing = 44,
+						  .zero_window = 55,
+						  .close_wait = 66,
+						  .keepalive = 77,
+						  .idle_past_path_timeout = 88,
+						  .keepalive_slower_than_path = 99,
+						  .longest_unanswered_ms = 1200},
+			  a));
 	return 0;
 }
 
@@ -374,7 +424,11 @@ DEF_TEST(series_cap_folds_pods)
 	CHECK_EQ_UINT(4, res.series_dropped);
 	CHECK_EQ_UINT(3, res.sockets_matched);
 
-	CHECK_EQ_INT(0, exposition_render(&res, &st, &out));
+	{
+		const struct exposition_body body = {.collection = &res, .stats = &st};
+
+		CHECK_EQ_INT(0, exposition_render_body(&body, &out, NULL));
+	}
 	CHECK_CONTAINS("\nhalfopen_series_dropped 4\n", out.data);
 	CHECK_CONTAINS("\nhalfopen_established_sockets{tcp_service=\"web\",direction=\"inbound\","
 		       "namespace=\"shop\",pod=\"web-a\"} 1\n",

@@ -175,6 +175,91 @@ DEF_TEST(hanging)
 	return 0;
 }
 
+/* A socket silent for silent ms both ways (sent and received), with the
+ * keepalive timer due in due ms when due is not NO_TIMER. */
+#define NO_TIMER UINT32_MAX
+static struct classification judged(uint32_t sent, uint32_t recv, uint32_t due, uint8_t probes,
+				    uint32_t path)
+{
+	struct sock_record r =
+	    rec(TCPS_ESTABLISHED, due == NO_TIMER ? 0 : DIAG_TIMER_KEEPALIVE, probes, recv, recv);
+	struct classification c;
+
+	r.info.tcpi_last_data_sent = sent;
+	r.expires_ms = due == NO_TIMER ? 0 : due;
+	classify_socket(&r, 0, &c);
+	classify_set_path(&c, path);
+	return c;
+}
+
+#define PATH_FLAGS (SC_IDLE_PAST_PATH | SC_KEEPALIVE_SLOWER_THAN_PATH)
+
+/* The path's idle timeout against silence and the inferred keepalive. */
+DEF_TEST(path_idle)
+{
+	struct classification c;
+	struct sock_record r;
+
+	/* unset: nothing judged, whatever the silence */
+	CHECK_EQ_UINT(0, judged(900000, 900000, NO_TIMER, 0, 0).flags & PATH_FLAGS);
+	/* no keepalive, silent both ways past the path */
+	c = judged(6000, 6000, NO_TIMER, 0, 5000);
+	CHECK_EQ_UINT(SC_IDLE_PAST_PATH, c.flags & PATH_FLAGS);
+	CHECK_EQ_UINT(6000, c.silent_ms);
+	CHECK_EQ_UINT(0, c.keepalive_idle_ms);
+	/* just under: not yet */
+	CHECK_EQ_UINT(0, judged(4999, 4999, NO_TIMER, 0, 5000).flags & PATH_FLAGS);
+	/* we sent data recently: the flow is not idle (its ACK will come) */
+	CHECK_EQ_UINT(0, judged(100, 6000, NO_TIMER, 0, 5000).flags & PATH_FLAGS);
+	/* received recently, sent long ago: not idle either */
+	CHECK_EQ_UINT(0, judged(6000, 100, NO_TIMER, 0, 5000).flags & PATH_FLAGS);
+	/* keepalive idle 5 s (2 s silent, next probe in 3 s) vs path 5 s:
+	 * slower (equal cannot keep it alive), not yet past the path */
+	c = judged(2000, 2000, 3000, 0, 5000);
+	CHECK_EQ_UINT(5000, c.keepalive_idle_ms);
+	CHECK_EQ_UINT(3000, c.keepalive_due_ms);
+	CHECK_EQ_UINT(SC_KEEPALIVE_SLOWER_THAN_PATH, c.flags & PATH_FLAGS);
+	/* the same keepalive against a 6 s path: fine */
+	CHECK_EQ_UINT(0, judged(2000, 2000, 3000, 0, 6000).flags & PATH_FLAGS);
+	/* a healthy keepalive pool: idle 1 s, silence never grows past it */
+	CHECK_EQ_UINT(0, judged(600000, 400, 600, 0, 5000).flags & PATH_FLAGS);
+	/* timer overdue (expires 0) and silent past the path: both */
+	c = judged(6000, 6000, 0, 0, 5000);
+	CHECK_EQ_UINT(PATH_FLAGS, c.flags & PATH_FLAGS);
+	/* a busy socket's timer reads short (traffic since it last ran),
+	 * but silence past the path proves no probe went out in time */
+	c = judged(5200, 5200, 100, 0, 5000);
+	CHECK_EQ_UINT(PATH_FLAGS, c.flags & PATH_FLAGS);
+	/* keepalive probing: keepalive_probing's case, not these */
+	c = judged(9000, 9000, 1000, 2, 5000);
+	CHECK_EQ_UINT(0, c.flags & PATH_FLAGS);
+	CHECK_EQ_UINT(0, c.keepalive_idle_ms);
+	CHECK(c.flags & SC_KEEPALIVE_PROBING);
+	/* a hanging request: retransmitting's case */
+	r = rec(TCPS_ESTABLISHED, DIAG_TIMER_RETRANS, 2, 9000, 9000);
+	r.info.tcpi_last_data_sent = 9000;
+	classify_socket(&r, 0, &c);
+	classify_set_path(&c, 5000);
+	CHECK_EQ_UINT(0, c.flags & PATH_FLAGS);
+	/* never received anything (stamps would read the uptime) */
+	r = rec(TCPS_ESTABLISHED, 0, 0, 900000, 900000);
+	r.info.tcpi_last_data_sent = 900000;
+	r.info_len = sizeof(r.info);
+	classify_socket(&r, 0, &c);
+	classify_set_path(&c, 5000);
+	CHECK_EQ_UINT(0, c.flags & PATH_FLAGS);
+	/* CLOSE_WAIT: not an idle pool member */
+	r = rec(TCPS_CLOSE_WAIT, 0, 0, 9000, 9000);
+	r.info.tcpi_last_data_sent = 9000;
+	classify_socket(&r, 0, &c);
+	classify_set_path(&c, 5000);
+	CHECK_EQ_UINT(0, c.flags & PATH_FLAGS);
+	/* the sum saturates */
+	c = judged(10, UINT32_MAX - 5, 100, 0, 5000);
+	CHECK_EQ_UINT(UINT32_MAX, c.keepalive_idle_ms);
+	return 0;
+}
+
 /* sock_ages: first sighting kept across consecutive collections only. */
 DEF_TEST(sock_ages)
 {
@@ -238,6 +323,23 @@ static void check_recorded(const struct sock_record *r, void *p)
 		printf("  port %u->%u state %u timer %u: flags 0x%x, want 0x%x\n", r->sport, r->dport,
 		       r->state, r->timer, c.flags, want);
 	}
+	/* 12348's client runs keepalive idle 1 s, interval 1 s; the timer
+	 * reads it back to within the probe's round trip and the jiffies */
+	if (r->dport == 12348 && (c.keepalive_idle_ms < 900 || c.keepalive_idle_ms > 1100)) {
+		e->wrong++;
+		printf("  port %u->%u: keepalive idle %u ms, want ~1000\n", r->sport, r->dport,
+		       c.keepalive_idle_ms);
+	}
+	/* ...so a 3 s path is safe for it; its server side stays silent
+	 * (the client's probes are out of window and never stamp it): past
+	 * the path, as docs/metrics.md warns for inbound sockets */
+	classify_set_path(&c, 3000);
+	if ((r->dport == 12348 && (c.flags & PATH_FLAGS)) ||
+	    (r->sport == 12348 && (c.flags & PATH_FLAGS) != SC_IDLE_PAST_PATH)) {
+		e->wrong++;
+		printf("  port %u->%u: path flags 0x%x\n", r->sport, r->dport,
+		       c.flags & PATH_FLAGS);
+	}
 	if ((c.flags & (SC_RETRANSMITTING | SC_KEEPALIVE_PROBING)) && c.unanswered_ms < 3000) {
 		e->wrong++;
 		printf("  port %u->%u: unanswered %u ms\n", r->sport, r->dport, c.unanswered_ms);
@@ -265,6 +367,7 @@ int main(void)
 	RUN_TEST(ages);
 	RUN_TEST(never_received);
 	RUN_TEST(hanging);
+	RUN_TEST(path_idle);
 	RUN_TEST(sock_ages);
 	RUN_TEST(recorded_dump);
 	END_TEST;

@@ -142,6 +142,58 @@ DEF_TEST(file_defaults)
 	return 0;
 }
 
+/* path_idle_timeout: defaults, per service, the word conntrack, and the
+ * keepalive idle enforce derives from it. */
+DEF_TEST(path_idle_timeout)
+{
+	struct config *cfg;
+
+	CHECK_EQ_INT(0, load("services:\n  - {name: a, direction: inbound, ports: [1]}\n", &cfg));
+	CHECK_EQ_UINT(PATH_IDLE_UNSET, cfg->path_idle_ms);
+	CHECK_EQ_UINT(PATH_IDLE_UNSET, cfg->services[0].path_idle_ms);
+	config_free(cfg);
+	CHECK_EQ_INT(0, load("defaults: {path_idle_timeout: 350s}\n"
+			     "services:\n"
+			     "  - {name: a, direction: outbound, ports: [1]}\n"
+			     "  - {name: b, direction: outbound, ports: [2], path_idle_timeout: 4m}\n"
+			     "  - {name: c, direction: outbound, ports: [3], "
+			     "path_idle_timeout: conntrack}\n"
+			     "  - name: d\n"
+			     "    direction: outbound\n"
+			     "    ports: [4]\n"
+			     "    enforce: {keepalive: {interval: 10s, count: 3}}\n"
+			     "  - name: e\n"
+			     "    direction: outbound\n"
+			     "    ports: [5]\n"
+			     "    path_idle_timeout: 5s\n"
+			     "    enforce: {keepalive: {interval: 1s, count: 3}}\n"
+			     "  - name: f\n"
+			     "    direction: outbound\n"
+			     "    ports: [6]\n"
+			     "    enforce: {keepalive: {idle: 20s, interval: 10s, count: 3}}\n",
+			     &cfg));
+	CHECK_EQ_UINT(350000, cfg->path_idle_ms);
+	CHECK_EQ_UINT(350000, cfg->services[0].path_idle_ms);
+	CHECK_EQ_UINT(240000, cfg->services[1].path_idle_ms);
+	CHECK_EQ_UINT(PATH_IDLE_CONNTRACK, cfg->services[2].path_idle_ms);
+	CHECK(cfg->services[3].enforce.keepalive);
+	CHECK_EQ_UINT(175, cfg->services[3].enforce.idle_s); /* half of 350 s */
+	CHECK_EQ_UINT(10, cfg->services[3].enforce.interval_s);
+	CHECK_EQ_UINT(2, cfg->services[4].enforce.idle_s); /* half of 5 s, rounded down */
+	CHECK_EQ_UINT(20, cfg->services[5].enforce.idle_s); /* given: kept */
+	config_free(cfg);
+	CHECK_EQ_INT(0, load("defaults: {path_idle_timeout: conntrack, unmatched: count}\n", &cfg));
+	CHECK_EQ_UINT(PATH_IDLE_CONNTRACK, cfg->path_idle_ms);
+	config_free(cfg);
+	CHECK_EQ_UINT(0, path_keepalive_idle_s(PATH_IDLE_UNSET));
+	CHECK_EQ_UINT(0, path_keepalive_idle_s(PATH_IDLE_CONNTRACK));
+	CHECK_EQ_UINT(1, path_keepalive_idle_s(1500));
+	CHECK_EQ_UINT(600, path_keepalive_idle_s(1200000)); /* GCP Cloud NAT */
+	CHECK_EQ_UINT(120, path_keepalive_idle_s(240000));  /* Azure */
+	CHECK_EQ_UINT(32767, path_keepalive_idle_s(4000000000u));
+	return 0;
+}
+
 struct bad_case {
 	const char *yaml;
 	unsigned line;
@@ -298,7 +350,7 @@ static const struct bad_case bad_cases[] = {
     {"version: 1\n", 1, "version", "unknown key \"version\"; allowed: defaults, services"},
     {"defaults:\n  stale: 5m\n", 2, "defaults.stale",
      "unknown key \"stale\"; allowed: "
-     "stale_after, listening_ports, "
+     "stale_after, path_idle_timeout, listening_ports, "
      "max_listening_services, unmatched"},
     {"defaults:\n  listening_port: true\n", 2, "defaults.listening_port",
      "(did you mean listening_ports?)"},
@@ -310,6 +362,30 @@ static const struct bad_case bad_cases[] = {
     {SVC(PORTS_OK "    <<: {a: 1}\n"), 5, "services[0].<<", "unknown key \"<<\""},
     {SVC(PORTS_OK "    \"bad\\x01key\": 1\n"), 5, "services[0].bad\\x01key",
      "unknown key \"bad\\x01key\""},
+    /* path_idle_timeout */
+    {"defaults:\n  path_idle_timeout: conntrak\n", 2, "defaults.path_idle_timeout",
+     "\"conntrak\" is neither a duration (350s, 4m, 20m) nor conntrack"},
+    {SVC(PORTS_OK "    path_idle_timeout: 0s\n"), 5, "services[0].path_idle_timeout",
+     "must be greater than 0"},
+    {SVC(PORTS_OK "    path_idle_timeout: 350\n"), 5, "services[0].path_idle_timeout",
+     "is not a duration"},
+    {SVC(PORTS_OK "    path_idle_timeout: [5m]\n"), 5, "services[0].path_idle_timeout",
+     "got a list"},
+    {SVC(PORTS_OK "    enforce: {keepalive: {interval: 1s, count: 2}}\n"), 5,
+     "services[0].enforce.keepalive", "needs idle, or a path_idle_timeout given as a duration"},
+    {SVC(PORTS_OK "    path_idle_timeout: conntrack\n"
+		  "    enforce: {keepalive: {interval: 1s, count: 2}}\n"),
+     6, "services[0].enforce.keepalive", "needs idle, or a path_idle_timeout"},
+    {SVC(PORTS_OK "    path_idle_timeout: 60s\n"
+		  "    enforce: {keepalive: {interval: 30s, count: 2}}\n"),
+     6, "services[0].enforce.keepalive.interval",
+     "idle defaults to 30s (half the path_idle_timeout of 60s); with an interval of 30s"},
+    {SVC(PORTS_OK "    path_idle_timeout: 2500ms\n"
+		  "    enforce: {keepalive: {interval: 1s, count: 2}}\n"),
+     6, "services[0].enforce.keepalive",
+     "a path_idle_timeout of 2500ms leaves no room for a probe and a retry in whole seconds"},
+    {SVC(PORTS_OK "    enforce: {keepalive: {idle: 1s}}\n"), 5, "services[0].enforce.keepalive",
+     "interval"},
     /* duplicate keys */
     {"defaults:\n  stale_after: 1m\n  stale_after: 2m\n", 3, "defaults.stale_after",
      "duplicate key \"stale_after\"; first given at line 2"},
@@ -844,6 +920,7 @@ int main(void)
 {
 	RUN_TEST(good_round_trip);
 	RUN_TEST(file_defaults);
+	RUN_TEST(path_idle_timeout);
 	RUN_TEST(validation);
 	RUN_TEST(columns);
 	RUN_TEST(limits);

@@ -290,6 +290,21 @@ static const char services_text[] =
     "# TYPE halfopen_keepalive_sockets gauge\n"
     "halfopen_keepalive_sockets" WEB "7\n"
     "halfopen_keepalive_sockets" PG "0\n"
+    "# HELP halfopen_idle_past_path_timeout_sockets ESTABLISHED sockets silent in both "
+    "directions (no data sent, no data or ACK received) for at least the service's "
+    "path_idle_timeout, with no keepalive faster than it: the NAT or load balancer on the "
+    "path has likely forgotten the flow, and the next request on it will hang. 0 when "
+    "path_idle_timeout is unset.\n"
+    "# TYPE halfopen_idle_past_path_timeout_sockets gauge\n"
+    "halfopen_idle_past_path_timeout_sockets" WEB "8\n"
+    "halfopen_idle_past_path_timeout_sockets" PG "0\n"
+    "# HELP halfopen_keepalive_slower_than_path_sockets ESTABLISHED sockets whose keepalive "
+    "is armed but whose keepalive idle time (inferred from the keepalive timer) is at least "
+    "the service's path_idle_timeout: the keepalive cannot keep the flow alive through the "
+    "path. 0 when path_idle_timeout is unset.\n"
+    "# TYPE halfopen_keepalive_slower_than_path_sockets gauge\n"
+    "halfopen_keepalive_slower_than_path_sockets" WEB "9\n"
+    "halfopen_keepalive_slower_than_path_sockets" PG "0\n"
     "# HELP halfopen_longest_unanswered_seconds Over the service's retransmitting and "
     "keepalive-probing sockets, the longest time since the peer last acknowledged anything, "
     "idle time before the hang included; for a socket that never received anything "
@@ -344,6 +359,8 @@ static void fill_result(struct collection_result *res, struct service_result *sv
 	svc[0].counts.zero_window = 6;
 	svc[0].counts.close_wait = 4;
 	svc[0].counts.keepalive = 7;
+	svc[0].counts.idle_past_path_timeout = 8;
+	svc[0].counts.keepalive_slower_than_path = 9;
 	svc[0].counts.longest_unanswered_ms = 12345;
 	svc[0].counts.longest_hanging_ms = 2500;
 	svc[1].service_id = 1;
@@ -360,6 +377,16 @@ static void fill_result(struct collection_result *res, struct service_result *sv
 }
 
 /* ---- tests ------------------------------------------------------------ */
+
+/* The body as the daemon publishes it (exposition_render_body), without
+ * the parts these tests do not build. */
+static int render_body(const struct collection_result *res, const struct exporter_stats *st,
+		       struct buf *out)
+{
+	const struct exposition_body body = {.collection = res, .stats = st};
+
+	return exposition_render_body(&body, out, NULL);
+}
 
 DEF_TEST(escape_label)
 {
@@ -529,7 +556,7 @@ DEF_TEST(full_render)
 	fill_result(&res, svc);
 	buf_init(&b);
 	buf_init(&want);
-	CHECK_EQ_INT(0, exposition_render(&res, &test_stats, &b));
+	CHECK_EQ_INT(0, render_body(&res, &test_stats, &b));
 	buf_puts(&want, services_text);
 	buf_puts(&want, collection_text);
 	buf_puts(&want, self_metrics_text);
@@ -538,6 +565,38 @@ DEF_TEST(full_render)
 	CHECK_EQ_INT(0, check_exposition(b.data));
 	buf_free(&b);
 	buf_free(&want);
+	return 0;
+}
+
+/* Every part publish() passes (an empty tracker, no enforce, this
+ * process's /proc): the collection first, then the self metrics, then the
+ * process families; the whole body passes the format checks. */
+DEF_TEST(full_body_as_published)
+{
+	struct service_result svc[2];
+	struct collection_result res;
+	struct suspects *t = NULL;
+	const char *failed = NULL;
+	const char *self, *proc;
+	struct buf b;
+
+	fill_result(&res, svc);
+	CHECK_EQ_INT(0, suspects_new(NULL, &t));
+	{
+		const struct exposition_body body = {
+		    .collection = &res, .stats = &test_stats, .suspects = t, .proc_root = "/proc"};
+
+		buf_init(&b);
+		CHECK_EQ_INT(0, exposition_render_body(&body, &b, &failed));
+	}
+	CHECK(failed == NULL);
+	CHECK(strncmp(b.data, services_text, strlen(services_text)) == 0);
+	self = strstr(b.data, self_metrics_text);
+	proc = strstr(b.data, "\n# TYPE process_resident_memory_bytes gauge\n");
+	CHECK(self != NULL && proc != NULL && self < proc);
+	CHECK_EQ_INT(0, check_exposition(b.data));
+	buf_free(&b);
+	suspects_free(t);
 	return 0;
 }
 
@@ -552,7 +611,7 @@ DEF_TEST(pod_labels)
 	snprintf(svc[0].pod_namespace, sizeof(svc[0].pod_namespace), "shop");
 	snprintf(svc[0].pod, sizeof(svc[0].pod), "api-7d\"x");
 	buf_init(&b);
-	CHECK_EQ_INT(0, exposition_render(&res, &test_stats, &b));
+	CHECK_EQ_INT(0, render_body(&res, &test_stats, &b));
 	CHECK_CONTAINS("halfopen_stale_sockets{tcp_service=\"web\",direction=\"inbound\","
 		       "namespace=\"shop\",pod=\"api-7d\\\"x\"} 1\n",
 		       b.data);
@@ -569,7 +628,7 @@ DEF_TEST(render_without_result)
 	struct buf b;
 
 	buf_init(&b);
-	CHECK_EQ_INT(0, exposition_render(NULL, &test_stats, &b));
+	CHECK_EQ_INT(0, render_body(NULL, &test_stats, &b));
 	CHECK_EQ_STR(self_metrics_text, b.data);
 	CHECK(strstr(b.data, "halfopen_established_sockets") == NULL);
 	CHECK_EQ_INT(0, check_exposition(b.data));
@@ -584,7 +643,7 @@ DEF_TEST(render_zero_services)
 
 	memset(&res, 0, sizeof(res));
 	buf_init(&b);
-	CHECK_EQ_INT(0, exposition_render(&res, &test_stats, &b));
+	CHECK_EQ_INT(0, render_body(&res, &test_stats, &b));
 	/* no per-service families, but what the collection saw is still said */
 	CHECK(strstr(b.data, "halfopen_established_sockets") == NULL);
 	CHECK_CONTAINS("halfopen_collection_matched_sockets 0\n", b.data);
@@ -607,7 +666,7 @@ DEF_TEST(render_escapes_and_defaults)
 	st.last_duration_seconds = NAN;
 	st.interval_seconds = INFINITY;
 	buf_init(&b);
-	CHECK_EQ_INT(0, exposition_render(&res, &st, &b));
+	CHECK_EQ_INT(0, render_body(&res, &st, &b));
 	CHECK_CONTAINS("halfopen_stale_sockets{tcp_service=\"we\\\"ird\\\\na\\nme\","
 		       "direction=\"inbound\"} 1\n",
 		       b.data);
@@ -626,7 +685,7 @@ DEF_TEST(render_appends)
 
 	buf_init(&b);
 	buf_puts(&b, "# HELP x y\n# TYPE x gauge\nx 1\n");
-	CHECK_EQ_INT(0, exposition_render(NULL, &test_stats, &b));
+	CHECK_EQ_INT(0, render_body(NULL, &test_stats, &b));
 	CHECK(strncmp(b.data, "# HELP x y\n", 11) == 0);
 	CHECK_EQ_STR(self_metrics_text, b.data + strlen("# HELP x y\n# TYPE x gauge\nx 1\n"));
 	buf_free(&b);
@@ -864,7 +923,7 @@ DEF_TEST(whole_body_valid)
 	CHECK_EQ_UINT(0, suspects_remediate(t, 3000, false, &ops));
 
 	buf_init(&b);
-	CHECK_EQ_INT(0, exposition_render(&res, &test_stats, &b));
+	CHECK_EQ_INT(0, render_body(&res, &test_stats, &b));
 	CHECK_EQ_INT(0, metric_render(metrics_suspects_render, t, &b));
 	CHECK_EQ_INT(0, metric_render(process_metrics_render, "/proc", &b));
 	suspects_free(t);
@@ -891,6 +950,7 @@ int main(void)
 	RUN_TEST(number_format);
 	RUN_TEST(number_round_trip);
 	RUN_TEST(full_render);
+	RUN_TEST(full_body_as_published);
 	RUN_TEST(pod_labels);
 	RUN_TEST(render_without_result);
 	RUN_TEST(render_zero_services);

@@ -120,6 +120,7 @@ static int make_snapshot(struct suspect_snapshot **out)
 		c.flags = SC_ESTABLISHED | SC_RETRANSMITTING | SC_STALE | SC_KEEPALIVE;
 		c.idle_ms = 31000;
 		c.unanswered_ms = 31000;
+		c.silent_ms = 30500;
 		suspects_observe(t, &r, &c, &a, 0);
 
 		memset(&r, 0, sizeof(r));
@@ -176,7 +177,11 @@ DEF_TEST(json)
 	    "\"condition_ms\":{\"retransmitting\":30000,\"stale\":30000},"
 	    "\"retransmits\":4,\"total_retransmits\":6,\"backoff\":4,\"unacked\":1,"
 	    "\"recv_q\":0,\"send_q\":100,\"netns\":0,\"pod_namespace\":null,\"pod\":null,"
-	    "\"cookie\":\"18364758544493064720\",\"current\":true,\"remediated\":false},\n",
+	    "\"cookie\":\"18364758544493064720\",\"current\":true,\"remediated\":false,"
+	    "\"silent_ms\":30500,\"path\":[],\"keepalive_effective\":{\"idle_ms\":null,"
+	    "\"idle_known\":\"unknown\",\"interval_ms\":null,\"interval_known\":\"unknown\","
+	    "\"count\":null,\"count_known\":\"unknown\",\"probes_out\":0,\"next_timer_ms\":0},"
+	    "\"user_timeout\":{\"ms\":null,\"known\":\"unknown\"}},\n",
 	    b.data);
 	CHECK_CONTAINS("{\"service\":\"web\",\"direction\":\"inbound\",\"family\":\"ipv6\","
 		       "\"local_address\":\"fd00::1\",\"local_port\":8080,"
@@ -204,6 +209,77 @@ DEF_TEST(json)
 	return 0;
 }
 
+/* A stale keepalive socket past the path (keepalive idle 20 s read from
+ * the timer), then the same socket probing: what is known and how. */
+DEF_TEST(timeouts)
+{
+	struct suspects *t = NULL;
+	struct suspect_snapshot *snap = NULL;
+	struct service_result a;
+	struct sock_record r;
+	struct classification c;
+	struct sockets_page_query q;
+	struct buf b;
+
+	memset(&a, 0, sizeof(a));
+	snprintf(a.name, sizeof(a.name), "cache");
+	a.direction = DIRECTION_OUTBOUND;
+	CHECK_EQ_INT(0, suspects_new(NULL, &t));
+	CHECK_EQ_INT(0, sockets_page_parse_query(NULL, "json", NULL, &q));
+	for (int probing = 0; probing <= 1; probing++) {
+		memset(&r, 0, sizeof(r));
+		r.family = AF_INET;
+		r.state = TCPS_ESTABLISHED;
+		r.timer = DIAG_TIMER_KEEPALIVE;
+		r.retrans = (uint8_t)(probing ? 2 : 0);
+		r.expires_ms = probing ? 700 : 8000;
+		r.cookie = 7;
+		r.has_info = true;
+		r.info.tcpi_segs_in = 5;
+		r.info_len = sizeof(r.info);
+		r.info.tcpi_last_data_recv = r.info.tcpi_last_ack_recv = 12000;
+		r.info.tcpi_last_data_sent = 12000;
+		classify_socket(&r, 10000, &c);
+		classify_set_path(&c, 10000);
+		suspects_begin(t, 1000u + 1000u * (unsigned)probing);
+		suspects_observe(t, &r, &c, &a, 0);
+		suspects_end(t, true, NULL);
+		CHECK_EQ_INT(0, suspects_snapshot(t, 10, &snap));
+		buf_init(&b);
+		CHECK_EQ_INT(0, sockets_page_render(snap, &q, &b));
+		if (!probing)
+			CHECK_CONTAINS("\"silent_ms\":12000,\"path\":[\"idle_past_path_timeout\","
+				       "\"keepalive_slower_than_path\"],\"keepalive_effective\":{"
+				       "\"idle_ms\":20000,\"idle_known\":\"inferred\","
+				       "\"interval_ms\":null,\"interval_known\":\"unknown\","
+				       "\"count\":null,\"count_known\":\"unknown\",\"probes_out\":0,"
+				       "\"next_timer_ms\":8000},\"user_timeout\":{\"ms\":null,"
+				       "\"known\":\"unknown\"}}",
+				       b.data);
+		else
+			CHECK_CONTAINS("\"path\":[],\"keepalive_effective\":{\"idle_ms\":null,"
+				       "\"idle_known\":\"unknown\",\"interval_ms\":700,"
+				       "\"interval_known\":\"at_least\",\"count\":null,"
+				       "\"count_known\":\"unknown\",\"probes_out\":2,"
+				       "\"next_timer_ms\":700}",
+				       b.data);
+		buf_free(&b);
+		q.format = SOCKETS_PAGE_HTML;
+		buf_init(&b);
+		CHECK_EQ_INT(0, sockets_page_render(snap, &q, &b));
+		CHECK_CONTAINS(probing ? ">idle ?, intvl &ge; 700ms, 2 out</td>"
+				       : ">idle 20s <span class=\"d\">slower than path</span></td>",
+			       b.data);
+		CHECK_CONTAINS(probing ? ">12s</td>" : ">12s <span class=\"d\">past path</span></td>",
+			       b.data);
+		q.format = SOCKETS_PAGE_JSON;
+		buf_free(&b);
+		suspect_snapshot_unref(snap);
+	}
+	suspects_free(t);
+	return 0;
+}
+
 DEF_TEST(html)
 {
 	struct suspect_snapshot *snap;
@@ -217,8 +293,12 @@ DEF_TEST(html)
 		       "<td class=\"a\">10.0.9.9:5432</td><td><span class=\"c retransmitting\">"
 		       "retransmitting</span><span class=\"c stale\">stale</span></td>"
 		       "<td>ESTAB</td><td class=\"n\">31s</td><td class=\"n\">31s</td>"
+		       "<td class=\"n\">30s</td>"
 		       "<td class=\"n\">30s</td><td class=\"n\">4</td><td class=\"n\">4</td>"
-		       "<td class=\"n\">1</td><td class=\"n\">100</td><td>on</td>"
+		       "<td class=\"n\">1</td><td class=\"n\">100</td><td title=\"idle inferred"
+		       " from the keepalive timer (docs/suspects.md); interval: at least the time "
+		       "to the next probe while probing; count and user timeout are not visible "
+		       "to sock_diag\">idle ?</td>"
 		       "<td class=\"n\">0</td><td>-</td></tr>",
 		       b.data);
 	CHECK_CONTAINS("<td class=\"a\">[fd00::1]:8080</td>", b.data);
@@ -244,5 +324,6 @@ int main(void)
 	RUN_TEST(format_and_accept);
 	RUN_TEST(json);
 	RUN_TEST(html);
+	RUN_TEST(timeouts);
 	END_TEST;
 }

@@ -3,12 +3,16 @@
  * main() that RUN_TEST()s them and END_TEST's. A failed CHECK reports
  * file:line and the expression and fails the current test, not the run.
  * A test that cannot set up its environment SKIP_TEST()s: the run then
- * exits 77 (meson's SKIP) unless another test failed, never 0. */
+ * exits 77 (meson's SKIP) unless another test failed, never 0; and under
+ * CI=true it exits 1, since there a skip is a failure (the one skip policy
+ * of every suite, as tests/scenario/testlib.py's skip()). A whole program
+ * that cannot run here returns SKIP_MAIN(why). */
 #ifndef HALFOPEN_TESTING_H
 #define HALFOPEN_TESTING_H
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int fail_count__ __attribute__((unused));
@@ -17,6 +21,26 @@ static int check_count__ __attribute__((unused));
 static int skip_count__ __attribute__((unused));
 
 #define TEST_SKIPPED 77
+
+/* What a run that skipped exits with: 77, or 1 under CI=true. */
+static inline int test_skip_status(void)
+{
+	const char *ci = getenv("CI");
+
+	if (ci && strcmp(ci, "true") == 0) {
+		printf("CI=true: a skip is a failure\n");
+		return 1;
+	}
+	return TEST_SKIPPED;
+}
+
+/* main() cannot run here: say why, return test_skip_status(). */
+#define SKIP_MAIN(...)                                                                             \
+	do {                                                                                       \
+		printf("SKIP: " __VA_ARGS__);                                                      \
+		printf("\n");                                                                      \
+		return test_skip_status();                                                         \
+	} while (0)
 
 #define DEF_TEST(func) static int test_##func(void)
 
@@ -40,7 +64,7 @@ static int skip_count__ __attribute__((unused));
 	do {                                                                                       \
 		printf("%d passed, %d failed, %d skipped\n", pass_count__, fail_count__,           \
 		       skip_count__);                                                              \
-		return fail_count__ ? 1 : skip_count__ ? TEST_SKIPPED : 0;                         \
+		return fail_count__ ? 1 : skip_count__ ? test_skip_status() : 0;                   \
 	} while (0)
 
 /* The current test cannot run here (why: a printf format and arguments). */
