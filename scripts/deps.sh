@@ -27,7 +27,8 @@ if [ "${1:-}" = test ]; then
 	       strace openssl redis-server python3-redis
 	       kubernetes-client buildah podman runc catatonit busybox-static nodejs npm chromium
 	       postgresql python3-psycopg2 pgbouncer nginx conntrack
-	       mmdebstrap systemd-container)  # tests/systemd: the package under systemd as PID 1
+	       mmdebstrap systemd-container  # tests/systemd: the package under systemd as PID 1
+	       qemu-system-x86 cpio kmod xz-utils zstd)  # tests/kernels: Debian's kernels under TCG (+ busybox-static)
 fi
 
 missing=()
