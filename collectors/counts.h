@@ -1,6 +1,6 @@
 /* counts: what one collection counted, per service (and pod), and the
  * pure functions that count. Filled by the collector (collector.h),
- * rendered by the exporter (exporter/exposition.c). */
+ * rendered by the exporter (exporter/metrics/exposition.c). */
 #ifndef HALFOPEN_COUNTS_H
 #define HALFOPEN_COUNTS_H
 

@@ -9,7 +9,7 @@
  * sockets of the network namespace the calling thread is in (an iterator
  * sees only that one); enforce_end_collection() folds the passes of one
  * collection into the totals the exporter renders
- * (exporter/metrics_enforce.c) through enforce_service_get() and
+ * (exporter/metrics/metrics_enforce.c) through enforce_service_get() and
  * enforce_pass_stats_get().
  *
  * Built without the meson feature `bpf`, enforce_open() fails with

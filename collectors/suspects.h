@@ -21,7 +21,7 @@
  *     suspects_snapshot(t, max, &snap);
  *
  * Its counters are read through suspects_series_get(); the exporter
- * renders them (exporter/metrics_suspects.c).
+ * renders them (exporter/metrics/metrics_suspects.c).
  *
  * Memory is bounded by the number of suspects, not of sockets: a healthy
  * socket costs one hash probe per collection and nothing kept. A hard cap

@@ -4,7 +4,7 @@
  * A family is a HELP and a TYPE line, then its samples; a sample is a
  * name, labels (escaped), a value. The writer knows the format only: the
  * names, help texts and labels of each family belong to its producer
- * (exporter/metrics_*.c, exporter/process_metrics.c). Pure: bytes into a
+ * (exporter/metrics/metrics_*.c, exporter/metrics/process_metrics.c). Pure: bytes into a
  * growable buffer, no I/O. Errors stick in the buffer (buf_error), so a
  * producer writes everything and checks once. */
 #ifndef HALFOPEN_METRIC_WRITER_H

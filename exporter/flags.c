@@ -8,7 +8,7 @@
 #include "collectors/enforce.h"
 #include "config/config.h"
 #include "exporter/flags.h"
-#include "exporter/http.h"
+#include "exporter/http/http.h"
 
 #define STR_(x)		#x
 #define STR(x)		STR_(x)

@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "exporter/exposition.h"
+#include "exporter/metrics/exposition.h"
 
 /* Reloads run at most this often, however many SIGHUPs arrive. */
 #define LOOP_RELOAD_MIN_GAP_MS 100u

@@ -15,7 +15,7 @@
 #include "common/endpoint.h"
 #include "common/escape.h"
 #include "common/metric_writer.h"
-#include "exporter/http_negotiate.h"
+#include "exporter/http/http_negotiate.h"
 
 /* Longest "[v6-address]:port" plus NUL. */
 #define ENDPOINT_LEN (INET6_ADDRSTRLEN + 9)

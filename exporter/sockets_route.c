@@ -2,7 +2,7 @@
 
 #include "collectors/suspects.h"
 #include "common/buf.h"
-#include "exporter/http.h"
+#include "exporter/http/http.h"
 #include "exporter/sockets_page.h"
 
 void sockets_shelf_init(struct sockets_shelf *s)

@@ -8,7 +8,7 @@
 #include "collectors/enforce.h"
 #include "common/buf.h"
 #include "common/metric_writer.h"
-#include "exporter/metrics_enforce.h"
+#include "exporter/metrics/metrics_enforce.h"
 #include "config/config.h"
 
 #include <errno.h>

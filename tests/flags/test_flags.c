@@ -6,7 +6,7 @@
 
 #include "collectors/collector.h"
 #include "exporter/flags.h"
-#include "exporter/http.h"
+#include "exporter/http/http.h"
 #include "testing.h"
 
 /* flags_parse on a NULL-terminated list of flags after argv[0]. */

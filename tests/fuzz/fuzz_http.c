@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "config/web_config.h"
-#include "exporter/http.h"
+#include "exporter/http/http.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -28,7 +28,7 @@ build() { # target
 	config) src=("$ROOT"/config/*.c common/buf.c common/file.c) ;;
 	sockdiag) src=(collectors/sockdiag_parse.c collectors/classify.c) ;;
 	conntrack) src=(collectors/conntrack_parse.c) ;;
-	http) src=(exporter/http.c exporter/http_auth.c exporter/http_negotiate.c exporter/http_listen.c exporter/http_tls.c exporter/http_conn.c exporter/http_gzip.c exporter/http_login.c exporter/http_publish.c exporter/http_reload.c exporter/http_request.c exporter/http_response.c exporter/http_route.c exporter/http_stats.c exporter/log.c "$ROOT"/config/*.c common/buf.c common/escape.c common/file.c common/hash.c common/metric_writer.c) ;;
+	http) src=(exporter/http/http.c exporter/http/http_auth.c exporter/http/http_negotiate.c exporter/http/http_listen.c exporter/http/http_tls.c exporter/http/http_conn.c exporter/http/http_gzip.c exporter/http/http_login.c exporter/http/http_publish.c exporter/http/http_reload.c exporter/http/http_request.c exporter/http/http_response.c exporter/http/http_route.c exporter/http/http_stats.c exporter/log.c "$ROOT"/config/*.c common/buf.c common/escape.c common/file.c common/hash.c common/metric_writer.c) ;;
 	*) echo "unknown target $t" >&2; return 1 ;;
 	esac
 	local libs=()

@@ -14,7 +14,7 @@
 #include "collectors/collector.h"
 #include "collectors/sockdiag.h"
 #include "common/buf.h"
-#include "exporter/exposition.h"
+#include "exporter/metrics/exposition.h"
 #include "testing.h"
 
 /* What the fake kernel holds, and what it saw. */

@@ -15,9 +15,9 @@
 #include "collectors/suspects.h"
 #include "common/buf.h"
 #include "common/metric_writer.h"
-#include "exporter/metrics_suspects.h"
-#include "exporter/exposition.h"
-#include "exporter/process_metrics.h"
+#include "exporter/metrics/metrics_suspects.h"
+#include "exporter/metrics/exposition.h"
+#include "exporter/metrics/process_metrics.h"
 #include "testing.h"
 
 /* ---- a small validator for the text format --------------------------- */

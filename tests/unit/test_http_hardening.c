@@ -21,7 +21,7 @@
 
 #include "common/buf.h"
 #include "config/web_config.h"
-#include "exporter/http.h"
+#include "exporter/http/http.h"
 #include "http_client.h"
 #include "bcrypt_hash.h"
 #include "common/metric_writer.h"

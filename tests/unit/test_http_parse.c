@@ -14,7 +14,7 @@
 #include <zlib.h>
 
 #include "common/buf.h"
-#include "exporter/http.h"
+#include "exporter/http/http.h"
 #include "http_client.h"
 #include "testing.h"
 

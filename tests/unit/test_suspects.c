@@ -10,7 +10,7 @@
 #include "collectors/suspects.h"
 #include "common/buf.h"
 #include "common/metric_writer.h"
-#include "exporter/metrics_suspects.h"
+#include "exporter/metrics/metrics_suspects.h"
 #include "testing.h"
 
 static struct service_result service(const char *name, enum direction dir, const char *pod_ns,

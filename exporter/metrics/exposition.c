@@ -6,12 +6,12 @@
 
 #include "common/buf.h"
 #include "common/metric_writer.h"
-#include "exporter/metrics_enforce.h"
-#include "exporter/metrics_suspects.h"
-#include "exporter/process_metrics.h"
-#include "exporter/metrics_netns.h"
-#include "exporter/metrics_conntrack.h"
-#include "exporter/http.h"
+#include "exporter/metrics/metrics_enforce.h"
+#include "exporter/metrics/metrics_suspects.h"
+#include "exporter/metrics/process_metrics.h"
+#include "exporter/metrics/metrics_netns.h"
+#include "exporter/metrics/metrics_conntrack.h"
+#include "exporter/http/http.h"
 
 /* A per-service family whose value is one field of service_counts: a
  * uint64 count, or a uint32 age in ms rendered in seconds. */

@@ -5,7 +5,7 @@
 
 #include "common/metric_writer.h"
 #include "http_internal.h"
-#include "log.h"
+#include "exporter/log.h"
 
 static const unsigned status_codes[HTTP_STATUS_CODES - 1] = {
     200, 304, 400, 401, 404, 405, 413, 500, 503, 504,
