@@ -17,24 +17,25 @@ TARGETS=("$@")
 CC=${FUZZ_CC:-clang}
 mkdir -p "$OUT"
 
-CFLAGS=(-g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined
-	-fno-sanitize-recover=all -fno-omit-frame-pointer -I"$ROOT" -I"$ROOT/collectors")
-LIBS_CONFIG=(-lyaml $(pkg-config --libs gnutls libcrypt))
-LIBS_HTTP=(-lmicrohttpd -lyaml -lz -lpthread $(pkg-config --libs gnutls libcrypt))
+# The targets link the layer libraries (tests/fuzz/meson.build), built here
+# by meson with clang: every source instrumented for libFuzzer and the
+# sanitizers, so there is no source list to keep in step with the tree.
+BUILD="$OUT/clang-build"
+SAN="-fsanitize=address,undefined -fno-sanitize-recover=all"
+configure() {
+	[ -f "$BUILD/build.ninja" ] && return 0
+	CC="$CC" meson setup "$BUILD" "$ROOT" -Dfuzzing=true -Dbpf=disabled -Dwerror=false \
+		-Dbuildtype=plain -Db_lundef=false \
+		-Dc_args="-g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link $SAN" \
+		-Dc_link_args="$SAN" >"$OUT/meson-setup.log" 2>&1 ||
+		{ tail -20 "$OUT/meson-setup.log"; rm -rf "$BUILD"; return 1; }
+}
 
 build() { # target
-	local t=$1 bin="$OUT/fuzz_$1" src=()
-	case $t in
-	config) src=("$ROOT"/config/*.c common/buf.c common/file.c) ;;
-	sockdiag) src=(collectors/sockdiag_parse.c collectors/classify.c) ;;
-	conntrack) src=(collectors/conntrack_parse.c) ;;
-	http) src=(exporter/http/http.c exporter/http/http_auth.c exporter/http/http_negotiate.c exporter/http/http_listen.c exporter/http/http_tls.c exporter/http/http_conn.c exporter/http/http_gzip.c exporter/http/http_login.c exporter/http/http_publish.c exporter/http/http_reload.c exporter/http/http_request.c exporter/http/http_response.c exporter/http/http_route.c exporter/http/http_stats.c exporter/log.c "$ROOT"/config/*.c common/buf.c common/escape.c common/file.c common/hash.c common/metric_writer.c) ;;
-	*) echo "unknown target $t" >&2; return 1 ;;
-	esac
-	local libs=()
-	[ "$t" = config ] && libs=("${LIBS_CONFIG[@]}")
-	[ "$t" = http ] && libs=("${LIBS_HTTP[@]}")
-	(cd "$ROOT" && "$CC" "${CFLAGS[@]}" -o "$bin" "$HERE/fuzz_$t.c" "${src[@]}" "${libs[@]}")
+	configure || return 1
+	ninja -C "$BUILD" "tests/fuzz/fuzz_$1" >"$OUT/build-$1.log" 2>&1 ||
+		{ tail -40 "$OUT/build-$1.log"; return 1; }
+	ln -sf "$BUILD/tests/fuzz/fuzz_$1" "$OUT/fuzz_$1"
 }
 
 passed=0 failed=0
