@@ -6,6 +6,8 @@
  *   http_response.c  responses: web config generations, fixed pages
  *   http_publish.c   the published body and the metrics response
  *   http_gzip.c      gzip of the body, Accept-Encoding of a request
+ *   http_body.c      the shared body both of those hold: publish calls
+ *                    gzip, and nothing here calls back up
  *   http_conn.c      the connection table, its limits, eviction, watchdog
  *   http_stats.c     the server's own counters, their metrics and logs
  *   http_request.c   request validation (framing, NUL in the URI, method)
@@ -225,9 +227,11 @@ struct web_gen *http_gen_current(struct http_server *srv);
 enum MHD_Result http_queue_fixed(struct http_server *srv, struct MHD_Connection *mc,
 				 unsigned status, enum fixed_response which);
 
-/* ---- http_publish.c ---- */
+/* ---- http_body.c ---- */
 struct shared_body *http_body_new(size_t cap);
 void http_body_unref(void *cls);
+
+/* ---- http_publish.c ---- */
 int http_rebuild_bodies(const struct http_server *srv, const struct web_gen *g,
 			struct MHD_Response **plain, struct MHD_Response **gzip);
 enum MHD_Result http_serve_metrics(struct http_server *srv, struct MHD_Connection *mc);

@@ -6,29 +6,6 @@
 
 #include "http_internal.h"
 
-/* Contract: room for cap bytes (and a NUL), one reference, len 0. NULL:
- * no memory. */
-struct shared_body *http_body_new(size_t cap)
-{
-	struct shared_body *b = malloc(sizeof(*b) + cap + 1);
-
-	if (!b)
-		return NULL;
-	atomic_init(&b->refs, 1);
-	b->len = 0;
-	return b;
-}
-
-/* Drops a reference; also MHD's free callback of the responses built on
- * it. NULL ok. */
-void http_body_unref(void *cls)
-{
-	struct shared_body *b = cls;
-
-	if (b && atomic_fetch_sub(&b->refs, 1) == 1)
-		free(b);
-}
-
 /* Contract: a response sending b (plain, or gzip-encoded when gzip) with
  * wc's headers; it holds its own reference to b. Both kinds carry Vary so
  * caches never hand a gzip body to a client that did not ask for it.
