@@ -34,14 +34,16 @@ def c_strings(text):
 
 
 def c_macro(root, name):
-    """The value of #define name in exporter/ or collectors/ headers."""
+    """The value of #define name in exporter/, collectors/ or config/ headers
+    (their subfolders too: exporter/http/)."""
     for d in ("exporter", "collectors", "config"):
-        for f in sorted(os.listdir(os.path.join(root, d))):
-            if f.endswith(".h"):
-                m = re.search(r"^#define %s\s+(.+?)\s*(?:/\*.*)?$" % name,
-                              open(os.path.join(root, d, f)).read(), re.M)
-                if m:
-                    return m.group(1)
+        for sub, _, files in sorted(os.walk(os.path.join(root, d))):
+            for f in sorted(files):
+                if f.endswith(".h"):
+                    m = re.search(r"^#define %s\s+(.+?)\s*(?:/\*.*)?$" % name,
+                                  open(os.path.join(sub, f)).read(), re.M)
+                    if m:
+                        return m.group(1)
     raise ValueError("no #define " + name)
 
 

@@ -87,7 +87,7 @@ def documented_metrics(path=METRICS_DOC):
 
 # The C sources that render /metrics, and the one halfopen_ word in their strings that is not a
 # metric family (the program's name).
-RENDER_SOURCES = ("collectors/*.c", "exporter/*.c")
+RENDER_SOURCES = ("collectors/*.c", "exporter/*.c", "exporter/*/*.c")
 NOT_FAMILIES = {"halfopen_exporter"}
 _C_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
 _FAMILY_WORD = re.compile(r"\b((?:halfopen|process)_[a-z0-9_]+)")
