@@ -4,11 +4,11 @@
  * (docs/remediation.md). One pass per network namespace: an iterator
  * walks the namespace its fd was created in.
  *
- * The service of a socket is the first configured one (file order) whose
- * port matches: local port for inbound services, remote port for
- * outbound, as collectors/service_table.c decides it. The loader fills
- * inbound[port] and outbound[port] with the index of that first claimant
- * and policy[index] with what to do.
+ * The service of a socket is chosen by service_rule.h, the rule
+ * userspace's collectors/service_table.c compiles too: the loader copies
+ * service_table's owner tables into inbound[port] and outbound[port]
+ * (the first service in file order naming the port, per direction) and
+ * fills policy[index] with what to do.
  *
  * What an application already chose is read, and kept. Two programs read
  * it two ways; the loader (collectors/enforce.c) loads one, chosen by
@@ -31,6 +31,7 @@
 #include <bpf/bpf_endian.h>
 
 #include "enforce_abi.h"
+#include "service_rule.h"
 
 /* From the UAPI headers, which do not mix with the kernel's types. */
 #define SOL_SOCKET	      1
@@ -225,9 +226,9 @@ static __always_inline int visit(struct bpf_iter__tcp *ctx, const bool fields)
 	tp = bpf_skc_to_tcp_sock(skc);
 	if (!tp || skc->skc_state != TCP_ESTABLISHED_STATE)
 		return 0;
-	a = port_owner(&inbound, skc->skc_num);
-	b = port_owner(&outbound, bpf_ntohs(skc->skc_dport));
-	idx = a < b ? a : b;
+	a = port_owner(&inbound, skc->skc_num);		      /* the local port */
+	b = port_owner(&outbound, bpf_ntohs(skc->skc_dport)); /* the remote port */
+	idx = service_rule_pick(a, b);
 	if (idx >= ENFORCE_SLOTS)
 		return 0;
 	p = bpf_map_lookup_elem(&policy, &idx);

@@ -4,11 +4,13 @@
 #ifndef HALFOPEN_ENFORCE_ABI_H
 #define HALFOPEN_ENFORCE_ABI_H
 
+#include "service_rule.h"
+
 #define ENFORCE_MAX_SERVICES 256 /* CONFIG_MAX_SERVICES */
 /* One more slot: the loader's self-test at start (a loopback connection). */
 #define ENFORCE_SELFTEST_ID ENFORCE_MAX_SERVICES
 #define ENFORCE_SLOTS	    (ENFORCE_MAX_SERVICES + 1)
-#define ENFORCE_NO_SERVICE  0xffffu
+#define ENFORCE_NO_SERVICE  SERVICE_RULE_NONE
 #define ENFORCE_MAX_COOKIES 131072
 
 /* policy[i].kind: what the first claimant i of a socket's port means. */
