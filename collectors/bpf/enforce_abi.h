@@ -11,7 +11,6 @@
 #define ENFORCE_SELFTEST_ID ENFORCE_MAX_SERVICES
 #define ENFORCE_SLOTS	    (ENFORCE_MAX_SERVICES + 1)
 #define ENFORCE_NO_SERVICE  SERVICE_RULE_NONE
-#define ENFORCE_MAX_COOKIES 131072
 
 /* policy[i].kind: what the first claimant i of a socket's port means. */
 #define ENFORCE_KIND_NONE    0 /* the socket is i's, and i has no enforce: leave it */
@@ -41,7 +40,7 @@ struct enforce_stats {
 	__u64 user_timeout_errors;
 };
 
-/* cookies[socket cookie]: what was done to a socket, so a socket is
+/* done_flags, a socket's storage: what was done to it, so a socket is
  * handled once and a revert is reported once, never fought. */
 #define ENFORCE_DONE_KEEPALIVE	      1u
 #define ENFORCE_DONE_USER_TIMEOUT     2u
