@@ -50,7 +50,7 @@
 #define UT_BASE_MS    1000 /* service i enforces TCP_USER_TIMEOUT UT_BASE_MS + i */
 #define PICK_NONE     (-1)
 
-static unsigned seed;
+static unsigned seed, first_seed; /* seed: rand_r's state; first_seed: to replay */
 
 static unsigned rnd(unsigned n)
 {
@@ -426,8 +426,9 @@ DEF_TEST(same_service)
 	printf("%d rounds (seed %u) in %.2f s: %u sockets; the program acted on %u, as "
 	       "userspace's service; left alone %u of services without enforce, %u ambiguous "
 	       "(CIDRs), %u of no configured service; %u disagreements\n",
-	       ROUNDS, seed, (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9,
-	       tl.sockets, tl.acted, tl.not_enforcing, tl.ambiguous, tl.unclaimed, tl.mismatches);
+	       ROUNDS, first_seed,
+	       (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9, tl.sockets,
+	       tl.acted, tl.not_enforcing, tl.ambiguous, tl.unclaimed, tl.mismatches);
 	CHECK_EQ_INT(0, failed);
 	/* The check means something only if both kinds of answer occurred. */
 	CHECK(tl.acted > tl.sockets / 10);
@@ -441,6 +442,7 @@ int main(void)
 	const char *s = getenv("HALFOPEN_TEST_SEED");
 
 	seed = s ? (unsigned)strtoul(s, NULL, 10) : (unsigned)time(NULL) ^ (unsigned)getpid();
+	first_seed = seed;
 	printf("seed %u (HALFOPEN_TEST_SEED=%u replays it)\n", seed, seed);
 	if (geteuid() != 0)
 		SKIP_MAIN("needs root (BPF, a network namespace)");
