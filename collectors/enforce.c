@@ -91,6 +91,7 @@ static int state_configure(struct enforce_state *st, const struct config *cfg, b
 #include <bpf/libbpf.h>
 
 #include "bpf/enforce_abi.h"
+#include "service_table.h"
 
 /* Service ids are config indexes (0..CONFIG_MAX_SERVICES-1) and index
  * the BPF maps directly; the slot after them is the self-test's. A config
@@ -333,35 +334,27 @@ int enforce_open(struct enforce **out, enum enforce_read_path want, char *why, s
 	return 0;
 }
 
-/* Contract: ports[p] = the index of the first service (file order) of
- * direction dir that names port p, ENFORCE_NO_SERVICE when none. */
-static int fill_ports(int map_fd, const struct config *cfg, enum direction dir)
+/* Contract: the map of direction dir gets service_table's owner table of
+ * that direction (collectors/bpf/service_rule.h): map[p] = the index of
+ * the first service (file order) of direction dir that names port p,
+ * ENFORCE_NO_SERVICE when none. A copy, so the BPF side and userspace
+ * cannot disagree on who owns a port. */
+static int fill_ports(int map_fd, const struct service_table *t, enum direction dir)
 {
-	static uint32_t owner[65536];
-	uint32_t keys[1024];
+	uint32_t keys[1024], owner[1024];
 
-	for (size_t p = 0; p < 65536; p++)
-		owner[p] = ENFORCE_NO_SERVICE;
-	for (size_t i = cfg->n_services; i-- > 0;) {
-		const struct service_config *s = &cfg->services[i];
-
-		if (s->direction != dir)
-			continue;
-		for (size_t k = 0; k < s->n_ports; k++)
-			for (uint32_t p = s->ports[k].lo; p <= s->ports[k].hi; p++)
-				owner[p] = (uint32_t)i;
-	}
 	for (uint32_t base = 0; base < 65536; base += 1024) {
 		uint32_t n = 1024;
 		DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, o);
 
-		for (uint32_t k = 0; k < 1024; k++)
+		for (uint32_t k = 0; k < 1024; k++) {
 			keys[k] = base + k;
-		if (bpf_map_update_batch(map_fd, keys, owner + base, &n, &o) < 0) {
+			owner[k] = service_table_port_owner(t, dir, (uint16_t)(base + k));
+		}
+		if (bpf_map_update_batch(map_fd, keys, owner, &n, &o) < 0) {
 			/* Kernels without batch ops for arrays: one by one. */
 			for (uint32_t k = 0; k < 1024; k++)
-				if (bpf_map_update_elem(map_fd, &keys[k], &owner[base + k],
-							BPF_ANY) < 0)
+				if (bpf_map_update_elem(map_fd, &keys[k], &owner[k], BPF_ANY) < 0)
 					return -errno;
 		}
 	}
@@ -370,6 +363,7 @@ static int fill_ports(int map_fd, const struct config *cfg, enum direction dir)
 
 int enforce_configure(struct enforce *e, const struct config *cfg, bool dry_run)
 {
+	struct service_table *t = NULL;
 	int pfd, r;
 
 	if (!e)
@@ -397,9 +391,15 @@ int enforce_configure(struct enforce *e, const struct config *cfg, bool dry_run)
 		if (bpf_map_update_elem(pfd, &i, &p, BPF_ANY) < 0)
 			return -errno;
 	}
-	r = fill_ports(bpf_map__fd(e->skel->maps.inbound), cfg, DIRECTION_INBOUND);
+	/* Configured services only: auto and "unmatched" services enforce
+	 * nothing. */
+	r = service_table_build(cfg, NULL, &t, NULL);
+	if (r)
+		return r;
+	r = fill_ports(bpf_map__fd(e->skel->maps.inbound), t, DIRECTION_INBOUND);
 	if (r == 0)
-		r = fill_ports(bpf_map__fd(e->skel->maps.outbound), cfg, DIRECTION_OUTBOUND);
+		r = fill_ports(bpf_map__fd(e->skel->maps.outbound), t, DIRECTION_OUTBOUND);
+	service_table_free(t);
 	return r;
 }
 

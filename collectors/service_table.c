@@ -7,7 +7,10 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#define NO_SERVICE UINT16_MAX
+/* The port -> service rule, shared with the BPF enforce program. */
+#include "bpf/service_rule.h"
+
+#define NO_SERVICE SERVICE_RULE_NONE
 
 struct service_table {
 	struct service_entry *entries;
@@ -97,7 +100,8 @@ static bool cidrs_contain(const struct service_config *s, const struct sock_reco
 
 static bool service_claims(const struct service_config *s, const struct sock_record *rec)
 {
-	uint16_t port = s->direction == DIRECTION_INBOUND ? rec->sport : rec->dport;
+	uint16_t port = (uint16_t)service_rule_port(s->direction == DIRECTION_INBOUND, rec->sport,
+						    rec->dport);
 
 	return ports_contain(s, port) && cidrs_contain(s, rec);
 }
@@ -158,9 +162,7 @@ int service_table_build(const struct config *cfg, const struct port_set *listeni
 		t->entries[r].cfg = s;
 		t->entries[r].id = (uint32_t)i;
 		for (size_t p = 0; p < s->n_ports; p++)
-			for (uint32_t port = s->ports[p].lo; port <= s->ports[p].hi; port++)
-				if (first[port] == NO_SERVICE)
-					first[port] = (uint16_t)i;
+			service_rule_claim(first, s->ports[p].lo, s->ports[p].hi, (unsigned)i);
 	}
 	t->n_configured = t->n;
 
@@ -271,6 +273,12 @@ int service_table_port_ranges(const struct service_table *t, struct port_range *
 	return port_runs(t->first_outbound, NULL, remote, n_remote, max);
 }
 
+uint32_t service_table_port_owner(const struct service_table *t, enum direction dir,
+				  uint16_t port)
+{
+	return dir == DIRECTION_INBOUND ? t->first_inbound[port] : t->first_outbound[port];
+}
+
 void service_table_set_ephemeral_start(struct service_table *t, uint16_t port)
 {
 	t->ephemeral_start = port;
@@ -288,9 +296,7 @@ static bool unmatched_is_inbound(const struct service_table *t, const struct soc
 
 int service_match(const struct service_table *t, const struct sock_record *rec)
 {
-	uint16_t a = t->first_inbound[rec->sport];
-	uint16_t b = t->first_outbound[rec->dport];
-	size_t start = a < b ? a : b;
+	size_t start = service_rule_pick(t->first_inbound[rec->sport], t->first_outbound[rec->dport]);
 
 	if (start != NO_SERVICE) {
 		/* First match in file order: the earliest claimant of either

@@ -77,6 +77,11 @@ bool service_table_needs_listeners(const struct config *cfg);
 int service_table_port_ranges(const struct service_table *t, struct port_range *local,
 			      size_t *n_local, struct port_range *remote, size_t *n_remote,
 			      size_t max);
+/* The first configured service (file order) of direction dir naming
+ * port, SERVICE_RULE_NONE when none (collectors/bpf/service_rule.h): the
+ * table the BPF enforce program's maps are filled from. */
+uint32_t service_table_port_owner(const struct service_table *t, enum direction dir,
+				  uint16_t port);
 /* Direction of "unmatched" for a socket whose local port is not (or no
  * longer) listening: a local port below port (the start of
  * net.ipv4.ip_local_port_range) is never picked for an outgoing

@@ -4,12 +4,13 @@
 #ifndef HALFOPEN_ENFORCE_ABI_H
 #define HALFOPEN_ENFORCE_ABI_H
 
+#include "service_rule.h"
+
 #define ENFORCE_MAX_SERVICES 256 /* CONFIG_MAX_SERVICES */
 /* One more slot: the loader's self-test at start (a loopback connection). */
 #define ENFORCE_SELFTEST_ID ENFORCE_MAX_SERVICES
 #define ENFORCE_SLOTS	    (ENFORCE_MAX_SERVICES + 1)
-#define ENFORCE_NO_SERVICE  0xffffu
-#define ENFORCE_MAX_COOKIES 131072
+#define ENFORCE_NO_SERVICE  SERVICE_RULE_NONE
 
 /* policy[i].kind: what the first claimant i of a socket's port means. */
 #define ENFORCE_KIND_NONE    0 /* the socket is i's, and i has no enforce: leave it */
@@ -39,7 +40,7 @@ struct enforce_stats {
 	__u64 user_timeout_errors;
 };
 
-/* cookies[socket cookie]: what was done to a socket, so a socket is
+/* done_flags, a socket's storage: what was done to it, so a socket is
  * handled once and a revert is reported once, never fought. */
 #define ENFORCE_DONE_KEEPALIVE	      1u
 #define ENFORCE_DONE_USER_TIMEOUT     2u

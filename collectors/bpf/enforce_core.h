@@ -40,10 +40,16 @@ typedef _Bool bool;
 /* UAPI constants (linux/bpf.h), stable by ABI. */
 enum bpf_map_type {
 	BPF_MAP_TYPE_ARRAY = 2,
-	BPF_MAP_TYPE_LRU_HASH = 9,
+	BPF_MAP_TYPE_SK_STORAGE = 24,
 };
 enum {
 	BPF_ANY = 0,
+};
+enum {
+	BPF_F_NO_PREALLOC = 1,
+};
+enum {
+	BPF_SK_STORAGE_GET_F_CREATE = 1,
 };
 
 /* include/net/sock.h; only the name matters to bpf_core_enum_value(). */

@@ -6,7 +6,8 @@ a test; root, by hand, after ninja -C build).
     python3 tests/enforce/bench.py [--conns 100000] [--rounds 2]
                                    [--paths none,fields,getsockopt] [--unmatched]
 
-In a namespace of its own, tests/bench/loadgen holds --conns loopback
+In a namespace of its own (a fresh one per exporter run, so every run
+starts from the same sockets), tests/bench/loadgen holds --conns loopback
 connections (2 x conns sockets; every 4th client socket with SO_KEEPALIVE
 already, at the sysctl's idle); the exporter runs there, once per path
 and round on the same sockets, with enforce.keepalive on the loadgen's
@@ -25,6 +26,11 @@ ones read the options and find each cookie) and, at the end, per path:
   between the read paths; the iterator's walk around it is the same.
 
 Target: a steady pass <= 0.5 x the floor, for both read paths.
+
+--baseline EXPORTER adds, in the same run and on the same sockets, the
+read paths of another exporter binary (e.g. a copy of the previous
+build's), reported as fields@base and getsockopt@base: before and after
+side by side with the floor.
 """
 import argparse
 import ctypes
@@ -147,43 +153,74 @@ def main():
     ap.add_argument("--passes", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--paths", default="none,fields,getsockopt")
+    ap.add_argument("--baseline", metavar="EXPORTER",
+                    help="also run the read paths of this exporter binary (as PATH@base)")
     ap.add_argument("--unmatched", action="store_true",
                     help="enforce on another port: the walk alone, no socket matched")
     a = ap.parse_args()
     install_signal_handlers()
     ports = '"1-2"' if a.unmatched else '"61000-61010"'
-    results = {p: {"cpu": [], "wall_pass": [], "wall_floor": [], "prog_ns": []}
-               for p in a.paths.split(",")}
-    with Netns("enfbench") as ns:
-        for k, v in [("net.core.somaxconn", "70000"), ("net.ipv4.tcp_max_syn_backlog", "70000")]:
-            ns.exec(["sysctl", "-qw", "%s=%s" % (k, v)])
-        lg = ns.popen([os.path.join(BUILD, "tests/bench/loadgen"), "--listen-base", "61000",
-                       "--per-listener", "60000", "--per-worker", "19000"],
-                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
-        t = time.monotonic()
-        lg.stdin.write("grow %d\n" % a.conns)
-        lg.stdin.flush()
-        print("loadgen:", lg.stdout.readline().strip(), "in %.1fs" % (time.monotonic() - t))
-        stats_fd = enable_bpf_stats()
-        try:
-            for rnd in range(a.rounds):
-                for path in results:
-                    print("round %d, %s; load average %s" % (
-                        rnd + 1, "no enforce (the floor)" if path == "none" else
-                        "--enforce.read-path=" + path, open("/proc/loadavg").read().split()[0]))
-                    cfg = CONFIG % (ports, "" if path == "none" else ENFORCE)
-                    args = [] if path == "none" else ["--enforce.read-path=" + path]
-                    with Exporter(ns, cfg, interval="10s", ready_timeout=60,
-                                  extra_args=args) as exp:
-                        run(exp, a, path, results[path])
-        finally:
-            if stats_fd >= 0:
-                os.close(stats_fd)
-        summary(results)
-        lg.stdin.write("quit\n")
-        lg.stdin.flush()
-        lg.wait(timeout=60)
+    labels = a.paths.split(",")
+    if a.baseline:
+        labels += [p + "@base" for p in labels if p != "none"]
+    results = {p: {"cpu": [], "wall_pass": [], "wall_floor": [], "prog_ns": []} for p in labels}
+    stats_fd = enable_bpf_stats()
+    try:
+        for rnd in range(a.rounds):
+            for label in results:
+                path, _, base = label.partition("@")
+                print("round %d, %s%s; load average %s" % (
+                    rnd + 1, "no enforce (the floor)" if path == "none" else
+                    "--enforce.read-path=" + path, " (baseline %s)" % a.baseline if base
+                    else "", open("/proc/loadavg").read().split()[0]))
+                cfg = CONFIG % (ports, "" if path == "none" else ENFORCE)
+                args = [] if path == "none" else ["--enforce.read-path=" + path]
+                saved = os.environ.get("HALFOPEN_EXPORTER")
+                if base:
+                    os.environ["HALFOPEN_EXPORTER"] = a.baseline
+                try:
+                    # Fresh sockets for every run: a run before would have
+                    # given them keepalive, and the next would find them
+                    # all "own choice", another steady state.
+                    with Netns("enfb") as ns, Loadgen(ns, a.conns):
+                        with Exporter(ns, cfg, interval="10s", ready_timeout=60,
+                                      extra_args=args) as exp:
+                            run(exp, a, path, results[label])
+                finally:
+                    if saved is None:
+                        os.environ.pop("HALFOPEN_EXPORTER", None)
+                    else:
+                        os.environ["HALFOPEN_EXPORTER"] = saved
+    finally:
+        if stats_fd >= 0:
+            os.close(stats_fd)
+    summary(results)
 
+
+class Loadgen:
+    """tests/bench/loadgen holding conns loopback connections in ns."""
+
+    def __init__(self, ns, conns):
+        self.ns, self.conns, self.proc = ns, conns, None
+
+    def __enter__(self):
+        for k, v in [("net.core.somaxconn", "70000"), ("net.ipv4.tcp_max_syn_backlog", "70000")]:
+            self.ns.exec(["sysctl", "-qw", "%s=%s" % (k, v)])
+        self.proc = self.ns.popen([os.path.join(BUILD, "tests/bench/loadgen"), "--listen-base",
+                                   "61000", "--per-listener", "60000", "--per-worker", "19000"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                  bufsize=1)
+        t = time.monotonic()
+        self.proc.stdin.write("grow %d\n" % self.conns)
+        self.proc.stdin.flush()
+        print("  loadgen:", self.proc.stdout.readline().strip(),
+              "in %.1fs" % (time.monotonic() - t))
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.stdin.write("quit\n")
+        self.proc.stdin.flush()
+        self.proc.wait(timeout=60)
 
 if __name__ == "__main__":
     main()
