@@ -49,7 +49,7 @@ struct daemon {
 	struct exporter_stats stats;
 	struct loop_streaks streaks;
 	struct buf body;
-	struct enforce *enforce; /* loaded only when the config at start has enforce */
+	struct enforce *enforce;     /* loaded only when the config at start has enforce */
 	struct conntrack *conntrack; /* --collector.conntrack, else NULL */
 	bool enforce_errors_logged;
 };

@@ -49,8 +49,8 @@ struct exposition_body {
 	const struct exporter_stats *stats;	    /* required */
 	const struct suspects *suspects;
 	const struct enforce *enforce;
-	const char *proc_root; /* "/proc" */
-	const struct http_server *http;	   /* the server's own counters */
+	const char *proc_root;		    /* "/proc" */
+	const struct http_server *http;	    /* the server's own counters */
 	const struct netns_registry *nsreg; /* the namespace scan's totals */
 	const struct conntrack *conntrack;  /* --collector.conntrack */
 };
