@@ -49,7 +49,7 @@ struct daemon {
 	struct exporter_stats stats;
 	struct loop_streaks streaks;
 	struct buf body;
-	struct enforce *enforce; /* loaded only when the config at start has enforce */
+	struct enforce *enforce;     /* loaded only when the config at start has enforce */
 	struct conntrack *conntrack; /* --collector.conntrack, else NULL */
 	bool enforce_errors_logged;
 };
@@ -207,8 +207,9 @@ static int ns_conntrack_timeout(void *nsreg, uint32_t ns_index, uint32_t *ms)
 
 /* One collection over every namespace of the registry. Only a failure in
  * the exporter's own namespace fails the collection; another namespace
- * that fails (it may be vanishing right now) is counted in the result. */
-static int collect_namespaces(struct daemon *d, struct collection_result *res)
+ * that fails (it may be vanishing right now) is counted in the result.
+ * On -ENOTRECOVERABLE, *where names the step that lost the thread. */
+static int collect_namespaces(struct daemon *d, struct collection_result *res, const char **where)
 {
 	const struct collect_hooks hooks = {suspects_observe, d->suspects};
 	struct collect_options copt = {
@@ -228,6 +229,7 @@ static int collect_namespaces(struct daemon *d, struct collection_result *res)
 		struct netns_refresh_stats st;
 
 		memset(&st, 0, sizeof(st));
+		*where = "namespace discovery";
 		r = netns_registry_refresh(d->nsreg, &st);
 		if (r == -ENOTRECOVERABLE)
 			return r;
@@ -235,8 +237,12 @@ static int collect_namespaces(struct daemon *d, struct collection_result *res)
 			    &st);
 	}
 	/* Before the sockets: each socket is looked up in the tables. */
+	*where = "conntrack dump";
 	if (d->conntrack && conntrack_collect(d->conntrack, d->nsreg) == -ENOTRECOVERABLE)
 		return -ENOTRECOVERABLE;
+	/* A namespace's conntrack timeout (path_idle_timeout: conntrack) is
+	 * read inside it. */
+	*where = "socket collection";
 	r = collector_begin(d->collector, d->cfg, &copt, res);
 	if (r < 0)
 		return r;
@@ -299,6 +305,7 @@ static int collect(struct daemon *d)
 	int scratch = d->good == 0 ? 1 : 0;
 	struct collection_result *res = &d->results[scratch];
 	struct collection_outcome o;
+	const char *where = "collection";
 	uint64_t t0 = now_mono_ms();
 	struct timespec a, b;
 	unsigned say;
@@ -306,9 +313,9 @@ static int collect(struct daemon *d)
 	memset(&o, 0, sizeof(o));
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	suspects_begin(d->suspects, t0);
-	o.err = collect_namespaces(d, res);
+	o.err = collect_namespaces(d, res, &where);
 	if (o.err == -ENOTRECOVERABLE)
-		return thread_lost("namespace discovery");
+		return thread_lost(where);
 	suspects_end(d->suspects, o.err == 0, o.err == 0 ? res : NULL);
 	after_collection(d, t0);
 	if (enforce_run_passes(d->enforce, d->cfg, d->nsreg, d->opt->remediation_dry_run,

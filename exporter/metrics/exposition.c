@@ -188,10 +188,10 @@ int exposition_render_body(const struct exposition_body *body, struct buf *out, 
 		src[n++] = (struct metric_source){"process", process_metrics_render,
 						  (void *)body->proc_root};
 	if (body->http)
-		src[n++] = (struct metric_source){"http", http_server_render_metrics,
-						  (void *)body->http};
+		src[n++] =
+		    (struct metric_source){"http", http_server_render_metrics, (void *)body->http};
 	if (body->nsreg)
-		src[n++] = (struct metric_source){"netns", metrics_netns_render,
-						  (void *)body->nsreg};
+		src[n++] =
+		    (struct metric_source){"netns", metrics_netns_render, (void *)body->nsreg};
 	return metric_sources_render(src, n, out, failed);
 }

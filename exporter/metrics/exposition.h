@@ -36,8 +36,9 @@ int exposition_render_collection(void *ctx, struct metric_writer *w);
 /* ctx: a const struct exporter_stats: the self metrics and build info. */
 int exposition_render_self(void *ctx, struct metric_writer *w);
 /* The parts of the /metrics body. NULL parts are omitted: collection
- * before the first good one; suspects, enforce and proc_root (the process
- * metrics), http and nsreg where a test renders without them. */
+ * before the first good one; enforce and conntrack when not in use;
+ * suspects, proc_root (the process metrics), http and nsreg where a test
+ * renders without them. */
 struct suspects;
 struct enforce;
 struct http_server;
@@ -48,15 +49,16 @@ struct exposition_body {
 	const struct exporter_stats *stats;	    /* required */
 	const struct suspects *suspects;
 	const struct enforce *enforce;
-	const char *proc_root; /* "/proc" */
-	const struct http_server *http;	   /* the server's own counters */
+	const char *proc_root;		    /* "/proc" */
+	const struct http_server *http;	    /* the server's own counters */
 	const struct netns_registry *nsreg; /* the namespace scan's totals */
 	const struct conntrack *conntrack;  /* --collector.conntrack */
 };
 
 /* The whole body, as the daemon publishes it (daemon.c's publish() and
  * the tests take this one path): the collection's families, the self
- * metrics, the suspects', enforce's and the process's, appended to out.
+ * metrics, then the suspects', enforce's, conntrack's, the process's, the
+ * HTTP server's and the namespace scan's, each once, appended to out.
  * 0 or the first error, with *failed (may be NULL) naming its source. */
 int exposition_render_body(const struct exposition_body *body, struct buf *out,
 			   const char **failed);

@@ -16,7 +16,10 @@ directory (a symlink to an `ip netns` pin);
   back (call 2);
 - `enforce` (needs the bpf feature): with an enforce block in the config,
   the refresh enters and comes back (calls 1, 2), and the enforce pass of
-  the same collection enters (3) and fails to come back (4).
+  the same collection enters (3) and fails to come back (4);
+- `conntrack`: with --collector.conntrack, the refresh enters and comes
+  back (calls 1, 2), and the conntrack dump of the same collection enters
+  (3) and fails to come back (4).
 
 Each must end the process within a few intervals with a non-zero status
 and one ERROR line naming where it happened, never keep collecting.
@@ -38,6 +41,7 @@ CASES = {
     # case: (failing setns call, the log's "during")
     "refresh": (2, "namespace discovery"),
     "enforce": (4, "enforce pass"),
+    "conntrack": (4, "conntrack dump"),
 }
 CONFIG_ENFORCE = """\
 services:
@@ -67,6 +71,8 @@ def run_case(r, case):
             with open(cfg, "w") as f:
                 f.write(CONFIG_ENFORCE % ns.free_port())
             args.append("--config.file=" + cfg)
+        if case == "conntrack":
+            args.append("--collector.conntrack")
         env = dict(os.environ)
         # LeakSanitizer cannot run under ptrace (see netlink_faults.py).
         env["ASAN_OPTIONS"] = (env.get("ASAN_OPTIONS", "") + ":detect_leaks=0").lstrip(":")

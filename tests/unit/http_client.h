@@ -44,6 +44,49 @@ static inline int http_connect(uint16_t port)
 	return fd;
 }
 
+/* A port the kernel picked, for an in-process server, so that test runs
+ * that overlap never race for a fixed one: *holder keeps it bound (with
+ * SO_REUSEADDR, not listening) until the caller's server has bound it
+ * too, so neither another process's bind() nor its connect()'s own port
+ * takes it meanwhile; then the caller closes *holder. any: the IPv6
+ * wildcard, dual-stack (what the server's ":port" binds), or 0.0.0.0
+ * where the host has no IPv6; else 127.0.0.1. The port, or 0 (*holder
+ * -1) on failure. */
+static inline uint16_t http_hold_free_port(int any, int *holder)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+	int one = 1, zero = 0, fd = -1;
+
+	memset(&ss, 0, sizeof(ss));
+	if (any)
+		fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_addr = in6addr_any;
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+		len = sizeof(*sin6);
+	} else {
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		sin->sin_family = AF_INET;
+		sin->sin_addr.s_addr = htonl(any ? INADDR_ANY : INADDR_LOOPBACK);
+		len = sizeof(*sin);
+	}
+	*holder = -1;
+	if (fd < 0)
+		return 0;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, (struct sockaddr *)&ss, len) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
+		close(fd);
+		return 0;
+	}
+	*holder = fd;
+	return ntohs(ss.ss_family == AF_INET6 ? sin6->sin6_port : sin->sin_port);
+}
+
 /* Split the bytes of a whole reply (in) into r; r->body must be
  * initialised. 0, or -1 when it is not an HTTP reply. */
 static inline int reply_parse(const struct buf *in, struct reply *r)

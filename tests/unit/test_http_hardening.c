@@ -107,19 +107,24 @@ static struct http_server *start(struct web_config *wc, unsigned max_requests, b
 	    .enable_lifecycle = lifecycle,
 	};
 	struct http_server *srv = NULL;
-	char addr[32], err[256];
-	int ret = -EADDRINUSE;
+	char addr[32], err[256] = "";
+	int holder, ret = -EADDRINUSE;
 
-	for (port = 39473; port < 39573 && ret == -EADDRINUSE; port++) {
+	/* The kernel's pick, held until the server has bound it: a fixed
+	 * port failed when runs overlapped, and a retry on another port
+	 * would start without the web config (taken over by the first try). */
+	port = http_hold_free_port(0, &holder);
+	if (port) {
 		snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
 		opt.listen_address = addr;
-		/* Each try takes a config over; the caller's is for the first. */
 		opt.web = wc;
 		wc = NULL;
 		ret = http_server_start(&opt, &srv, err, sizeof(err));
+		close(holder);
+	} else {
+		snprintf(err, sizeof(err), "no free port: %s", strerror(errno));
 	}
 	web_config_free(wc);
-	port--;
 	if (ret) {
 		printf("start: %s\n", err);
 		return NULL;
