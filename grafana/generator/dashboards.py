@@ -281,6 +281,19 @@ ALERTS_TABLE_COLUMNS = {
 }
 
 
+# ---------------------------------------------------------------- what connection tracking forgot
+
+def _conntrack_timeseries(pid, what, by, legend, pos):
+    """halfopen_conntrack_forgotten_sockets (--collector.conntrack), grouped by `by`."""
+    return _timeseries(pid, f"Forgotten by connection tracking, by {what}",
+                       f"Per {what}, ESTABLISHED sockets whose NATed (or strictly tracked) conntrack entry is gone "
+                       "(halfopen_conntrack_forgotten_sockets; needs --collector.conntrack): nothing was sent on "
+                       "them yet, and the next request will hang. HalfOpenConntrackForgotten fires when some stay "
+                       "for 2 minutes.",
+                       "short", [_target(f"sum by ({by}) (halfopen_conntrack_forgotten_sockets{{{SVC}}})", legend)],
+                       pos)
+
+
 # ---------------------------------------------------------------- the path's idle timeout
 
 def _path_timeseries(pid, by, legend, pos):
@@ -493,13 +506,7 @@ def overview():
                    (20, 58, 4, 4), thresholds=_thresholds(GREEN, (0.25, "orange"), (0.5, "red"))))
     p.append(_path_timeseries(24, BY_SVC, LEGEND_SVC, (0, 62, 24, 8)))
     # What connection tracking forgot (--collector.conntrack).
-    p.append(_timeseries(25, "Forgotten by connection tracking, by service",
-                         "Per node and service, ESTABLISHED sockets whose NATed (or strictly tracked) conntrack entry "
-                         "is gone (halfopen_conntrack_forgotten_sockets; needs --collector.conntrack): nothing was "
-                         "sent on them yet, and the next request will hang. HalfOpenConntrackForgotten fires when "
-                         "some stay for 2 minutes.",
-                         "short", [_target(f"sum by ({BY_SVC}) (halfopen_conntrack_forgotten_sockets{{{S}}})",
-                                           LEGEND_SVC)], (0, 70, 24, 8)))
+    p.append(_conntrack_timeseries(25, "service", BY_SVC, LEGEND_SVC, (0, 70, 24, 8)))
     return _dashboard(
         "halfopen-overview", "Half-open TCP / Overview",
         "Half-open TCP connections across nodes and services: hanging (retransmitting, keepalive-probing) sockets, "
@@ -695,13 +702,7 @@ def service():
                                      "{{instance}} interval", "B"),
                          ], (0, 79, 24, 8)))
     p.append(_path_timeseries(27, BY_NODE, LEGEND_NODE, (0, 87, 24, 8)))
-    p.append(_timeseries(28, "Forgotten by connection tracking, by node",
-                         "Per node, ESTABLISHED sockets of this service whose NATed (or strictly tracked) conntrack "
-                         "entry is gone (halfopen_conntrack_forgotten_sockets; needs --collector.conntrack). They "
-                         "carry no request yet; the next one hangs. HalfOpenConntrackForgotten fires when some stay "
-                         "for 2 minutes.",
-                         "short", [_target(f"sum by ({BY_NODE}) (halfopen_conntrack_forgotten_sockets{{{S}}})",
-                                           LEGEND_NODE)], (0, 95, 24, 8)))
+    p.append(_conntrack_timeseries(28, "node", BY_NODE, LEGEND_NODE, (0, 95, 24, 8)))
     return _dashboard(
         "halfopen-service", "Half-open TCP / Service",
         "One service (tcp_service) in detail: every socket class over time and per node, the age of the oldest "
