@@ -80,7 +80,7 @@ struct gen_config {
 	struct service_config svc[MAX_SERVICES];
 	struct port_range ranges[MAX_SERVICES][3];
 	struct cidr cidr[MAX_SERVICES];
-	char names[MAX_SERVICES][8];
+	char names[MAX_SERVICES][24]; /* "s" + a size_t: -Wformat-truncation at -O0 */
 };
 
 static const struct cidr cidr_loopback = {.family = AF_INET, .addr = {127}, .prefix = 8};
