@@ -37,7 +37,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "scenario"))
-from testlib import Exporter, Netns, install_signal_handlers  # noqa: E402
+from testlib import Exporter, Netns, install_signal_handlers, rss_kib  # noqa: E402
 
 BUILD = os.environ.get("HALFOPEN_BUILD_ROOT") or os.path.join(os.path.dirname(os.path.dirname(HERE)),
                                                               "build")
@@ -69,14 +69,6 @@ def thread_cpu(pid):
     polls are left out."""
     with open("/proc/%d/task/%d/schedstat" % (pid, pid)) as f:
         return int(f.read().split()[0]) / 1e9
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def exporter_pid(ns):

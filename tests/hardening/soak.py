@@ -25,11 +25,7 @@ MAX_RSS_GROWTH_KIB = 1024
 
 
 def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return -1
+    return testlib.rss_kib(pid) or -1
 
 
 def nfds(pid):

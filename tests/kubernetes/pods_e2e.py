@@ -246,14 +246,6 @@ def sock_diag_inodes(ns):
     return {int(f[-1]) for f in (l.split() for l in lines) if len(f) >= 10 and f[1] == "4"}
 
 
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 class Result:
     def __init__(self):
         self.passed = self.failed = 0
@@ -470,7 +462,7 @@ def measure_cost(exp):
                                  "next collection")
                 durations.append(s.value("halfopen_collection_duration_seconds"))
             rows.append((n, sum(durations) / len(durations) * 1000, max(durations) * 1000,
-                         rss_kib(exp.proc.pid) / 1024))
+                         testlib.rss_kib(exp.proc.pid) / 1024))
     finally:
         host.destroy()
     print("cost of a collection (--collector.netns=all, interval 1s):")

@@ -763,6 +763,15 @@ def _indent(text):
     return "\n".join("  " + l for l in text.rstrip().splitlines()) or "  (none)"
 
 
+def rss_kib(pid):
+    """A process's VmRSS in KiB, 0 when /proc/PID/status has none."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
 def wait_until(fn, timeout, what, poll=0.1):
     """Poll fn() until it returns something truthy (returned) or raise."""
     deadline = time.monotonic() + timeout
