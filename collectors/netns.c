@@ -320,7 +320,7 @@ static int owner_userns(int fd, uint64_t *dev, uint64_t *ino)
  * than home's owner (one that cannot be told counts as other). */
 static bool foreign_owner(const struct netns_registry *r, int fd)
 {
-	uint64_t dev, ino;
+	uint64_t dev = 0, ino = 0; /* set on success; -O3 cannot see the || */
 
 	if (r->foreign_userns || !r->userns_known)
 		return false;
