@@ -44,6 +44,12 @@
  * bound to one worker: four keep a burst of bad passwords from delaying
  * every scrape. Idle connections cost a worker nothing (epoll). */
 #define THREAD_POOL_SIZE 4u
+/* The pipelining gate asks the kernel whether a connection's answers were
+ * read only once they add up to this much since it last found them read:
+ * a client that does not read holds at most this and one answer. */
+#define HTTP_GATE_CHECK_BYTES (64u * 1024u)
+/* What an answer's headers (and a fixed answer's short body) count. */
+#define HTTP_ANSWER_HEADER_BYTES 512u
 /* Successful Basic auth checks are remembered this long, so a scraper
  * pays bcrypt once a minute rather than on every scrape (as
  * exporter-toolkit does); the cache is small and fixed. */
@@ -133,6 +139,9 @@ struct conn {
 	 * (http_tls.c): a message came in; the client's Finished came in. */
 	bool tls_began, tls_done;
 	bool served;	     /* has completed a request: evicted last */
+	/* Answer bytes queued since the gate last found them all read: the
+	 * connection's own worker only (a suspended one has none running). */
+	size_t unchecked_bytes;
 	struct web_gen *gen; /* TLS connections: the material of the handshake */
 	enum reload_state reload;
 	int reload_rc;
@@ -177,6 +186,7 @@ struct http_server {
 	struct web_gen *gen;
 	struct MHD_Response *plain; /* NULL until the first publish */
 	struct MHD_Response *gzip;
+	size_t plain_len, gzip_len; /* their bodies' sizes */
 	/* The last published body, to rebuild the responses with new
 	 * headers: the writer's (collector's) own, outside the lock. */
 	struct shared_body *body, *zbody;
@@ -260,13 +270,15 @@ void http_conn_requeue(struct http_server *srv, struct conn *c, enum conn_queue 
  * sending it costs the server no work (under the lock). */
 void http_slot_release(struct http_server *srv, struct conn *c);
 /* Whether the connection must wait before its next request is read: its
- * previous response is not yet acknowledged by the client (a pipelining
- * client that does not read). Then it is suspended until the watchdog
- * sees the response delivered or the request deadline pass. */
+ * answers since the last check add up to HTTP_GATE_CHECK_BYTES or more
+ * and are not yet all acknowledged by the client (a pipelining client
+ * that does not read). Then it is suspended until the watchdog sees them
+ * delivered or the request deadline pass. */
 bool http_pipeline_gate(struct http_server *srv, struct conn *c);
-/* Queue resp (counted in halfopen_http_requests_total). */
+/* Queue resp, whose body is body_len bytes (counted in
+ * halfopen_http_requests_total, and toward the gate's next check). */
 enum MHD_Result http_queue(struct http_server *srv, struct MHD_Connection *mc, unsigned status,
-			   struct MHD_Response *resp);
+			   struct MHD_Response *resp, size_t body_len);
 
 /* ---- http_stats.c ---- */
 /* One log line per kind with new events, at most one per kind per

@@ -86,9 +86,11 @@ int http_server_publish(struct http_server *srv, const char *body, size_t len)
 	pthread_mutex_lock(&srv->lock);
 	old = srv->plain;
 	srv->plain = plain;
+	srv->plain_len = copy->len;
 	plain = old;
 	old = srv->gzip;
 	srv->gzip = gzip;
+	srv->gzip_len = z->len;
 	gzip = old;
 	pthread_mutex_unlock(&srv->lock);
 	http_body_unref(srv->body);
@@ -119,10 +121,10 @@ enum MHD_Result http_serve_metrics(struct http_server *srv, struct MHD_Connectio
 	pthread_mutex_lock(&srv->lock);
 	r = gzip && srv->gzip ? srv->gzip : srv->plain;
 	if (r)
-		ret = http_queue(srv, mc, MHD_HTTP_OK, r);
+		ret = http_queue(srv, mc, MHD_HTTP_OK, r, r == srv->gzip ? srv->gzip_len : srv->plain_len);
 	else
 		ret = http_queue(srv, mc, MHD_HTTP_SERVICE_UNAVAILABLE,
-				 srv->gen->fixed[R_NO_COLLECTION]);
+				 srv->gen->fixed[R_NO_COLLECTION], 0);
 	pthread_mutex_unlock(&srv->lock);
 	return ret;
 }

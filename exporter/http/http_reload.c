@@ -30,7 +30,7 @@ enum MHD_Result http_serve_reload(struct http_server *srv, struct conn *c,
 		/* MHD may not be stopped with a suspended connection, and
 		 * http_server_stop() has already resumed the waiting ones. */
 		ret = http_queue(srv, mc, MHD_HTTP_SERVICE_UNAVAILABLE,
-				 srv->gen->fixed[R_RELOAD_FAILED]);
+				 srv->gen->fixed[R_RELOAD_FAILED], 0);
 	} else if (c->reload == RELOAD_NONE) {
 		c->reload = RELOAD_WAITING;
 		c->reload_since_ms = http_now_ms();
@@ -38,9 +38,9 @@ enum MHD_Result http_serve_reload(struct http_server *srv, struct conn *c,
 		ask = true;
 	} else if (c->reload == RELOAD_ANSWERED) {
 		ret = c->reload_rc == 0
-			  ? http_queue(srv, mc, MHD_HTTP_OK, srv->gen->fixed[R_RELOAD_OK])
+			  ? http_queue(srv, mc, MHD_HTTP_OK, srv->gen->fixed[R_RELOAD_OK], 0)
 			  : http_queue(srv, mc, MHD_HTTP_INTERNAL_SERVER_ERROR,
-				       srv->gen->fixed[R_RELOAD_FAILED]);
+				       srv->gen->fixed[R_RELOAD_FAILED], 0);
 		c->reload = RELOAD_NONE;
 	}
 	pthread_mutex_unlock(&srv->lock);

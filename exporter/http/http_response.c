@@ -162,7 +162,7 @@ enum MHD_Result http_queue_fixed(struct http_server *srv, struct MHD_Connection 
 	enum MHD_Result ret;
 
 	pthread_mutex_lock(&srv->lock);
-	ret = http_queue(srv, mc, status, srv->gen->fixed[which]);
+	ret = http_queue(srv, mc, status, srv->gen->fixed[which], 0);
 	pthread_mutex_unlock(&srv->lock);
 	return ret;
 }

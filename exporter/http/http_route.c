@@ -52,7 +52,7 @@ static enum MHD_Result serve_route(struct http_server *srv, const struct http_ro
 		free(data);
 		return MHD_NO;
 	}
-	ret = http_queue(srv, mc, (unsigned)status, resp);
+	ret = http_queue(srv, mc, (unsigned)status, resp, len);
 	MHD_destroy_response(resp);
 	return ret;
 }

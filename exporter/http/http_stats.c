@@ -22,11 +22,15 @@ unsigned http_status_index(unsigned status)
 /* Contract: see http_internal.h. Callers may hold the lock: this takes
  * none. */
 enum MHD_Result http_queue(struct http_server *srv, struct MHD_Connection *mc, unsigned status,
-			   struct MHD_Response *resp)
+			   struct MHD_Response *resp, size_t body_len)
 {
-	const struct conn *c = http_conn_of(mc);
+	struct conn *c = http_conn_of(mc);
 	enum http_handler h = c ? c->handler : H_OTHER;
 
+	/* Headers are a few hundred bytes; the fixed answers' bodies too
+	 * (they pass 0), so the allowance covers both. */
+	if (c)
+		c->unchecked_bytes += body_len + HTTP_ANSWER_HEADER_BYTES;
 	atomic_fetch_add_explicit(&srv->stats.requests[h][http_status_index(status)], 1,
 				  memory_order_relaxed);
 	return MHD_queue_response(mc, status, resp);
