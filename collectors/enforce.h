@@ -93,6 +93,7 @@ struct enforce_pass_stats {
 	bool dry_run;
 	uint64_t passes, pass_errors;
 	double last_pass_seconds;	  /* the slowest pass of the last collection */
+	uint64_t pass_cpu_ns;		  /* CPU the passes cost their threads, in all */
 	enum enforce_read_path read_path; /* the one loaded: FIELDS or GETSOCKOPT */
 };
 void enforce_pass_stats_get(const struct enforce *e, struct enforce_pass_stats *out);

@@ -101,5 +101,9 @@ int metrics_enforce_render(void *ctx, struct metric_writer *w)
 	metric_single_double(w, "halfopen_enforce_last_pass_seconds", METRIC_GAUGE,
 			     "Duration of the slowest enforce pass of the last collection.",
 			     (double)(uint64_t)(st.last_pass_seconds * 1e6 + 0.5) / 1e6);
+	metric_single_double(w, "halfopen_enforce_pass_cpu_seconds_total", METRIC_COUNTER,
+			     "CPU time (user and system) the enforce passes cost the threads that "
+			     "ran them: the kernel's socket walk and the BPF program.",
+			     (double)st.pass_cpu_ns / 1e9);
 	return metric_writer_error(w);
 }
