@@ -128,6 +128,39 @@ def main():
         check(not bad, "#include \"../...\" steps around the include roots: " + ", ".join(bad))
         return ""
     run('no #include "../..." below exporter/', no_dotdot)
+
+    # The HTTP server is a subsystem behind its public headers (as curl's
+    # lib/vtls/): what else is in exporter/http/ is its own.
+    public_http = {"http.h", "http_negotiate.h"}
+    internal_inc = re.compile(r'\s*#\s*include\s*"(?:exporter/http/)?(http_[a-z_]+\.h|http\.h)"')
+
+    def private_http_headers(lines):
+        bad = []
+        for where, line in lines:
+            m = internal_inc.match(line)
+            if m and m.group(1) not in public_http and m.group(1) != "http_client.h":
+                bad.append(f"{where} ({m.group(1)})")
+        return bad
+
+    def http_internals_stay():
+        # Control: the scan must see an internal include when there is one.
+        check(private_http_headers([("probe", '#include "exporter/http/http_internal.h"')]),
+              "the scan missed a probe's internal include")
+        lines = []
+        for top in ("exporter", "tests", "collectors", "config", "common"):
+            for d, _, files in os.walk(os.path.join(SOURCE_ROOT, top)):
+                if os.path.relpath(d, SOURCE_ROOT).startswith(os.path.join("exporter", "http")):
+                    continue
+                for name in files:
+                    if name.endswith((".c", ".h")):
+                        path = os.path.join(d, name)
+                        with open(path, encoding="utf-8", errors="replace") as f:
+                            lines += [(f"{os.path.relpath(path, SOURCE_ROOT)}:{n}", line)
+                                      for n, line in enumerate(f, 1)]
+        bad = private_http_headers(lines)
+        check(not bad, "exporter/http/'s own headers included from outside it: " + ", ".join(bad))
+        return "only " + ", ".join(sorted(public_http)) + " from outside"
+    run("exporter/http/ is used through http.h and http_negotiate.h only", http_internals_stay)
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 
