@@ -55,6 +55,7 @@ struct collector {
 	size_t cap_pod_scratch;
 	bool per_socket_pods;
 	uint64_t ns_seen, ns_matched;
+	uint64_t ns_enforce_fp;
 	struct oa_index index; /* result entries by key */
 	struct buf bytecode;
 	bool filter_rejected; /* the kernel refused our bytecode once: stop sending it */
@@ -228,6 +229,7 @@ int collector_begin(struct collector *c, const struct config *cfg,
 	res->dump_retries = 0;
 	res->namespaces = res->namespace_errors = 0;
 	res->kernel_filter = false;
+	res->enforce_fingerprint = 0;
 	for (size_t i = 0; i < cfg->n_services; i++) {
 		const struct service_config *sc = &cfg->services[i];
 		size_t idx;
@@ -301,6 +303,8 @@ static int on_connected(const struct sock_record *rec, void *ctx)
 	if (idx < 0)
 		return 0;
 	e = service_table_entry(c->table, (size_t)idx);
+	if (rec->state == TCPS_ESTABLISHED && e->cfg && service_enforces(e->cfg))
+		c->ns_enforce_fp += hash_mix64(rec->cookie); /* a set's sum: see counts.h */
 	classify_socket(rec, e->stale_after_ms, &cls);
 	classify_set_path(&cls, e->path_idle_ms == PATH_IDLE_CONNTRACK ? c->ns_conntrack_ms
 								       : e->path_idle_ms);
@@ -472,6 +476,7 @@ static int collect_ns_once(struct collector *c, struct nl_sock *sk, uint32_t ns_
 		memset(c->pod_scratch, 0, c->cap_pod_scratch * sizeof(*c->pod_scratch));
 	c->per_socket_pods = c->opt.pod_labels && c->opt.pod_of_cgroup && !pod;
 	c->ns_seen = c->ns_matched = 0;
+	c->ns_enforce_fp = 0;
 
 	use_filter = build_filter(c);
 	for (size_t i = 0; i < sizeof(families); i++) {
@@ -544,6 +549,7 @@ int collector_collect_ns(struct collector *c, struct nl_sock *sk, uint32_t ns_in
 	res->namespaces++;
 	res->sockets_seen += c->ns_seen;
 	res->sockets_matched += c->ns_matched;
+	res->enforce_fingerprint += c->ns_enforce_fp;
 	res->listening_sockets += n_listening;
 	res->auto_services_dropped += dropped;
 	return 0;

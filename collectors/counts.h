@@ -49,6 +49,10 @@ struct collection_result {
 	uint32_t namespaces;            /* namespaces collected */
 	uint32_t namespace_errors;      /* namespaces whose dump failed: their sockets are missing */
 	bool kernel_filter;             /* the kernel filtered by port (inet_diag bytecode) */
+	/* A sum of the mixed cookies of the ESTABLISHED sockets of services
+	 * that enforce: it changes when one of them is new (cookies are never
+	 * reused), so an enforce pass can be skipped while it stays. */
+	uint64_t enforce_fingerprint;
 };
 
 /* Add one classified socket to counts. Pure. */

@@ -32,6 +32,7 @@ struct enforce_state {
 	uint64_t passes, pass_errors;
 	double last_pass_seconds; /* the slowest pass of the last collection */
 	uint64_t pass_cpu_ns;
+	uint64_t skipped;
 };
 
 bool config_wants_enforce(const struct config *cfg)
@@ -463,6 +464,12 @@ void enforce_pass_failed(struct enforce *e)
 		e->st.pass_errors++;
 }
 
+void enforce_passes_skipped(struct enforce *e)
+{
+	if (e)
+		e->st.skipped++;
+}
+
 void enforce_end_collection(struct enforce *e)
 {
 	int fd;
@@ -535,6 +542,11 @@ void enforce_pass_failed(struct enforce *e)
 	(void)e;
 }
 
+void enforce_passes_skipped(struct enforce *e)
+{
+	(void)e;
+}
+
 void enforce_end_collection(struct enforce *e)
 {
 	(void)e;
@@ -578,6 +590,7 @@ void enforce_pass_stats_get(const struct enforce *e, struct enforce_pass_stats *
 	out->pass_errors = e->st.pass_errors;
 	out->last_pass_seconds = e->st.last_pass_seconds;
 	out->pass_cpu_ns = e->st.pass_cpu_ns;
+	out->skipped = e->st.skipped;
 #ifdef HALFOPEN_HAVE_BPF
 	out->read_path = e->path;
 #else

@@ -74,6 +74,9 @@ int enforce_configure(struct enforce *e, const struct config *cfg, bool dry_run)
 int enforce_pass(struct enforce *e);
 /* A pass failed in some namespace: counted for the errors metric. */
 void enforce_pass_failed(struct enforce *e);
+/* A collection's passes were skipped (nothing new to enforce on): the
+ * last passes' figures stay. NULL ok. */
+void enforce_passes_skipped(struct enforce *e);
 /* Fold the counts of the passes since the last call into the totals. */
 void enforce_end_collection(struct enforce *e);
 size_t enforce_service_count(const struct enforce *e);
@@ -94,6 +97,7 @@ struct enforce_pass_stats {
 	uint64_t passes, pass_errors;
 	double last_pass_seconds;	  /* the slowest pass of the last collection */
 	uint64_t pass_cpu_ns;		  /* CPU the passes cost their threads, in all */
+	uint64_t skipped;		  /* collections whose passes were skipped */
 	enum enforce_read_path read_path; /* the one loaded: FIELDS or GETSOCKOPT */
 };
 void enforce_pass_stats_get(const struct enforce *e, struct enforce_pass_stats *out);

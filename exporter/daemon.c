@@ -52,6 +52,7 @@ struct daemon {
 	struct enforce *enforce;     /* loaded only when the config at start has enforce */
 	struct conntrack *conntrack; /* --collector.conntrack, else NULL */
 	bool enforce_errors_logged;
+	struct loop_enforce enforce_sched; /* when a pass may be skipped */
 };
 
 static double now_realtime(void)
@@ -318,8 +319,12 @@ static int collect(struct daemon *d)
 		return thread_lost(where);
 	suspects_end(d->suspects, o.err == 0, o.err == 0 ? res : NULL);
 	after_collection(d, t0);
-	if (enforce_run_passes(d->enforce, d->cfg, d->nsreg, d->opt->remediation_dry_run,
-			       &d->enforce_errors_logged) == -ENOTRECOVERABLE)
+	if (d->enforce && config_wants_enforce(d->cfg) &&
+	    !loop_enforce_pass_due(&d->enforce_sched, o.err == 0 && res->namespace_errors == 0,
+				   res->enforce_fingerprint, now_mono_ms()))
+		enforce_passes_skipped(d->enforce);
+	else if (enforce_run_passes(d->enforce, d->cfg, d->nsreg, d->opt->remediation_dry_run,
+				    &d->enforce_errors_logged) == -ENOTRECOVERABLE)
 		return thread_lost("enforce pass");
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	if (o.err == 0) {
@@ -425,6 +430,8 @@ static void reload(struct daemon *d)
 	       d->opt->config_file ? d->opt->config_file : "<built-in>", NULL);
 	r = reload_run(&stages, &d->cfg, &res);
 	loop_account_reload(&d->stats, r, now_realtime());
+	/* Whatever the outcome, enforce may act differently now. */
+	loop_enforce_reset(&d->enforce_sched);
 	if (res.restore_err < 0)
 		log_kv(LOG_LEVEL_ERROR,
 		       "Putting the previous enforce blocks back failed; enforce may act on "
@@ -629,6 +636,7 @@ int daemon_new(const struct options *opt, struct config *cfg, struct web_config 
 	d->stats.version = HALFOPEN_VERSION;
 	d->stats.revision = HALFOPEN_REVISION;
 	d->stats.interval_seconds = opt->interval_ms / 1000.0;
+	loop_enforce_init(&d->enforce_sched, opt->pass_max_gap_ms);
 	loop_account_reload(&d->stats, 0, now_realtime());
 	*out = d;
 	return 0;

@@ -25,6 +25,15 @@ static int check_interval(struct options *o, struct buf *why)
 	return 0;
 }
 
+static int check_pass_max_gap(struct options *o, struct buf *why)
+{
+	if (parse_duration_ms(o->enforce_pass_max_gap, &o->pass_max_gap_ms) < 0) {
+		buf_puts(why, "want a duration, e.g. 1m, or 0s for a pass after every collection");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int check_netns(struct options *o, struct buf *why)
 {
 	(void)why;
@@ -175,6 +184,15 @@ const struct flag flags_table[] = {
 	     "tests and benchmarks (docs/remediation.md)",
      .offset = FIELD(enforce_read_path),
      .check = check_enforce_read_path},
+    {.name = "enforce.pass-max-gap",
+     .kind = FLAG_STRING,
+     .arg = "DUR",
+     .def = "1m",
+     .help = "a collection that saw no new socket of an enforcing service skips the enforce "
+	     "pass, for at most this long; 0s: a pass after every collection "
+	     "(docs/remediation.md)",
+     .offset = FIELD(enforce_pass_max_gap),
+     .check = check_pass_max_gap},
     {.name = "runas.user",
      .kind = FLAG_STRING,
      .arg = "USER",

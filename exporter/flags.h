@@ -30,6 +30,8 @@ struct options {
 	bool remediation_dry_run;	  /* --remediation.dry-run */
 	const char *enforce_read_path;	  /* --enforce.read-path */
 	enum enforce_read_path read_path; /* the same, parsed */
+	const char *enforce_pass_max_gap; /* --enforce.pass-max-gap */
+	uint32_t pass_max_gap_ms;	  /* the same, parsed; 0: every collection */
 	bool pod_labels;
 	bool conntrack; /* --collector.conntrack */
 	unsigned long max_series;

@@ -1,5 +1,7 @@
 #include "loop.h"
 
+#include <string.h>
+
 void loop_schedule_init(struct loop_schedule *s, uint32_t interval_ms, uint64_t now)
 {
 	*s = (struct loop_schedule){.interval_ms = interval_ms, .next_collection = now};
@@ -100,4 +102,28 @@ void loop_account_reload(struct exporter_stats *st, int err, double unix_time)
 	st->config_last_reload_successful = err < 0 ? 0 : 1;
 	if (err == 0)
 		st->config_last_reload_success_timestamp = unix_time;
+}
+
+void loop_enforce_init(struct loop_enforce *e, uint64_t max_gap_ms)
+{
+	memset(e, 0, sizeof(*e));
+	e->max_gap_ms = max_gap_ms;
+}
+
+bool loop_enforce_pass_due(struct loop_enforce *e, bool whole, uint64_t fingerprint, uint64_t now)
+{
+	if (e->max_gap_ms && e->valid && whole && fingerprint == e->fingerprint &&
+	    now - e->last_pass < e->max_gap_ms)
+		return false;
+	/* A partial collection proves nothing: pass, and judge the next one
+	 * against a fingerprint that is not this one's. */
+	e->valid = whole;
+	e->fingerprint = fingerprint;
+	e->last_pass = now;
+	return true;
+}
+
+void loop_enforce_reset(struct loop_enforce *e)
+{
+	e->valid = false;
 }

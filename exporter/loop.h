@@ -81,4 +81,25 @@ unsigned loop_account_refresh(struct loop_streaks *k, int err, uint64_t denied,
 /* Account a reload attempt ending at unix_time. */
 void loop_account_reload(struct exporter_stats *st, int err, double unix_time);
 
+/* When enforce's passes run. A pass walks every socket of every watched
+ * namespace, about what the collection's dump costs, yet in a steady state
+ * it finds nothing to do: every socket it could set is one it has seen.
+ * So after a whole good collection whose enforcing services' ESTABLISHED
+ * sockets are the ones the last pass saw (the collection's
+ * enforce_fingerprint), the pass is skipped, up to max_gap_ms after the
+ * last one (which also bounds how late an application's revert or a
+ * failed set is seen). max_gap_ms 0: a pass after every collection. */
+struct loop_enforce {
+	uint64_t max_gap_ms;
+	uint64_t fingerprint; /* of the collection before the last pass */
+	uint64_t last_pass;   /* when it ran */
+	bool valid;	      /* a pass ran since the start or the last reload */
+};
+void loop_enforce_init(struct loop_enforce *e, uint64_t max_gap_ms);
+/* Whether a pass is due after a collection ending at now; whole: the
+ * collection was good and read every namespace. True records the pass. */
+bool loop_enforce_pass_due(struct loop_enforce *e, bool whole, uint64_t fingerprint, uint64_t now);
+/* A reload may have changed what enforce does: the next pass runs. */
+void loop_enforce_reset(struct loop_enforce *e);
+
 #endif

@@ -121,7 +121,8 @@ enum MHD_Result http_serve_metrics(struct http_server *srv, struct MHD_Connectio
 	pthread_mutex_lock(&srv->lock);
 	r = gzip && srv->gzip ? srv->gzip : srv->plain;
 	if (r)
-		ret = http_queue(srv, mc, MHD_HTTP_OK, r, r == srv->gzip ? srv->gzip_len : srv->plain_len);
+		ret = http_queue(srv, mc, MHD_HTTP_OK, r,
+				 r == srv->gzip ? srv->gzip_len : srv->plain_len);
 	else
 		ret = http_queue(srv, mc, MHD_HTTP_SERVICE_UNAVAILABLE,
 				 srv->gen->fixed[R_NO_COLLECTION], 0);

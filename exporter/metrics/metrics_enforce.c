@@ -101,6 +101,10 @@ int metrics_enforce_render(void *ctx, struct metric_writer *w)
 	metric_single_double(w, "halfopen_enforce_last_pass_seconds", METRIC_GAUGE,
 			     "Duration of the slowest enforce pass of the last collection.",
 			     (double)(uint64_t)(st.last_pass_seconds * 1e6 + 0.5) / 1e6);
+	metric_single_u64(w, "halfopen_enforce_passes_skipped_total", METRIC_COUNTER,
+			  "Collections after which no enforce pass ran: no new socket of an "
+			  "enforcing service, and the last pass within --enforce.pass-max-gap.",
+			  st.skipped);
 	metric_single_double(w, "halfopen_enforce_pass_cpu_seconds_total", METRIC_COUNTER,
 			     "CPU time (user and system) the enforce passes cost the threads that "
 			     "ran them: the kernel's socket walk and the BPF program.",

@@ -18,7 +18,10 @@ ones read the options and find each cookie) and, at the end, per path:
 - CPU: the collector thread's CPU time per collection (schedstat, exact
   to the ns, and not inflated by waiting for a CPU as wall time is on a
   busy machine). none = the floor (sock_diag dump + classification); a
-  path's steady pass = its CPU per collection - the floor's.
+  path's steady pass = its CPU per collection - the floor's. Each path
+  runs a pass after every collection (--enforce.pass-max-gap=0s);
+  PATH:skip runs with the default gap, so its figure is what a steady
+  collection costs beyond the floor when nothing new skips the pass.
 - wall: the median steady pass (halfopen_enforce_last_pass_seconds) and
   the floor in the same collections (collection duration - pass).
 - the pass by its own CPU clock (halfopen_enforce_pass_cpu_seconds_total,
@@ -94,7 +97,7 @@ def thread_cpu_ns(pid):
 def run(exp, a, path, res):
     """a.passes collections of exp; the steady ones (all but the first)
     recorded in res."""
-    last = 0
+    last = prev_passes = 0
     first_cpu = first_prog = None
     for i in range(a.passes):
         s = exp.wait_for(lambda s: (s.value("halfopen_collections_total") or 0) > last,
@@ -105,6 +108,10 @@ def run(exp, a, path, res):
         sec = s.value("halfopen_enforce_last_pass_seconds") or 0.0
         vis = s.value("halfopen_enforce_matched_sockets", tcp_service="load",
                       direction="outbound") or 0
+        passes = s.value("halfopen_enforce_passes_total") or 0
+        if passes == prev_passes:
+            sec = 0.0  # skipped: last_pass_seconds is an older pass's
+        prev_passes = passes
         print("  collection %d: %.3f s, of which the pass %.3f s (visited %d client sockets; "
               "enforced total %d, own choice %d)" % (
                   i + 1, coll, sec, vis,
@@ -113,7 +120,6 @@ def run(exp, a, path, res):
                   s.value("halfopen_enforce_own_choice_sockets", tcp_service="load",
                           direction="outbound", option="keepalive") or 0))
         pass_cpu = s.value("halfopen_enforce_pass_cpu_seconds_total") or 0.0
-        passes = s.value("halfopen_enforce_passes_total") or 0
         if i == 0:
             first_cpu, first_last = cpu, last
             first_pass_cpu, first_passes = pass_cpu, passes
@@ -169,7 +175,9 @@ def main():
     ap.add_argument("--conns", type=int, default=100000)
     ap.add_argument("--passes", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--paths", default="none,fields,getsockopt")
+    ap.add_argument("--paths", default="none,fields,getsockopt,fields:skip",
+                    help="PATH runs a pass after every collection (--enforce.pass-max-gap=0s); "
+                         "PATH:skip with the default gap, so the steady collections skip it")
     ap.add_argument("--baseline", metavar="EXPORTER",
                     help="also run the read paths of this exporter binary (as PATH@base)")
     ap.add_argument("--unmatched", action="store_true",
@@ -187,12 +195,16 @@ def main():
         for rnd in range(a.rounds):
             for label in results:
                 path, _, base = label.partition("@")
+                path, _, skip = path.partition(":")
                 print("round %d, %s%s; load average %s" % (
                     rnd + 1, "no enforce (the floor)" if path == "none" else
                     "--enforce.read-path=" + path, " (baseline %s)" % a.baseline if base
-                    else "", open("/proc/loadavg").read().split()[0]))
+                    else " (steady passes skipped)" if skip else "",
+                    open("/proc/loadavg").read().split()[0]))
                 cfg = CONFIG % (ports, "" if path == "none" else ENFORCE)
                 args = [] if path == "none" else ["--enforce.read-path=" + path]
+                if path != "none" and not skip and not base:
+                    args.append("--enforce.pass-max-gap=0s")
                 saved = os.environ.get("HALFOPEN_EXPORTER")
                 if base:
                     os.environ["HALFOPEN_EXPORTER"] = a.baseline

@@ -46,6 +46,10 @@ port in B, both ways, then SIGKILL of the server (its RST is dropped too).
                   pg_stat_activity within idle + count x interval + two
                   collection intervals; a backend whose client set
                   tcp_keepalives_idle keeps it and stays
+  pass_skip       --enforce.pass-max-gap: collections that see no new
+                  socket of the service skip the pass (counted), a new
+                  connection gets a pass and keepalive within two
+                  intervals, and a pass runs anyway once the gap is up
   redis           redis-py (Debian python3-redis, default: no timeouts)
                   pools against two redis-servers whose host vanishes: the
                   pool of the service with enforce is reset by keepalive,
@@ -82,12 +86,16 @@ WANT_PATH = "fields" if READ_PATH == "auto" else READ_PATH
 
 class Exporter(testlib.Exporter):
     """The exporter with --enforce.read-path=READ_PATH; once ready with a
-    config that enforces, it must show the read path wanted."""
+    config that enforces, it must show the read path wanted. A pass after
+    every collection (--enforce.pass-max-gap=0s), as the scenarios count
+    passes and reverts, unless extra_args sets it (pass_skip)."""
 
     def __init__(self, ns, config_text, *args, extra_args=(), **kw):
         self.enforces = bool(config_text) and "enforce:" in config_text
-        super().__init__(ns, config_text, *args,
-                         extra_args=list(extra_args) + ["--enforce.read-path=" + READ_PATH], **kw)
+        extra = list(extra_args) + ["--enforce.read-path=" + READ_PATH]
+        if not any(a.startswith("--enforce.pass-max-gap") for a in extra):
+            extra.append("--enforce.pass-max-gap=0s")
+        super().__init__(ns, config_text, *args, extra_args=extra, **kw)
 
     def __enter__(self):
         super().__enter__()
@@ -384,6 +392,47 @@ def keepalive_live():
             want("turned off what enforce had set" in exp.stderr_text(40), exp.stderr_text(20))
 
 
+def pass_skip():
+    gap = 8.0
+    with Netns("enfs", veth=True) as ns:
+        port, other = 23491, 23492
+        servers(ns, port, other)
+        cli, _ = pool(ns, port)
+        with Exporter(ns, config(port, other, "{keepalive: %s}" % KEEPALIVE),
+                      extra_args=["--enforce.pass-max-gap=%gs" % gap]) as exp:
+            s = exp.wait_for(lambda s: counter(s, "halfopen_enforced_sockets_total") == N, 10,
+                             "the pool enforced by the first pass")
+            # Steady: the passes stop while the collections go on.
+            passes = s.value("halfopen_enforce_passes_total")
+            skipped = s.value("halfopen_enforce_passes_skipped_total")
+            colls = s.value("halfopen_collections_total")
+            s = exp.wait_for(lambda s: s.value("halfopen_collections_total") >= colls + 2, 6,
+                             "two more collections")
+            want(s.value("halfopen_enforce_passes_total") == passes and
+                 s.value("halfopen_enforce_passes_skipped_total") >= skipped + 2,
+                 "a steady pool must skip the passes: %s" % s.report())
+            want(s.value("halfopen_enforce_matched_sockets", tcp_service="pool",
+                         direction="outbound") == N,
+                 "the last pass's figures stay: %s" % s.report())
+            # A new connection: a pass, and it is armed.
+            t0 = time.monotonic()
+            new, _ = pool(ns, port, 1)
+            exp.wait_for(lambda s: counter(s, "halfopen_enforced_sockets_total") == N + 1,
+                         2 * INTERVAL + 2, "the new connection enforced")
+            took = time.monotonic() - t0
+            want(len(keepalive_armed(ns, port)) == N + 1, ns.ss_text())
+            print("new connection enforced %.1fs after it connected (interval %gs)" % (
+                took, INTERVAL))
+            # Nothing new again: a pass anyway once the gap is up.
+            s = exp.samples()
+            passes = s.value("halfopen_enforce_passes_total")
+            t1 = time.monotonic()
+            exp.wait_for(lambda s: s.value("halfopen_enforce_passes_total") == passes + 1,
+                         gap + 2 * INTERVAL + 2, "a pass once the gap is up")
+            print("steady: the next pass came %.1fs later (gap %gs)" % (
+                time.monotonic() - t1, gap))
+
+
 def user_timeout():
     with Netns("enfu", veth=True) as ns:
         port, other = 23421, 23422
@@ -434,7 +483,7 @@ def dry_run():
                 want(o["keepalive"] == "0" and o["user_timeout"] == "0", "dry run set %r" % o)
             want("Would enforce" in exp.stderr_text(40), exp.stderr_text(20))
             text = exp.scrape()
-            want(text.count("# TYPE halfopen_enforce") == 10, text)
+            want(text.count("# TYPE halfopen_enforce") == 12, text)
             promtool = shutil.which("promtool")
             want(promtool, "promtool not installed (scripts/deps.sh test)")
             cp = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True,
@@ -662,7 +711,8 @@ def postgres_missing():
 
 
 SCENARIOS = {f.__name__: f for f in (keepalive_dead, keepalive_live, user_timeout, dry_run, no_cap,
-                                     reload, netns_all, redis, keepalive_default, postgres)}
+                                     reload, netns_all, redis, keepalive_default, postgres,
+                                     pass_skip)}
 # The scenarios whose outcome depends on how the options are read, again
 # on the other read path (this kernel has both; auto loads fields).
 for _f in (keepalive_dead, keepalive_live, user_timeout, keepalive_default):

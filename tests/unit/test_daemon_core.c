@@ -372,6 +372,36 @@ DEF_TEST(refresh_streaks)
 	return 0;
 }
 
+DEF_TEST(enforce_pass_skipped_while_nothing_new)
+{
+	struct loop_enforce e;
+
+	loop_enforce_init(&e, 60000);
+	/* The first collection always passes; the same sockets then do not. */
+	CHECK(loop_enforce_pass_due(&e, true, 42, 1000));
+	CHECK(!loop_enforce_pass_due(&e, true, 42, 2000));
+	CHECK(!loop_enforce_pass_due(&e, true, 42, 60999));
+	/* A new socket (another fingerprint) passes at once. */
+	CHECK(loop_enforce_pass_due(&e, true, 43, 61000));
+	CHECK(!loop_enforce_pass_due(&e, true, 43, 62000));
+	/* The gap is up: a pass with nothing new. */
+	CHECK(loop_enforce_pass_due(&e, true, 43, 121000));
+	/* A partial collection passes, and so does the next whole one,
+	 * whatever its fingerprint. */
+	CHECK(loop_enforce_pass_due(&e, false, 43, 122000));
+	CHECK(loop_enforce_pass_due(&e, true, 43, 123000));
+	CHECK(!loop_enforce_pass_due(&e, true, 43, 124000));
+	/* A reload: the next one passes. */
+	loop_enforce_reset(&e);
+	CHECK(loop_enforce_pass_due(&e, true, 43, 125000));
+	CHECK(!loop_enforce_pass_due(&e, true, 43, 126000));
+	/* Gap 0: every collection. */
+	loop_enforce_init(&e, 0);
+	for (int i = 0; i < 3; i++)
+		CHECK(loop_enforce_pass_due(&e, true, 7, 1000u + (unsigned)i));
+	return 0;
+}
+
 int main(void)
 {
 	RUN_TEST(reload_all_stages_succeed);
@@ -384,5 +414,6 @@ int main(void)
 	RUN_TEST(collection_streaks_say_once);
 	RUN_TEST(collection_overruns);
 	RUN_TEST(refresh_streaks);
+	RUN_TEST(enforce_pass_skipped_while_nothing_new);
 	END_TEST;
 }
