@@ -601,7 +601,10 @@ class E2E:
             cport = cli.expect("CONNECTED")["local"]
             srv.expect("ACCEPT")
             t_connect = time.monotonic()
-            ns.iptables("-A", "INPUT", "-p", "tcp", "-d", "127.0.0.1", "--dport", cport, "-j", "DROP")
+            # Only the server's packets to the client: a scrape that
+            # reuses cport as its own port must still be answered.
+            ns.iptables("-A", "INPUT", "-p", "tcp", "-d", "127.0.0.1", "--sport", str(SEED_PORT),
+                        "--dport", cport, "-j", "DROP")
             srv.kill()
             cli.send("send 100")
             cli.expect("SENT")

@@ -150,12 +150,17 @@ def client(ns, srv, port, *extra):
     return cli, int(c["local"])
 
 
-def half_open(ns, srv, cport, both_ways=False):
-    """The seed repro: nothing reaches the client port any more, then the
-    server dies (its FIN and RST never arrive)."""
-    ns.iptables("-A", "INPUT", "-p", "tcp", "-d", "127.0.0.1", "--dport", str(cport), "-j", "DROP")
+def half_open(ns, srv, cport, sport, both_ways=False):
+    """The seed repro: nothing from the server's port sport reaches the
+    client port any more, then the server dies (its FIN and RST never
+    arrive). Only that pair of ports: a scraper whose ephemeral port is
+    cport again (connect() reuses a port for another peer) must still be
+    answered (CI once timed out connecting to the exporter)."""
+    ns.iptables("-A", "INPUT", "-p", "tcp", "-d", "127.0.0.1", "--sport", str(sport),
+                "--dport", str(cport), "-j", "DROP")
     if both_ways:
-        ns.iptables("-A", "INPUT", "-p", "tcp", "-s", "127.0.0.1", "--sport", str(cport), "-j", "DROP")
+        ns.iptables("-A", "INPUT", "-p", "tcp", "-s", "127.0.0.1", "--sport", str(cport),
+                    "--dport", str(sport), "-j", "DROP")
     srv.kill()
 
 
@@ -219,7 +224,7 @@ def transitions():
         period, dur = measure_cadence(exp, 2)
         slow = 4 * period + dur
         t0 = time.monotonic()
-        half_open(ns, srv, cport, both_ways=True)
+        half_open(ns, srv, cport, A_PORT, both_ways=True)
 
         s = exp.wait_for(lambda s: (counter(s, "halfopen_suspect_transitions_total", SEED_CLIENT,
                                             "keepalive_probing") or 0) >= 1,
@@ -299,7 +304,7 @@ def page_json():
             srv = server(ns, A_PORT)
             cli, cport = client(ns, srv, A_PORT)
             time.sleep(0.5)
-            half_open(ns, srv, cport)
+            half_open(ns, srv, cport, A_PORT)
             cli.send("send 100")
             cli.expect("SENT")
             sock, page = wait_socket(
@@ -440,7 +445,8 @@ def page_html():
         cli_zw.send("fill")
         cli_zw.expect("FILLED")
         for port in (cport_a, cport_s):
-            ns.iptables("-A", "INPUT", "-p", "tcp", "-d", "127.0.0.1", "--dport", str(port), "-j", "DROP")
+            ns.iptables("-A", "INPUT", "-p", "tcp", "-d", "127.0.0.1", "--sport", str(A_PORT),
+                        "--dport", str(port), "-j", "DROP")
         srv_a.kill()
         cli_a.send("send 100")
         cli_a.expect("SENT")
@@ -489,8 +495,8 @@ def remediation_setup(ns, exp):
     cli_b, cport_b = client(ns, srv_b, B_PORT)
     exp.wait_for(lambda s: s.value("halfopen_established_sockets", tcp_service="seed-client",
                                    direction="outbound") == 1, timeout=10, what="clients established")
-    half_open(ns, srv_a, cport_a)
-    half_open(ns, srv_b, cport_b)
+    half_open(ns, srv_a, cport_a, A_PORT)
+    half_open(ns, srv_b, cport_b, B_PORT)
     cli_a.send("send 100")
     cli_b.send("send 100")
     cli_a.expect("SENT")
