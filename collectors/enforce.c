@@ -15,13 +15,13 @@
 
 #include "config/config.h"
 
-
 struct enforce_service {
 	char *name;
 	enum direction direction;
 	bool enforces;
 	bool keepalive, user_timeout;
 	struct enforce_counts last, total;
+	uint64_t connect_last[2]; /* given at connect, by the last fold */
 };
 
 /* The userspace half, the same with or without BPF. */
@@ -84,6 +84,7 @@ static int state_configure(struct enforce_state *st, const struct config *cfg, b
 
 #ifdef HALFOPEN_HAVE_BPF
 
+#include <fcntl.h>
 #include <time.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -111,6 +112,7 @@ static void counts_add(struct enforce_counts *to, const struct enforce_counts *c
 		to->chosen[o] += c->chosen[o];
 		to->reverted[o] += c->reverted[o];
 		to->errors[o] += c->errors[o];
+		to->at_connect[o] += c->at_connect[o];
 	}
 }
 
@@ -121,6 +123,15 @@ struct enforce {
 	enum enforce_read_path path; /* FIELDS or GETSOCKOPT once open */
 	int ncpu;
 	double slowest;
+	/* The connection-time program: loaded with the iterator when the
+	 * kernel and our capabilities allow (else connect_err and why),
+	 * attached by enforce_attach_connect(). */
+	bool connect_loaded;
+	int connect_err;
+	char connect_why[200];
+	struct bpf_link *connect_link;
+	struct enforce_stats *percpu;			  /* ncpu values of one slot */
+	struct enforce_stats connect_seen[ENFORCE_SLOTS]; /* sums folded so far */
 };
 
 static int no_print(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -151,6 +162,13 @@ static int set_sockopt_int(int fd, int level, int opt, int v)
 #define SELFTEST_APP_IDLE  100 /* an application's own idle */
 #define SELFTEST_APP_UT_MS 999
 
+static const struct enforce_policy selftest_policy = {.kind = ENFORCE_KIND_ENFORCE,
+						      .keepalive = 1,
+						      .idle_s = SELFTEST_IDLE_S,
+						      .interval_s = 1,
+						      .count = 1,
+						      .user_timeout_ms = SELFTEST_UT_MS};
+
 /* Contract: one real pass over two loopback connections made for it, in
  * the calling thread's namespace, proves the loaded read path reads what
  * an application chose and that bpf_setsockopt writes from iter/tcp:
@@ -165,12 +183,7 @@ static int set_sockopt_int(int fd, int level, int opt, int v)
 static int selftest(struct enforce *e, char *why, size_t why_len)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	struct enforce_policy p = {.kind = ENFORCE_KIND_ENFORCE,
-				   .keepalive = 1,
-				   .idle_s = SELFTEST_IDLE_S,
-				   .interval_s = 1,
-				   .count = 1,
-				   .user_timeout_ms = SELFTEST_UT_MS};
+	struct enforce_policy p = selftest_policy;
 	int pfd = bpf_map__fd(e->skel->maps.policy), sfd = bpf_map__fd(e->skel->maps.stats);
 	int ofd = bpf_map__fd(e->skel->maps.outbound), ifd = bpf_map__fd(e->skel->maps.inbound);
 	uint32_t id = ENFORCE_SELFTEST_ID, port, cport, none = ENFORCE_NO_SERVICE;
@@ -250,33 +263,63 @@ out:
 
 static void unload(struct enforce *e)
 {
+	bpf_link__destroy(e->connect_link);
+	e->connect_link = NULL;
 	bpf_link__destroy(e->link);
 	e->link = NULL;
 	enforce_bpf__destroy(e->skel);
 	e->skel = NULL;
 }
 
+/* Contract: open the object and load the iterator of one read path
+ * (FIELDS or GETSOCKOPT) and, with_connect, the connection-time program
+ * of the same path. 0 or the -errno of the load, skel then freed. */
+static int load_object(struct enforce *e, enum enforce_read_path path, bool with_connect)
+{
+	int r;
+
+	e->skel = enforce_bpf__open();
+	if (!e->skel)
+		return errno ? -errno : -EINVAL;
+	__typeof__(e->skel->progs) *pr = &e->skel->progs;
+
+	bpf_program__set_autoload(pr->enforce_fields, path == ENFORCE_READ_FIELDS);
+	bpf_program__set_autoload(pr->enforce_getsockopt, path == ENFORCE_READ_GETSOCKOPT);
+	bpf_program__set_autoload(pr->enforce_connect_fields,
+				  with_connect && path == ENFORCE_READ_FIELDS);
+	bpf_program__set_autoload(pr->enforce_connect_getsockopt,
+				  with_connect && path == ENFORCE_READ_GETSOCKOPT);
+	r = enforce_bpf__load(e->skel);
+	if (r) {
+		enforce_bpf__destroy(e->skel);
+		e->skel = NULL;
+	}
+	return r;
+}
+
 /* Contract: load the program of one read path (FIELDS or GETSOCKOPT),
- * attach it and self-test it. 0, or -errno with why filled and nothing
- * left loaded. */
+ * with its connection-time program when the kernel takes it (else
+ * without, connect_err and connect_why saying why), attach the iterator
+ * and self-test it. 0, or -errno with why filled and nothing left
+ * loaded. */
 static int load_path(struct enforce *e, enum enforce_read_path path, char *why, size_t why_len)
 {
 	struct bpf_program *prog;
 	int r;
 
 	e->path = path;
-	e->skel = enforce_bpf__open();
-	if (!e->skel) {
-		r = -errno;
-		snprintf(why, why_len, "opening the BPF object: %s", strerror(-r));
-		return r < 0 ? r : -EINVAL;
+	/* A sock_ops program needs CAP_NET_ADMIN (or CAP_SYS_ADMIN) on top
+	 * of what the iterator needs: without it, the iterator alone. */
+	r = load_object(e, path, true);
+	e->connect_loaded = r == 0;
+	if (r) {
+		e->connect_err = r;
+		snprintf(e->connect_why, sizeof(e->connect_why),
+			 "the kernel refused the connection-time (sock_ops) program (%s); it needs "
+			 "CAP_NET_ADMIN",
+			 strerror(-r));
+		r = load_object(e, path, false);
 	}
-	prog = path == ENFORCE_READ_FIELDS ? e->skel->progs.enforce_fields
-					   : e->skel->progs.enforce_getsockopt;
-	bpf_program__set_autoload(e->skel->progs.enforce_fields, path == ENFORCE_READ_FIELDS);
-	bpf_program__set_autoload(e->skel->progs.enforce_getsockopt,
-				  path == ENFORCE_READ_GETSOCKOPT);
-	r = enforce_bpf__load(e->skel);
 	if (r) {
 		snprintf(why, why_len,
 			 "%s: the kernel refused the BPF socket iterator (%s); it needs Linux >= "
@@ -284,6 +327,8 @@ static int load_path(struct enforce *e, enum enforce_read_path path, char *why, 
 			 enforce_read_path_name(path), strerror(-r));
 		goto fail;
 	}
+	prog = path == ENFORCE_READ_FIELDS ? e->skel->progs.enforce_fields
+					   : e->skel->progs.enforce_getsockopt;
 	e->link = bpf_program__attach_iter(prog, NULL);
 	if (!e->link) {
 		r = -errno;
@@ -312,6 +357,14 @@ int enforce_open(struct enforce **out, enum enforce_read_path want, char *why, s
 	if (!e) {
 		snprintf(why, why_len, "out of memory");
 		return -ENOMEM;
+	}
+	e->ncpu = libbpf_num_possible_cpus();
+	e->percpu = e->ncpu > 0 ? calloc((size_t)e->ncpu, sizeof(*e->percpu)) : NULL;
+	if (!e->percpu) {
+		r = e->ncpu > 0 ? -ENOMEM : e->ncpu;
+		snprintf(why, why_len, "counting the CPUs: %s", strerror(-r));
+		free(e);
+		return r;
 	}
 	libbpf_set_print(no_print);
 	/* auto: the field reads where the kernel takes them (every kernel
@@ -363,6 +416,176 @@ static int fill_ports(int map_fd, const struct service_table *t, enum direction 
 	return 0;
 }
 
+/* The connection-time program's counters of slot i, summed over the
+ * CPUs. 0 or -errno. */
+static int connect_sum(struct enforce *e, uint32_t i, struct enforce_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (bpf_map_lookup_elem(bpf_map__fd(e->skel->maps.connect_stats), &i, e->percpu) < 0)
+		return -errno;
+	for (int c = 0; c < e->ncpu; c++) {
+		const struct enforce_stats *v = &e->percpu[c];
+
+		out->keepalive_set += v->keepalive_set;
+		out->user_timeout_set += v->user_timeout_set;
+		out->keepalive_errors += v->keepalive_errors;
+		out->user_timeout_errors += v->user_timeout_errors;
+	}
+	return 0;
+}
+
+/* From now on, only what the connection-time program does next counts. */
+static void connect_snapshot(struct enforce *e)
+{
+	if (!e->connect_loaded)
+		return;
+	for (uint32_t i = 0; i < ENFORCE_SLOTS; i++)
+		if (connect_sum(e, i, &e->connect_seen[i]) < 0)
+			memset(&e->connect_seen[i], 0, sizeof(e->connect_seen[i]));
+}
+
+void enforce_fold_connect(struct enforce *e)
+{
+	if (!e || !e->connect_link)
+		return;
+	for (uint32_t i = 0; i < e->st.n && i < ENFORCE_MAX_SERVICES; i++) {
+		struct enforce_service *s = &e->st.svc[i];
+		struct enforce_stats now, *seen = &e->connect_seen[i];
+		uint64_t set[2], err[2];
+
+		s->connect_last[0] = s->connect_last[1] = 0;
+		if (!s->enforces || connect_sum(e, i, &now) < 0)
+			continue;
+		set[0] = now.keepalive_set - seen->keepalive_set;
+		set[1] = now.user_timeout_set - seen->user_timeout_set;
+		err[0] = now.keepalive_errors - seen->keepalive_errors;
+		err[1] = now.user_timeout_errors - seen->user_timeout_errors;
+		for (int o = 0; o < 2; o++) {
+			s->total.set[o] += set[o];
+			s->total.at_connect[o] += set[o];
+			s->total.errors[o] += err[o];
+			s->connect_last[o] = set[o];
+		}
+		*seen = now;
+	}
+}
+
+/* Contract: a loopback connection this process makes, under the
+ * self-test's policy, has its options at once when connect() returns:
+ * the program is attached where this process's connections pass. Its
+ * local port is bound first, so the maps can name its service before it
+ * is established; both ports' entries are restored after. 0 when it
+ * works (or no loopback connection could be made to find out),
+ * -EOPNOTSUPP with why filled when nothing was set, -errno of a map
+ * update. */
+static int connect_selftest(struct enforce *e, const char *cgroup_dir, char *why, size_t why_len)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in ca = sa;
+	struct enforce_policy p = selftest_policy;
+	int pfd = bpf_map__fd(e->skel->maps.policy);
+	int ofd = bpf_map__fd(e->skel->maps.outbound), ifd = bpf_map__fd(e->skel->maps.inbound);
+	uint32_t id = ENFORCE_SELFTEST_ID, none = ENFORCE_NO_SERVICE, port, cport, old_out, old_in;
+	socklen_t len = sizeof(sa);
+	int lfd, cfd = -1, r = 0, ut = 0, idle = 0, ka = 0;
+	bool mapped = false;
+
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 1) < 0 ||
+	    getsockname(lfd, (struct sockaddr *)&sa, &len) < 0)
+		goto out; /* no loopback here: cannot tell */
+	cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	len = sizeof(ca);
+	if (cfd < 0 || bind(cfd, (struct sockaddr *)&ca, sizeof(ca)) < 0 ||
+	    getsockname(cfd, (struct sockaddr *)&ca, &len) < 0)
+		goto out;
+	port = ntohs(sa.sin_port);
+	cport = ntohs(ca.sin_port);
+	if (bpf_map_lookup_elem(ofd, &port, &old_out) < 0 ||
+	    bpf_map_lookup_elem(ifd, &cport, &old_in) < 0 ||
+	    bpf_map_update_elem(pfd, &id, &p, BPF_ANY) < 0 ||
+	    bpf_map_update_elem(ifd, &cport, &none, BPF_ANY) < 0 ||
+	    bpf_map_update_elem(ofd, &port, &id, BPF_ANY) < 0) {
+		r = -errno;
+		goto out;
+	}
+	mapped = true;
+	if (connect(cfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    sockopt_int(cfd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ut) < 0 ||
+	    sockopt_int(cfd, IPPROTO_TCP, TCP_KEEPIDLE, &idle) < 0 ||
+	    sockopt_int(cfd, SOL_SOCKET, SO_KEEPALIVE, &ka) < 0)
+		goto out;
+	if (ut != SELFTEST_UT_MS || !ka ||
+	    (e->path == ENFORCE_READ_FIELDS && idle != SELFTEST_IDLE_S)) {
+		snprintf(why, why_len,
+			 "attached to the cgroup %s, but a connection of this process got nothing "
+			 "(user timeout %d ms, keepalive %d; want %d ms, 1): is the exporter in "
+			 "that cgroup's subtree?",
+			 cgroup_dir, ut, ka, SELFTEST_UT_MS);
+		r = -EOPNOTSUPP;
+	}
+out:
+	if (mapped) {
+		(void)bpf_map_update_elem(ofd, &port, &old_out, BPF_ANY);
+		(void)bpf_map_update_elem(ifd, &cport, &old_in, BPF_ANY);
+	}
+	if (cfd >= 0)
+		close(cfd);
+	if (lfd >= 0)
+		close(lfd);
+	return r;
+}
+
+int enforce_attach_connect(struct enforce *e, const char *cgroup_dir, uint32_t netns_ino, char *why,
+			   size_t why_len)
+{
+	struct bpf_program *prog;
+	uint32_t zero = 0;
+	int fd, r;
+
+	if (!e->connect_loaded) {
+		snprintf(why, why_len, "%s", e->connect_why);
+		return e->connect_err;
+	}
+	if (e->connect_link)
+		return 0;
+	prog = e->path == ENFORCE_READ_FIELDS ? e->skel->progs.enforce_connect_fields
+					      : e->skel->progs.enforce_connect_getsockopt;
+	if (bpf_map_update_elem(bpf_map__fd(e->skel->maps.connect_scope), &zero, &netns_ino,
+				BPF_ANY) < 0) {
+		r = -errno;
+		snprintf(why, why_len, "setting the connection-time program's scope: %s",
+			 strerror(-r));
+		return r;
+	}
+	fd = open(cgroup_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		snprintf(why, why_len, "opening the cgroup %s: %s", cgroup_dir, strerror(-r));
+		return r;
+	}
+	e->connect_link = bpf_program__attach_cgroup(prog, fd);
+	r = e->connect_link ? 0 : -errno;
+	close(fd); /* the link holds the cgroup */
+	if (r) {
+		snprintf(why, why_len, "attaching the connection-time program to the cgroup %s: %s",
+			 cgroup_dir, strerror(-r));
+		e->connect_link = NULL;
+		return r;
+	}
+	r = connect_selftest(e, cgroup_dir, why, why_len);
+	if (r && r != -EOPNOTSUPP)
+		snprintf(why, why_len, "self-test of the connection-time program: %s",
+			 strerror(-r));
+	if (r) {
+		bpf_link__destroy(e->connect_link);
+		e->connect_link = NULL;
+		return r;
+	}
+	connect_snapshot(e);
+	return 0;
+}
+
 int enforce_configure(struct enforce *e, const struct config *cfg, bool dry_run)
 {
 	struct service_table *t = NULL;
@@ -370,6 +593,11 @@ int enforce_configure(struct enforce *e, const struct config *cfg, bool dry_run)
 
 	if (!e)
 		return 0;
+	/* What the connection-time program did under the old slots counts
+	 * for the old services; after the maps change, the slots may be
+	 * other services'. (A connection established between the maps'
+	 * update and the snapshot below is not counted.) */
+	enforce_fold_connect(e);
 	r = state_configure(&e->st, cfg, dry_run);
 	if (r)
 		return r;
@@ -402,6 +630,8 @@ int enforce_configure(struct enforce *e, const struct config *cfg, bool dry_run)
 	if (r == 0)
 		r = fill_ports(bpf_map__fd(e->skel->maps.outbound), t, DIRECTION_OUTBOUND);
 	service_table_free(t);
+	if (r == 0)
+		connect_snapshot(e);
 	return r;
 }
 
@@ -507,6 +737,7 @@ void enforce_free(struct enforce *e)
 		return;
 	unload(e);
 	services_free(e->st.svc, e->st.n);
+	free(e->percpu);
 	free(e);
 }
 
@@ -552,6 +783,21 @@ void enforce_end_collection(struct enforce *e)
 	(void)e;
 }
 
+int enforce_attach_connect(struct enforce *e, const char *cgroup_dir, uint32_t netns_ino, char *why,
+			   size_t why_len)
+{
+	(void)e;
+	(void)cgroup_dir;
+	(void)netns_ino;
+	snprintf(why, why_len, "built without BPF support");
+	return -EOPNOTSUPP;
+}
+
+void enforce_fold_connect(struct enforce *e)
+{
+	(void)e;
+}
+
 void enforce_free(struct enforce *e)
 {
 	if (!e)
@@ -580,6 +826,8 @@ bool enforce_service_get(const struct enforce *e, size_t i, struct enforce_servi
 	out->user_timeout = s->user_timeout;
 	out->last = &s->last;
 	out->total = &s->total;
+	out->connect_last[0] = s->connect_last[0];
+	out->connect_last[1] = s->connect_last[1];
 	return true;
 }
 
@@ -593,8 +841,10 @@ void enforce_pass_stats_get(const struct enforce *e, struct enforce_pass_stats *
 	out->skipped = e->st.skipped;
 #ifdef HALFOPEN_HAVE_BPF
 	out->read_path = e->path;
+	out->on_connect = e->connect_link != NULL;
 #else
 	out->read_path = ENFORCE_READ_AUTO;
+	out->on_connect = false;
 #endif
 }
 

@@ -53,6 +53,8 @@ struct daemon {
 	struct conntrack *conntrack; /* --collector.conntrack, else NULL */
 	bool enforce_errors_logged;
 	struct loop_enforce enforce_sched; /* when a pass may be skipped */
+	/* Where new connections get enforce as they are established. */
+	enum enforce_on_connect enforce_on_connect;
 };
 
 static double now_realtime(void)
@@ -319,9 +321,15 @@ static int collect(struct daemon *d)
 		return thread_lost(where);
 	suspects_end(d->suspects, o.err == 0, o.err == 0 ? res : NULL);
 	after_collection(d, t0);
+	enforce_run_fold_connect(d->enforce, d->opt->remediation_dry_run);
+	/* New sockets need no pass when the connection-time program sees
+	 * every process's and gave them enforce already: then only a
+	 * reload, a partial collection or the gap calls for one. */
 	if (d->enforce && config_wants_enforce(d->cfg) &&
-	    !loop_enforce_pass_due(&d->enforce_sched, o.err == 0 && res->namespace_errors == 0,
-				   res->enforce_fingerprint, now_mono_ms()))
+	    !loop_enforce_pass_due(
+		&d->enforce_sched, o.err == 0 && res->namespace_errors == 0,
+		d->enforce_on_connect == ENFORCE_ON_CONNECT_ALL ? 0 : res->enforce_fingerprint,
+		now_mono_ms()))
 		enforce_passes_skipped(d->enforce);
 	else if (enforce_run_passes(d->enforce, d->cfg, d->nsreg, d->opt->remediation_dry_run,
 				    &d->enforce_errors_logged) == -ENOTRECOVERABLE)
@@ -381,9 +389,12 @@ static int stage_apply_enforce(void *ctx, const struct config *cfg)
 		return 0;
 	if (!d->enforce) {
 		r = enforce_open(&d->enforce, d->opt->read_path, why, sizeof(why));
-		if (r == 0)
+		if (r == 0) {
 			log_kv(LOG_LEVEL_INFO, "Enforce loaded (BPF socket iterator)", "read_path",
 			       enforce_loaded_read_path(d->enforce), NULL);
+			d->enforce_on_connect = enforce_run_attach_connect(
+			    d->enforce, d->opt->enforce_cgroup, d->opt->sysfs, d->opt->netns_all);
+		}
 		if (r < 0) {
 			log_kv(LOG_LEVEL_ERROR,
 			       "The new configuration asks for enforce, which this process cannot "
@@ -534,6 +545,8 @@ static int open_collectors(struct daemon *d)
 	log_kv(LOG_LEVEL_INFO, "Enforce loaded (BPF socket iterator)", "dry_run",
 	       d->opt->remediation_dry_run ? "true" : "false", "read_path",
 	       enforce_loaded_read_path(d->enforce), NULL);
+	d->enforce_on_connect = enforce_run_attach_connect(d->enforce, d->opt->enforce_cgroup,
+							   d->opt->sysfs, d->opt->netns_all);
 	return 0;
 }
 

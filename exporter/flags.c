@@ -193,6 +193,15 @@ const struct flag flags_table[] = {
 	     "(docs/remediation.md)",
      .offset = FIELD(enforce_pass_max_gap),
      .check = check_pass_max_gap},
+    {.name = "enforce.cgroup",
+     .kind = FLAG_STRING,
+     .arg = "DIR",
+     .def = "auto",
+     .help = "the cgroup v2 directory whose processes' new connections get enforce as they "
+	     "are established, not at the next pass (needs CAP_NET_ADMIN at start): auto "
+	     "(PATH.SYSFS/fs/cgroup, or its unified/ on a hybrid host: every process), a "
+	     "directory, or none (docs/remediation.md)",
+     .offset = FIELD(enforce_cgroup)},
     {.name = "runas.user",
      .kind = FLAG_STRING,
      .arg = "USER",

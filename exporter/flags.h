@@ -32,6 +32,7 @@ struct options {
 	enum enforce_read_path read_path; /* the same, parsed */
 	const char *enforce_pass_max_gap; /* --enforce.pass-max-gap */
 	uint32_t pass_max_gap_ms;	  /* the same, parsed; 0: every collection */
+	const char *enforce_cgroup;	  /* --enforce.cgroup: auto, none or a directory */
 	bool pod_labels;
 	bool conntrack; /* --collector.conntrack */
 	unsigned long max_series;

@@ -40,7 +40,13 @@ typedef _Bool bool;
 /* UAPI constants (linux/bpf.h), stable by ABI. */
 enum bpf_map_type {
 	BPF_MAP_TYPE_ARRAY = 2,
+	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
 	BPF_MAP_TYPE_SK_STORAGE = 24,
+};
+/* struct bpf_sock_ops's op: the two a connection reaches ESTABLISHED by. */
+enum {
+	BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB = 4,
+	BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB = 5,
 };
 enum {
 	BPF_ANY = 0,
@@ -62,6 +68,20 @@ enum sock_flags {
 
 #pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
 
+/* A network namespace, for its inode (the connection-time program acts
+ * in the namespaces the exporter covers). */
+struct ns_common {
+	unsigned int inum;
+};
+
+struct net {
+	struct ns_common ns;
+};
+
+typedef struct {
+	struct net *net;
+} possible_net_t;
+
 struct sock_common {
 	union {
 		struct {
@@ -70,6 +90,7 @@ struct sock_common {
 		};
 	};
 	volatile unsigned char skc_state;
+	possible_net_t skc_net;
 	/* sock_flag()'s bits (sk_flags is a #define for it; in sock_common
 	 * in 5.10, 6.1 and 6.18). */
 	unsigned long skc_flags;
@@ -93,6 +114,16 @@ struct tcp_sock {
 	unsigned int keepalive_time;  /* jiffies; 0: never set (sysctl applies) */
 	unsigned int keepalive_intvl; /* likewise */
 	__u8 keepalive_probes;	      /* likewise */
+};
+
+/* The sock_ops program's context (UAPI; the verifier rewrites each
+ * access, CO-RE finds the offsets). */
+struct bpf_sock;
+struct bpf_sock_ops {
+	__u32 op;
+	union {
+		struct bpf_sock *sk;
+	} __attribute__((aligned(8)));
 };
 
 struct bpf_iter_meta {

@@ -24,6 +24,10 @@ static const struct enforce_family families[] = {
      "Sockets given the option by enforce (in a dry run: that would have been given it). Each "
      "socket is counted once.",
      true, offsetof(struct enforce_counts, set)},
+    {"halfopen_enforced_at_connect_sockets_total", METRIC_COUNTER,
+     "Of halfopen_enforced_sockets_total, the sockets given the option as their connection was "
+     "established (the connection-time program, --enforce.cgroup), not by a pass.",
+     true, offsetof(struct enforce_counts, at_connect)},
     {"halfopen_enforce_reverted_total", METRIC_COUNTER,
      "Sockets whose application cleared the option enforce had set. They are left as the "
      "application wants; counted once per socket.",
@@ -89,6 +93,10 @@ int metrics_enforce_render(void *ctx, struct metric_writer *w)
 	metric_sample(w, "halfopen_enforce_info");
 	metric_label(w, "read_path", enforce_read_path_name(st.read_path));
 	metric_value_u64(w, 1);
+	metric_single_u64(w, "halfopen_enforce_on_connect", METRIC_GAUGE,
+			  "1 when new connections get enforce as they are established "
+			  "(--enforce.cgroup); 0: at the next pass.",
+			  st.on_connect ? 1 : 0);
 	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++)
 		render_family(e, w, &families[i]);
 	metric_single_u64(w, "halfopen_enforce_passes_total", METRIC_COUNTER,
@@ -103,7 +111,8 @@ int metrics_enforce_render(void *ctx, struct metric_writer *w)
 			     (double)(uint64_t)(st.last_pass_seconds * 1e6 + 0.5) / 1e6);
 	metric_single_u64(w, "halfopen_enforce_passes_skipped_total", METRIC_COUNTER,
 			  "Collections after which no enforce pass ran: no new socket of an "
-			  "enforcing service, and the last pass within --enforce.pass-max-gap.",
+			  "enforcing service (or new ones had it at connect), and the last pass "
+			  "within --enforce.pass-max-gap.",
 			  st.skipped);
 	metric_single_double(w, "halfopen_enforce_pass_cpu_seconds_total", METRIC_COUNTER,
 			     "CPU time (user and system) the enforce passes cost the threads that "

@@ -27,11 +27,22 @@ ones read the options and find each cookie) and, at the end, per path:
 - the pass by its own CPU clock (halfopen_enforce_pass_cpu_seconds_total,
   the thread's CPU clock around each pass), and so the rest of that
   collection: whether a pass makes the dump after it dearer.
-- the BPF program's own time per socket visited (the kernel's run-time
-  stats, on through BPF_ENABLE_STATS while this runs): what differs
-  between the read paths; the iterator's walk around it is the same.
+- with --stats, the BPF program's own time per socket visited (the
+  kernel's run-time stats, on through BPF_ENABLE_STATS: they add ~100 ns
+  per program run here, which the pass figures then include, so they are
+  off by default).
+- walk: the kernel's iterator with an empty program (pinned, read with
+  cat in the namespace), the least any pass can cost.
 
-Target: a steady pass <= 0.5 x the floor, for both read paths.
+Target: a steady state <= 0.5 x the floor, for both read paths.
+
+Churn (--churn K, on by default in the PATH:churn labels): K new
+connections after every collection, as a busy service opens them. With
+no connection-time program (PATH:churn) every collection then sees a new
+socket and passes; with one (PATH:churn:connect, --enforce.cgroup on a
+cgroup v2 mount of the bench's own) the new connections get enforce as
+they are established and the collections skip the pass.
+none:churn is the floor under the same churn.
 
 --baseline EXPORTER adds, in the same run and on the same sockets, the
 read paths of another exporter binary (e.g. a copy of the previous
@@ -45,6 +56,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -75,12 +87,13 @@ def enable_bpf_stats():
     return fd
 
 
-def prog_stats(path):
+def prog_stats(path, prefix="enforce_"):
     """(run_time_ns, run_cnt) of the newest loaded enforce program of path
-    (the kernel truncates program names to 15 characters)."""
+    (the kernel truncates program names to 15 characters: the
+    connection-time ones are all "enforce_connect")."""
     out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True).stdout
     progs = [p for p in json.loads(out or "[]")
-             if p.get("name", "").startswith("enforce_") and ("enforce_" + path).startswith(p["name"])]
+             if p.get("name", "").startswith("enforce_") and (prefix + path).startswith(p["name"])]
     if not progs:
         return None
     p = max(progs, key=lambda p: p["id"])
@@ -94,9 +107,10 @@ def thread_cpu_ns(pid):
         return int(f.read().split()[0])
 
 
-def run(exp, a, path, res):
+def run(exp, a, path, res, churn=None):
     """a.passes collections of exp; the steady ones (all but the first)
-    recorded in res."""
+    recorded in res. churn: a Loadgen to grow by a.churn connections
+    after each collection."""
     last = prev_passes = 0
     first_cpu = first_prog = None
     for i in range(a.passes):
@@ -120,6 +134,8 @@ def run(exp, a, path, res):
                   s.value("halfopen_enforce_own_choice_sockets", tcp_service="load",
                           direction="outbound", option="keepalive") or 0))
         pass_cpu = s.value("halfopen_enforce_pass_cpu_seconds_total") or 0.0
+        if churn:
+            churn.grow(a.churn)
         if i == 0:
             first_cpu, first_last = cpu, last
             first_pass_cpu, first_passes = pass_cpu, passes
@@ -135,6 +151,17 @@ def run(exp, a, path, res):
         res["pass_cpu_own"].append((pass_cpu - first_pass_cpu) / (passes - first_passes))
         print("  pass by its own CPU clock: %.3f s per steady pass (halfopen_enforce_pass_cpu_seconds_total)"
               % res["pass_cpu_own"][-1])
+    if path != "none":
+        at_connect = s.value("halfopen_enforced_at_connect_sockets_total", tcp_service="load",
+                             direction="outbound", option="keepalive") or 0
+        print("  passes run %d, skipped %d; sockets given keepalive at connect %d" % (
+            passes - first_passes, (s.value("halfopen_enforce_passes_skipped_total") or 0),
+            at_connect))
+    if churn and a.stats and path != "none":
+        c = prog_stats(path, "enforce_connect_")
+        if c and c[1]:
+            print("  connection-time program: %.0f ns per run (%d runs: every connection's "
+                  "establishment, matched or not)" % (c[0] / c[1], c[1]))
     end_prog = prog_stats(path) if path != "none" else None
     if first_prog and end_prog and end_prog[1] > first_prog[1]:
         res["prog_ns"].append((end_prog[0] - first_prog[0]) / (end_prog[1] - first_prog[1]))
@@ -142,29 +169,80 @@ def run(exp, a, path, res):
               % (res["prog_ns"][-1], end_prog[1] - first_prog[1]))
 
 
+WALK_PROG = """\
+#include "enforce_core.h"
+#include <bpf/bpf_helpers.h>
+char LICENSE[] SEC("license") = "GPL";
+SEC("iter/tcp")
+int walk(struct bpf_iter__tcp *ctx) { return 0; }
+"""
+
+
+def walk(ns, rounds, res):
+    """The kernel's iter/tcp walk alone: an empty program, pinned, read to
+    the end in ns `rounds` times; CPU per walk (the reader's, from
+    getrusage) in res["cpu"]. The floor of any pass, whatever its
+    program does."""
+    with tempfile.TemporaryDirectory(prefix="ho-walk-") as d:
+        src, obj = os.path.join(d, "walk.bpf.c"), os.path.join(d, "walk.bpf.o")
+        with open(src, "w") as f:
+            f.write(WALK_PROG)
+        inc = os.path.join(os.path.dirname(os.path.dirname(HERE)), "collectors", "bpf")
+        subprocess.run(["clang", "-O2", "-g", "-target", "bpf", "-I" + inc, "-c", src, "-o", obj],
+                       check=True)
+        if not os.path.ismount("/sys/fs/bpf"):
+            subprocess.run(["mount", "-t", "bpf", "bpf", "/sys/fs/bpf"], check=True)
+        pin = "/sys/fs/bpf/ho-bench-walk-%d" % os.getpid()
+        subprocess.run(["bpftool", "iter", "pin", obj, pin], check=True)
+        try:
+            for _ in range(rounds):
+                # nsenter, not ip netns exec: that one mounts a /sys
+                # without the bpffs the iterator is pinned in.
+                r0 = os.times()
+                subprocess.run(["nsenter", "--net=/run/netns/" + ns.name, "cat", pin],
+                               stdout=subprocess.DEVNULL, check=True)
+                r1 = os.times()
+                res["cpu"].append((r1.children_user + r1.children_system) -
+                                  (r0.children_user + r0.children_system))
+            print("  the walk alone (empty iter/tcp program): %s s CPU" %
+                  ", ".join("%.3f" % c for c in res["cpu"][-rounds:]))
+        finally:
+            os.unlink(pin)
+
+
 def summary(results):
     med = statistics.median
     print("summary (medians; steady passes only):")
-    floor_cpu = med(results["none"]["cpu"]) if results.get("none", {}).get("cpu") else None
-    if floor_cpu:
-        print("  floor (no enforce): %.3f s CPU per collection (%s)"
-              % (floor_cpu, ", ".join("%.3f" % c for c in results["none"]["cpu"])))
+    floors = {}
+    for label in ("none", "none:churn"):
+        if results.get(label, {}).get("cpu"):
+            floors[label] = med(results[label]["cpu"])
+            print("  floor (no enforce%s): %.3f s CPU per collection (%s)" % (
+                ", churn" if "churn" in label else "", floors[label],
+                ", ".join("%.3f" % c for c in results[label]["cpu"])))
+    if results.get("walk", {}).get("cpu") and floors.get("none"):
+        w = med(results["walk"]["cpu"])
+        print("  the walk alone: %.3f s CPU = %.2fx the floor's (the least any pass can cost)"
+              % (w, w / floors["none"]))
     for path, r in results.items():
-        if path == "none" or not r["cpu"]:
+        if path.startswith("none") or path == "walk" or not r["cpu"]:
             continue
-        line = "  %-10s" % path
+        floor_cpu = floors.get("none:churn" if ":churn" in path else "none")
+        line = "  %-22s" % path
         if floor_cpu:
             pass_cpu = med(r["cpu"]) - floor_cpu
-            line += " pass CPU %.3f s = %.2fx the floor's CPU;" % (pass_cpu, pass_cpu / floor_cpu)
+            line += " CPU beyond the floor %.3f s = %.2fx the floor's CPU;" % (
+                pass_cpu, pass_cpu / floor_cpu)
             if r["pass_cpu_own"]:
                 own = med(r["pass_cpu_own"])
-                line += (" by the pass's own clock %.3f s = %.2fx, so the rest of the collection "
+                line += (" a pass by its own clock %.3f s = %.2fx, so the rest of the collection "
                          "%.3f s (%.2fx the floor's);" % (own, own / floor_cpu, med(r["cpu"]) - own,
                                                           (med(r["cpu"]) - own) / floor_cpu))
-        wp, wf = med(r["wall_pass"]), med(r["wall_floor"])
-        line += " wall: pass %.3f s (%.3f-%.3f), floor %.3f s (%.3f-%.3f) = %.2fx" % (
-            wp, min(r["wall_pass"]), max(r["wall_pass"]), wf, min(r["wall_floor"]),
-            max(r["wall_floor"]), wp / wf)
+        if r["wall_pass"] and max(r["wall_pass"]) > 0:
+            wp, wf = med(r["wall_pass"]), med(r["wall_floor"])
+            line += " wall: pass %.3f s (%.3f-%.3f), floor %.3f s (%.3f-%.3f) = %.2fx" % (
+                wp, min(r["wall_pass"]), max(r["wall_pass"]), wf, min(r["wall_floor"]),
+                max(r["wall_floor"]), wp / wf)
         if r["prog_ns"]:
             line += "; program %s ns per socket visited" % "/".join("%.0f" % n for n in r["prog_ns"])
         print(line)
@@ -175,9 +253,20 @@ def main():
     ap.add_argument("--conns", type=int, default=100000)
     ap.add_argument("--passes", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--paths", default="none,fields,getsockopt,fields:skip",
-                    help="PATH runs a pass after every collection (--enforce.pass-max-gap=0s); "
-                         "PATH:skip with the default gap, so the steady collections skip it")
+    ap.add_argument("--paths", default="none,walk,fields,getsockopt,fields:skip,none:churn,"
+                    "fields:churn,fields:churn:connect,getsockopt:churn:connect",
+                    help="walk: the kernel's iterator with an empty program; "
+                         "PATH runs a pass after every collection (--enforce.pass-max-gap=0s); "
+                         "PATH:skip with the default gap, so the steady collections skip it; "
+                         "PATH:churn with the default gap and --churn new connections after "
+                         "each collection; PATH:churn:connect the same with the "
+                         "connection-time program")
+    ap.add_argument("--churn", type=int, default=500,
+                    help="new connections after each collection in the :churn runs")
+    ap.add_argument("--stats", action="store_true",
+                    help="turn on the kernel's BPF run-time stats for the program's time per "
+                         "socket (they cost ~100 ns per run here, which the pass figures then "
+                         "include)")
     ap.add_argument("--baseline", metavar="EXPORTER",
                     help="also run the read paths of this exporter binary (as PATH@base)")
     ap.add_argument("--unmatched", action="store_true",
@@ -187,24 +276,37 @@ def main():
     ports = '"1-2"' if a.unmatched else '"61000-61010"'
     labels = a.paths.split(",")
     if a.baseline:
-        labels += [p + "@base" for p in labels if p != "none"]
+        labels += [p + "@base" for p in labels if not p.startswith("none") and p != "walk"]
     results = {p: {"cpu": [], "wall_pass": [], "wall_floor": [], "prog_ns": [], "pass_cpu_own": []}
                for p in labels}
-    stats_fd = enable_bpf_stats()
+    stats_fd = enable_bpf_stats() if a.stats else -1
+    cg = tempfile.mkdtemp(prefix="ho-bench-cg2-")
+    if subprocess.run(["mount", "-t", "cgroup2", "none", cg]).returncode:
+        sys.exit("mount -t cgroup2 failed: the :connect runs need it")
     try:
         for rnd in range(a.rounds):
             for label in results:
+                if label == "walk":
+                    print("round %d, the walk alone; load average %s" % (
+                        rnd + 1, open("/proc/loadavg").read().split()[0]))
+                    with Netns("enfb") as ns, Loadgen(ns, a.conns):
+                        walk(ns, a.passes - 1, results[label])
+                    continue
                 path, _, base = label.partition("@")
-                path, _, skip = path.partition(":")
+                path, _, mode = path.partition(":")
+                skip, churn, connect = mode == "skip", "churn" in mode, "connect" in mode
                 print("round %d, %s%s; load average %s" % (
                     rnd + 1, "no enforce (the floor)" if path == "none" else
                     "--enforce.read-path=" + path, " (baseline %s)" % a.baseline if base
-                    else " (steady passes skipped)" if skip else "",
+                    else " (steady passes skipped)" if skip else
+                    " (%d new connections per collection%s)" % (
+                        a.churn, ", enforce at connect" if connect else "") if churn else "",
                     open("/proc/loadavg").read().split()[0]))
                 cfg = CONFIG % (ports, "" if path == "none" else ENFORCE)
                 args = [] if path == "none" else ["--enforce.read-path=" + path]
-                if path != "none" and not skip and not base:
+                if path != "none" and not skip and not churn and not base:
                     args.append("--enforce.pass-max-gap=0s")
+                args.append("--enforce.cgroup=" + (cg if connect else "none"))
                 saved = os.environ.get("HALFOPEN_EXPORTER")
                 if base:
                     os.environ["HALFOPEN_EXPORTER"] = a.baseline
@@ -212,10 +314,10 @@ def main():
                     # Fresh sockets for every run: a run before would have
                     # given them keepalive, and the next would find them
                     # all "own choice", another steady state.
-                    with Netns("enfb") as ns, Loadgen(ns, a.conns):
+                    with Netns("enfb") as ns, Loadgen(ns, a.conns) as lg:
                         with Exporter(ns, cfg, interval="10s", ready_timeout=60,
                                       extra_args=args) as exp:
-                            run(exp, a, path, results[label])
+                            run(exp, a, path, results[label], lg if churn else None)
                 finally:
                     if saved is None:
                         os.environ.pop("HALFOPEN_EXPORTER", None)
@@ -224,6 +326,8 @@ def main():
     finally:
         if stats_fd >= 0:
             os.close(stats_fd)
+        subprocess.run(["umount", "-l", cg])
+        os.rmdir(cg)
     summary(results)
 
 
@@ -232,6 +336,15 @@ class Loadgen:
 
     def __init__(self, ns, conns):
         self.ns, self.conns, self.proc = ns, conns, None
+
+    def grow(self, more):
+        """more new connections (the loadgen's total grows)."""
+        self.conns += more
+        self.proc.stdin.write("grow %d\n" % self.conns)
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline().strip()
+        if not line.startswith("ok"):
+            sys.exit("loadgen: %s" % line)
 
     def __enter__(self):
         for k, v in [("net.core.somaxconn", "70000"), ("net.ipv4.tcp_max_syn_backlog", "70000")]:

@@ -50,6 +50,12 @@ port in B, both ways, then SIGKILL of the server (its RST is dropped too).
                   socket of the service skip the pass (counted), a new
                   connection gets a pass and keepalive within two
                   intervals, and a pass runs anyway once the gap is up
+  on_connect      --enforce.cgroup: a new connection has the options the
+                  moment connect() returns (a client, outbound) or before
+                  accept() (a server, inbound), with no pass run; its own
+                  idle kept; a namespace the exporter does not cover is
+                  untouched; then a revert of one set at connect is seen
+                  by the next pass (the gap's)
   redis           redis-py (Debian python3-redis, default: no timeouts)
                   pools against two redis-servers whose host vanishes: the
                   pool of the service with enforce is reset by keepalive,
@@ -88,13 +94,18 @@ class Exporter(testlib.Exporter):
     """The exporter with --enforce.read-path=READ_PATH; once ready with a
     config that enforces, it must show the read path wanted. A pass after
     every collection (--enforce.pass-max-gap=0s), as the scenarios count
-    passes and reverts, unless extra_args sets it (pass_skip)."""
+    passes and reverts, unless extra_args sets it (pass_skip). New
+    connections wait for a pass (--enforce.cgroup=none: `ip netns exec`
+    hides /sys/fs/cgroup anyway) unless extra_args names a cgroup
+    (on_connect)."""
 
     def __init__(self, ns, config_text, *args, extra_args=(), **kw):
         self.enforces = bool(config_text) and "enforce:" in config_text
         extra = list(extra_args) + ["--enforce.read-path=" + READ_PATH]
         if not any(a.startswith("--enforce.pass-max-gap") for a in extra):
             extra.append("--enforce.pass-max-gap=0s")
+        if not any(a.startswith("--enforce.cgroup") for a in extra):
+            extra.append("--enforce.cgroup=none")
         super().__init__(ns, config_text, *args, extra_args=extra, **kw)
 
     def __enter__(self):
@@ -433,6 +444,130 @@ def pass_skip():
                 time.monotonic() - t1, gap))
 
 
+class Cgroup2:
+    """The cgroup v2 hierarchy mounted in a temporary directory: `ip netns
+    exec` mounts a fresh /sys, without /sys/fs/cgroup, so the exporter is
+    given this one (the same hierarchy: its root holds every process)."""
+
+    def __enter__(self):
+        self.dir = tempfile.mkdtemp(prefix="ho-cg2-")
+        cp = subprocess.run(["mount", "-t", "cgroup2", "none", self.dir], capture_output=True,
+                            text=True)
+        if cp.returncode:
+            os.rmdir(self.dir)
+            raise ScenarioFailure("mount -t cgroup2: %s" % cp.stderr.strip())
+        return self.dir
+
+    def __exit__(self, *exc):
+        subprocess.run(["umount", "-l", self.dir], capture_output=True)
+        os.rmdir(self.dir)
+
+
+def on_connect():
+    ut_ms = int(USER_TIMEOUT * 1000)
+    with Cgroup2() as cg, Netns("enfc", veth=True) as ns:
+        port, front, other = 23521, 23522, 23523
+        servers(ns, port, other)
+        # front: a server here (the exporter's namespace) whose clients
+        # are in the peer namespace.
+        fsrv = ns.peer("server", "--addr", VETH_V4[0], "--port", front, "--mode", "sink")
+        fsrv.expect("LISTEN")
+        cfg = """\
+defaults: {stale_after: 1h}
+services:
+  - name: pool
+    direction: outbound
+    ports: [%d]
+    enforce: {keepalive: %s, user_timeout: %gs}
+  - name: front
+    direction: inbound
+    ports: [%d]
+    enforce: {keepalive: %s}
+  - name: plain
+    direction: outbound
+    ports: [%d]
+  - name: elsewhere
+    direction: inbound
+    ports: [%d]
+    enforce: {keepalive: %s}
+""" % (port, KEEPALIVE, USER_TIMEOUT, front, KEEPALIVE, other, port, KEEPALIVE)
+        with Exporter(ns, cfg, extra_args=["--enforce.cgroup=" + cg,
+                                           "--enforce.pass-max-gap=8s"]) as exp:
+            s = exp.samples()
+            want(s.value("halfopen_enforce_on_connect") == 1,
+                 "want halfopen_enforce_on_connect 1: %s\n%s" % (s.report(), exp.stderr_text(10)))
+            passes = s.value("halfopen_enforce_passes_total")
+            t0 = time.monotonic()
+            cli, _ = pool(ns, port)
+            own, _ = pool(ns, port, 1, keepalive="600")
+            fcli = Peer(ns.peer_ns, [sys.executable, POOL_PY, "--addr", VETH_V4[0], "--port",
+                                     str(front), "--conns", "2"])
+            for _ in range(2):
+                fcli.expect("CONNECTED")
+            # What the applications read right after connect(): ours.
+            cli.send("opts")
+            got = [cli.expect("OPTS") for _ in range(N)]
+            took = time.monotonic() - t0
+            want(all(o["keepalive"] == "1" and o["user_timeout"] == str(ut_ms) and
+                     (o["idle"] == str(IDLE) or WANT_PATH == "getsockopt") for o in got),
+                 "the pool reads %r right after connecting" % got)
+            own.send("opts")
+            o = own.expect("OPTS")
+            want(o["keepalive"] == "1" and o["idle"] == "600" and o["user_timeout"] == str(ut_ms),
+                 "its own idle kept, the user timeout given: %r" % o)
+            # The server side in this namespace: armed before the server
+            # read a byte; in the peer namespace (not covered): untouched.
+            srv_side = [r for r in ss(ns, "sport = :%d" % front) if r["state"] == "ESTAB"]
+            want(len(srv_side) == 2 and all(r.get("timer") == "keepalive" for r in srv_side),
+                 "front's accepted sockets armed at once:\n%s" % ns.ss_text())
+            far = [r for r in ss(ns.peer_ns, "sport = :%d" % port) if r["state"] == "ESTAB"]
+            want(len(far) == N + 1 and not any(r.get("timer") == "keepalive" for r in far),
+                 "a namespace the exporter does not cover was touched:\n%s"
+                 % ns.peer_ns.ss_text())
+            s = exp.wait_for(lambda s: counter(s, "halfopen_enforced_at_connect_sockets_total")
+                             == N + 1 and s.value("halfopen_enforced_at_connect_sockets_total",
+                                              tcp_service="front", direction="inbound",
+                                              option="keepalive") == 2, 5,
+                             "the connection-time sets counted")
+            # pool.py sets its own keepalive after connect(), as most
+            # clients do: ours came first, then its own idle.
+            want(s.value("halfopen_enforce_passes_total") == passes and
+                 counter(s, "halfopen_enforced_sockets_total") == N + 1 and
+                 counter(s, "halfopen_enforced_at_connect_sockets_total") == N + 1 and
+                 counter(s, "halfopen_enforced_sockets_total", option="user_timeout") == N + 1,
+                 "set at connect, no pass: %s" % s.report())
+            print("%d pool, 1 own-idle and 2 front connections had their options %.2fs after "
+                  "they were made, with no pass (passes_total stayed %d)" % (N, took, passes))
+            # The application changes its mind: the gap's pass sees it.
+            cli.send("keepalive_off")
+            cli.expect("OK")
+            s = exp.wait_for(lambda s: counter(s, "halfopen_enforce_reverted_total") == N, 12,
+                             "the revert of a connect-time set seen by a pass")
+            want(s.value("halfopen_enforce_passes_total") > passes, s.report())
+            # The one that set its own idle after ours: its own choice
+            # (the getsockopt path cannot tell an idle from ours).
+            want(counter(s, "halfopen_enforce_own_choice_sockets") == (1 if WANT_PATH == "fields"
+                                                                       else 0), s.report())
+            armed = keepalive_armed(ns, port)
+            want(len(armed) == 1, "keepalive set again, or the own one lost:\n%s" % ns.ss_text())
+        # Exited: the program went with the process. A dry run counts a
+        # new connection at connect and sets nothing.
+        with Exporter(ns, cfg, extra_args=["--enforce.cgroup=" + cg, "--enforce.pass-max-gap=1h",
+                                           "--remediation.dry-run"]) as exp:
+            s = exp.samples()
+            want(s.value("halfopen_enforce_on_connect") == 1, s.report())
+            base = counter(s, "halfopen_enforced_sockets_total", option="user_timeout")
+            dry, _ = pool(ns, port, 1)
+            dry.send("opts")
+            o = dry.expect("OPTS")
+            want(o["keepalive"] == "0" and o["user_timeout"] == "0", "dry run set %r" % o)
+            exp.wait_for(lambda s: counter(s, "halfopen_enforced_at_connect_sockets_total",
+                                           option="user_timeout") == 1 and
+                         counter(s, "halfopen_enforced_sockets_total", option="user_timeout") ==
+                         base + 1, 5, "the dry run's would-set counted at connect")
+            want("Would enforce on new connections" in exp.stderr_text(40), exp.stderr_text(20))
+
+
 def user_timeout():
     with Netns("enfu", veth=True) as ns:
         port, other = 23421, 23422
@@ -483,7 +618,7 @@ def dry_run():
                 want(o["keepalive"] == "0" and o["user_timeout"] == "0", "dry run set %r" % o)
             want("Would enforce" in exp.stderr_text(40), exp.stderr_text(20))
             text = exp.scrape()
-            want(text.count("# TYPE halfopen_enforce") == 12, text)
+            want(text.count("# TYPE halfopen_enforce") == 14, text)
             promtool = shutil.which("promtool")
             want(promtool, "promtool not installed (scripts/deps.sh test)")
             cp = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True,
@@ -712,10 +847,10 @@ def postgres_missing():
 
 SCENARIOS = {f.__name__: f for f in (keepalive_dead, keepalive_live, user_timeout, dry_run, no_cap,
                                      reload, netns_all, redis, keepalive_default, postgres,
-                                     pass_skip)}
+                                     pass_skip, on_connect)}
 # The scenarios whose outcome depends on how the options are read, again
 # on the other read path (this kernel has both; auto loads fields).
-for _f in (keepalive_dead, keepalive_live, user_timeout, keepalive_default):
+for _f in (keepalive_dead, keepalive_live, user_timeout, keepalive_default, on_connect):
     SCENARIOS[_f.__name__ + "_getsockopt"] = on_read_path("getsockopt", _f)
 
 if __name__ == "__main__":

@@ -29,7 +29,8 @@ exporter's view of it):
     cannot do must be refused at start). The explicit paths run on 6.1, the
     oldest Debian kernel where both exist, where the default path then runs
     only netns_all (its keepalive and user_timeout would repeat one of
-    the explicit runs); other kernels run the default.
+    the explicit runs) and on_connect (new connections get enforce from
+    the sock_ops program, before any pass); other kernels run the default.
 Prints each check with its time and the kernel's boot/total times; the last
 line is "1 passed, 0 failed" or "0 passed, 1 failed"; exit 77 (1 under
 CI=true, testlib.skip) when the kernel cannot be fetched (no archive,
@@ -71,8 +72,12 @@ def plan(version, read_path_flag, explicit_paths=True):
     checks = [dict(id=k, kind=k) for k in ("collection", "syn_sent", "netns_all", "destroy_after")]
     default_since = READ_PATH_SINCE["fields"] if read_path_flag else READ_PATH_SINCE["getsockopt"]
     explicit = read_path_flag and explicit_paths
+    # The connection-time program (sock_ops) on the default path where
+    # the explicit paths run (6.1, the oldest Debian kernel with both):
+    # the later kernels run it as this machine's does.
     runs = [(None, version >= default_since,
-             ("netns_all",) if explicit else ("keepalive", "user_timeout", "netns_all"))]
+             ("netns_all", "on_connect") if explicit else ("keepalive", "user_timeout",
+                                                          "netns_all"))]
     if explicit:
         for path, since in READ_PATH_SINCE.items():
             runs.append((path, version >= since, ("keepalive", "user_timeout")))
