@@ -32,7 +32,7 @@ SERVICE_METRICS = {m for m in documented_metrics() if m.startswith("halfopen_")}
     "halfopen_config_last_reload_success_timestamp_seconds", "halfopen_build_info",
     "halfopen_enforce_passes_total", "halfopen_enforce_pass_errors_total", "halfopen_enforce_last_pass_seconds",
     "halfopen_enforce_passes_skipped_total", "halfopen_enforce_pass_cpu_seconds_total",
-    "halfopen_enforce_dry_run", "halfopen_suspects_tracked", "halfopen_suspects_tracked_max",
+    "halfopen_enforce_dry_run", "halfopen_enforce_on_connect", "halfopen_suspects_tracked", "halfopen_suspects_tracked_max",
     "halfopen_suspects_dropped_total", "halfopen_suspects_memory_bytes", "halfopen_collection_retries_total",
     "halfopen_collection_overruns_total", "halfopen_collection_matched_sockets", "halfopen_collection_namespaces",
     "halfopen_collection_namespace_errors", "halfopen_collection_kernel_filter", "halfopen_auto_services_dropped",
