@@ -192,7 +192,7 @@ CHECKS = {
     "enforce_keepalive_live": enforce_run.keepalive_live,
     "enforce_user_timeout": enforce_run.user_timeout,
     "enforce_netns_all": enforce_run.netns_all,
-    "enforce_on_connect": enforce_run.on_connect,
+    "enforce_on_connect": lambda: enforce_run.on_connect(quick=True),
     "enforce_refused": enforce_refused,
 }
 
