@@ -28,9 +28,10 @@ exporter's view of it):
     default path and again with each explicit path (a path the kernel
     cannot do must be refused at start). The explicit paths run on 6.1, the
     oldest Debian kernel where both exist, where the default path then runs
-    only netns_all (its keepalive and user_timeout would repeat one of
-    the explicit runs) and on_connect (new connections get enforce from
-    the sock_ops program, before any pass); other kernels run the default.
+    only on_connect (new connections get enforce from the sock_ops
+    program, before any pass; its keepalive and user_timeout would repeat
+    one of the explicit runs, its netns_all the other kernels'); other
+    kernels run the default.
 Prints each check with its time and the kernel's boot/total times; the last
 line is "1 passed, 0 failed" or "0 passed, 1 failed"; exit 77 (1 under
 CI=true, testlib.skip) when the kernel cannot be fetched (no archive,
@@ -72,12 +73,13 @@ def plan(version, read_path_flag, explicit_paths=True):
     checks = [dict(id=k, kind=k) for k in ("collection", "syn_sent", "netns_all", "destroy_after")]
     default_since = READ_PATH_SINCE["fields"] if read_path_flag else READ_PATH_SINCE["getsockopt"]
     explicit = read_path_flag and explicit_paths
-    # The connection-time program (sock_ops) on the default path where
-    # the explicit paths run (6.1, the oldest Debian kernel with both):
-    # the later kernels run it as this machine's does.
+    # Where the explicit paths run (6.1, the oldest Debian kernel with
+    # both, and the test's longest), the default path runs only the
+    # connection-time program (sock_ops), which the later kernels run as
+    # this machine's does; enforce's netns=all (setns + the same
+    # iterator) runs on the other kernels.
     runs = [(None, version >= default_since,
-             ("netns_all", "on_connect") if explicit else ("keepalive", "user_timeout",
-                                                          "netns_all"))]
+             ("on_connect",) if explicit else ("keepalive", "user_timeout", "netns_all"))]
     if explicit:
         for path, since in READ_PATH_SINCE.items():
             runs.append((path, version >= since, ("keepalive", "user_timeout")))
@@ -180,6 +182,16 @@ def main():
     spec = dict(source_root=SOURCE_ROOT, exporter=exe, modroot=k["root"],
                 modules=vm.GUEST_MODULES, checks=checks)
     res, t_init, t_total = vm.boot(k, spec, lambda l: print("  | " + l, flush=True), BOOT_TIMEOUT)
+    if res is None and t_init is None:
+        # The kernel died before our init ran, so before anything of the
+        # exporter's: seen once (6.12, 2026-12-08), an int3 oops while
+        # patching kernel text under TCG with two vCPUs. Not the product's
+        # failure; one more boot says whether it is the kernel's for good.
+        print("kernels: the guest never reached init (its console above); booting again, once",
+              flush=True)
+        res, t_init, t_more = vm.boot(k, spec, lambda l: print("  | " + l, flush=True),
+                                      BOOT_TIMEOUT)
+        t_total += t_more
     failures = []
     print("\nkernel %s (%s): guest init at %s, whole boot + checks %.1fs (fetch/cache %.1fs)" % (
         name, k["release"], "%.1fs" % t_init if t_init is not None else "never", t_total, t_fetch))
