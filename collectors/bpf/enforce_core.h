@@ -11,10 +11,12 @@
  * CO-RE relocation by name, and libbpf resolves it against the running
  * kernel's BTF at load time. The layouts below are therefore never
  * trusted: only the names (and the field types' sizes) matter, and a field
- * a kernel lacks fails the load (libbpf names it). Checked offline against
- * Debian's 5.10 and 6.1 kernel BTF and this machine's 6.18:
- * `bpftool gen min_core_btf VMLINUX OUT enforce.bpf.o` resolves every
- * relocation.
+ * a kernel lacks fails the load (libbpf names it). The iterator's fields
+ * were checked offline against Debian's 5.10 and 6.1 kernel BTF and this
+ * machine's 6.18 (`bpftool gen min_core_btf VMLINUX OUT enforce.bpf.o`
+ * resolves every relocation); with the connection-time program's
+ * (skc_net, ns.inum, bpf_sock_ops) the object loads and runs on Debian's
+ * 6.1 under qemu (tests/kernels) and on 6.18.
  *
  * Adding a field: declare it here under its kernel name and type, in the
  * struct the kernel has it in. */
