@@ -165,7 +165,12 @@ def half_open(ns, srv, cport, sport, both_ways=False):
 
 
 def ss_row(ns, cport):
-    rows = [r for r in ss(ns, "sport = :%d" % cport) if r["lport"] == cport]
+    """The client socket on local port cport, to one of the test's servers:
+    connect() may give a scrape the same local port for another peer (the
+    exporter), whose socket must not stand in for it (seen: a scrape's
+    TIME-WAIT socket compared with the page's ESTAB client)."""
+    rows = [r for r in ss(ns, "sport = :%d" % cport)
+            if r["lport"] == cport and r["rport"] in (A_PORT, B_PORT, CW_PORT, ZW_PORT)]
     return rows[0] if rows else None
 
 
