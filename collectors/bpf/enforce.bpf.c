@@ -271,37 +271,35 @@ static __always_inline void do_user_timeout(void *ctx, const struct enforce_poli
 	*done |= ENFORCE_DONE_USER_TIMEOUT;
 }
 
-/* The enforcing service of a socket: its slot, or ENFORCE_SLOTS. */
-static __always_inline __u32 socket_service(const struct sock_common *skc)
+/* The policy of the socket's service when that service enforces (its
+ * slot in *idx), else NULL. */
+static __always_inline struct enforce_policy *socket_policy(const struct sock_common *skc,
+							    __u32 *idx)
 {
-	__u32 a, b, idx;
 	struct enforce_policy *p;
+	__u32 a, b;
 
 	a = port_owner(&inbound, skc->skc_num);		      /* the local port */
 	b = port_owner(&outbound, bpf_ntohs(skc->skc_dport)); /* the remote port */
-	idx = service_rule_pick(a, b);
-	if (idx >= ENFORCE_SLOTS)
-		return ENFORCE_SLOTS;
-	p = bpf_map_lookup_elem(&policy, &idx);
-	if (!p || p->kind != ENFORCE_KIND_ENFORCE)
-		return ENFORCE_SLOTS;
-	return idx;
+	*idx = service_rule_pick(a, b);
+	if (*idx >= ENFORCE_SLOTS)
+		return NULL;
+	p = bpf_map_lookup_elem(&policy, idx);
+	return p && p->kind == ENFORCE_KIND_ENFORCE ? p : NULL;
 }
 
-/* One ESTABLISHED socket of service idx. ctx: bpf_{get,set}sockopt()'s
- * (see read_getsockopt); fields: which read path; st: the counters
- * (atomic: bumped by several CPUs at once). Constants in each program. */
-static __always_inline void enforce_socket(void *ctx, struct tcp_sock *tp, __u32 idx,
-					   struct enforce_stats *st, const bool fields,
-					   const bool atomic)
+/* One ESTABLISHED socket of a service with policy p. ctx:
+ * bpf_{get,set}sockopt()'s (see read_getsockopt); fields: which read
+ * path; st: the counters (atomic: bumped by several CPUs at once).
+ * Constants in each program. */
+static __always_inline void enforce_socket(void *ctx, struct tcp_sock *tp,
+					   const struct enforce_policy *p, struct enforce_stats *st,
+					   const bool fields, const bool atomic)
 {
-	struct enforce_policy *p = bpf_map_lookup_elem(&policy, &idx);
 	struct chosen c = {0};
 	struct done d = {0}, *old;
 	int r;
 
-	if (!p)
-		return;
 	bump(&st->matched, atomic);
 	r = fields ? read_fields(tp, &c) : read_getsockopt(ctx, p, &c);
 	if (r) {
@@ -333,6 +331,7 @@ static __always_inline void enforce_socket(void *ctx, struct tcp_sock *tp, __u32
 static __always_inline int visit(struct bpf_iter__tcp *ctx, const bool fields)
 {
 	struct sock_common *skc = ctx->sk_common;
+	struct enforce_policy *p;
 	struct enforce_stats *st;
 	struct tcp_sock *tp;
 	__u32 idx;
@@ -341,13 +340,13 @@ static __always_inline int visit(struct bpf_iter__tcp *ctx, const bool fields)
 	 * service's. */
 	if (!skc || skc->skc_state != TCP_ESTABLISHED_STATE)
 		return 0;
-	idx = socket_service(skc);
-	if (idx >= ENFORCE_SLOTS)
+	p = socket_policy(skc, &idx);
+	if (!p)
 		return 0;
 	st = bpf_map_lookup_elem(&stats, &idx);
 	tp = bpf_skc_to_tcp_sock(skc);
 	if (st && tp)
-		enforce_socket(tp, tp, idx, st, fields, false);
+		enforce_socket(tp, tp, p, st, fields, false);
 	return 0;
 }
 
@@ -371,6 +370,7 @@ int enforce_getsockopt(struct bpf_iter__tcp *ctx)
  * choice of its own does. Returns 1: sock_ops' "carry on". */
 static __always_inline int on_established(struct bpf_sock_ops *skops, const bool fields)
 {
+	struct enforce_policy *p;
 	struct enforce_stats *st;
 	struct bpf_sock *sk;
 	struct tcp_sock *tp;
@@ -389,12 +389,12 @@ static __always_inline int on_established(struct bpf_sock_ops *skops, const bool
 	if (!scope ||
 	    (*scope && tp->inet_conn.icsk_inet.sk.__sk_common.skc_net.net->ns.inum != *scope))
 		return 1;
-	idx = socket_service(&tp->inet_conn.icsk_inet.sk.__sk_common);
-	if (idx >= ENFORCE_SLOTS)
+	p = socket_policy(&tp->inet_conn.icsk_inet.sk.__sk_common, &idx);
+	if (!p)
 		return 1;
 	st = bpf_map_lookup_elem(&connect_stats, &idx);
 	if (st)
-		enforce_socket(skops, tp, idx, st, fields, true);
+		enforce_socket(skops, tp, p, st, fields, true);
 	return 1;
 }
 
